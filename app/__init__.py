@@ -1,0 +1,1 @@
+"""Encore application core: platform client, session, streaming, the remix document. No widgets."""

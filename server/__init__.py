@@ -1,0 +1,1 @@
+"""The Encore reference platform: accounts, rights, stem delivery, submissions."""
