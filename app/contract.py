@@ -90,7 +90,9 @@ class Analysis(BaseModel):
     bpm: float
     key: str = Field(description="e.g. 'A minor'.")
     beats_per_bar: int = 4
-    first_beat: float = Field(0.0, description="Seconds to the first downbeat; the grid is regular.")
+    first_beat: float = Field(
+        0.0, description="Seconds to the first downbeat; the grid is regular."
+    )
     sections: list[Section] = []
 
 
@@ -191,7 +193,9 @@ class RemixInfo(BaseModel):
     status: RemixStatus
     reason: str | None = Field(None, description="Why it was rejected, when it was.")
     created_at: datetime
-    link: str = Field(description="In-app link to the published remix: the one thing a fan may copy.")
+    link: str = Field(
+        description="In-app link to the published remix: the one thing a fan may copy."
+    )
 
 
 class RemixList(BaseModel):

@@ -59,7 +59,7 @@ def start_platform(
 ) -> PlatformProcess:
     """Start `encore-platform serve` and wait until it accepts connections.
 
-    The first demo start composes the demo catalog, which takes a few seconds; later starts reuse it.
+    The first demo start composes the demo catalog (a few seconds); later starts reuse it.
     """
     data_dir.mkdir(parents=True, exist_ok=True)
     args = [

@@ -1,0 +1,227 @@
+"""The platform client: every request the app makes goes through here.
+
+It owns the session's tokens (in memory), refreshes an expired access token once and retries, and
+turns every failure into a `PlatformError` whose message a person can act on.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import requests
+from pydantic import BaseModel
+
+from app.contract import (
+    API_PREFIX,
+    Account,
+    RemixDocument,
+    RemixInfo,
+    RemixList,
+    TokenPair,
+    TrackDetail,
+    TrackList,
+    TrackSummary,
+)
+
+Model = TypeVar("Model", bound=BaseModel)
+ProgressFn = Callable[[int, int], None]
+
+CONNECT_TIMEOUT = 5.0
+READ_TIMEOUT = 30.0
+CHUNK = 256 * 1024
+
+
+class PlatformError(Exception):
+    """A failure the user may see. `message` says what happened and what to do."""
+
+    def __init__(self, message: str, *, code: str = "error", status: int | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.code = code
+        self.status = status
+
+
+class PlatformUnavailable(PlatformError):
+    pass
+
+
+class AuthError(PlatformError):
+    """The session is gone (bad credentials, expired or revoked): sign in again."""
+
+
+class PlatformClient:
+    def __init__(self, base_url: str, *, timeout: tuple[float, float] | None = None) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.timeout = timeout or (CONNECT_TIMEOUT, READ_TIMEOUT)
+        self._http = requests.Session()
+        self._http.headers["User-Agent"] = "Encore/0.1"
+        # NB: workers share the client; the lock keeps a refresh from racing another refresh.
+        self._token_lock = threading.Lock()
+        self._tokens: TokenPair | None = None
+        self.account: Account | None = None
+
+    # -- session -------------------------------------------------------------------------------
+
+    @property
+    def signed_in(self) -> bool:
+        return self._tokens is not None
+
+    def login(self, username: str, password: str) -> Account:
+        resp = self._send(
+            "POST",
+            "/auth/token",
+            data={"grant_type": "password", "username": username, "password": password},
+            auth=False,
+        )
+        self._tokens = TokenPair.model_validate(resp.json())
+        self.account = self._get_model("/me", Account)
+        return self.account
+
+    def logout(self) -> None:
+        """Revoke on the platform when it can be reached; forget the tokens either way."""
+        try:
+            if self._tokens is not None:
+                self._send("POST", "/auth/logout")
+        except PlatformError:
+            pass
+        finally:
+            self._tokens = None
+            self.account = None
+
+    def _refresh(self, stale_access: str) -> None:
+        with self._token_lock:
+            tokens = self._tokens
+            if tokens is None:
+                raise AuthError("You are signed out. Sign in again.", code="signed_out")
+            if tokens.access_token != stale_access:
+                return  # another thread already refreshed
+            resp = self._send(
+                "POST",
+                "/auth/refresh",
+                json={"refresh_token": tokens.refresh_token},
+                auth=False,
+                retry_auth=False,
+            )
+            self._tokens = TokenPair.model_validate(resp.json())
+
+    # -- catalog ---------------------------------------------------------------------------------
+
+    def tracks(self, query: str = "") -> list[TrackSummary]:
+        params = {"q": query} if query else None
+        return self._get_model("/tracks", TrackList, params=params).tracks
+
+    def track(self, track_id: str) -> TrackDetail:
+        return self._get_model(f"/tracks/{track_id}", TrackDetail)
+
+    def stem_audio(
+        self,
+        track_id: str,
+        stem_id: str,
+        *,
+        expected_sha256: str | None = None,
+        progress: ProgressFn | None = None,
+    ) -> bytes:
+        """The stem's encoded bytes, held in memory only (the walled garden: never on disk)."""
+        resp = self._send("GET", f"/tracks/{track_id}/stems/{stem_id}/audio", stream=True)
+        total = int(resp.headers.get("Content-Length", 0))
+        buf = bytearray()
+        try:
+            for chunk in resp.iter_content(CHUNK):
+                buf += chunk
+                if progress:
+                    progress(len(buf), total)
+        except requests.RequestException as exc:
+            raise PlatformUnavailable(
+                "The connection dropped while downloading a stem. Check your connection and "
+                "open the track again.",
+                code="connection_lost",
+            ) from exc
+        if expected_sha256 and hashlib.sha256(buf).hexdigest() != expected_sha256:
+            raise PlatformError(
+                "A stem arrived damaged (its checksum does not match). Open the track again; "
+                "if it keeps happening, tell the platform's support.",
+                code="checksum_mismatch",
+            )
+        return bytes(buf)
+
+    # -- remixes ---------------------------------------------------------------------------------
+
+    def submit_remix(self, doc: RemixDocument, idempotency_key: str) -> RemixInfo:
+        resp = self._send(
+            "POST",
+            "/remixes",
+            json=doc.model_dump(mode="json"),
+            headers={"Idempotency-Key": idempotency_key},
+        )
+        return RemixInfo.model_validate(resp.json())
+
+    def remix(self, remix_id: str) -> RemixInfo:
+        return self._get_model(f"/remixes/{remix_id}", RemixInfo)
+
+    def my_remixes(self) -> list[RemixInfo]:
+        return self._get_model("/remixes", RemixList, params={"mine": 1}).remixes
+
+    # -- transport -------------------------------------------------------------------------------
+
+    def _get_model(self, path: str, model: type[Model], **kwargs: Any) -> Model:
+        return model.model_validate(self._send("GET", path, **kwargs).json())
+
+    def _send(
+        self,
+        method: str,
+        path: str,
+        *,
+        auth: bool = True,
+        retry_auth: bool = True,
+        headers: dict[str, str] | None = None,
+        **kwargs: Any,
+    ) -> requests.Response:
+        hdrs = dict(headers or {})
+        access = None
+        if auth:
+            if self._tokens is None:
+                raise AuthError("You are signed out. Sign in again.", code="signed_out")
+            access = self._tokens.access_token
+            hdrs["Authorization"] = f"Bearer {access}"
+        url = f"{self.base_url}{API_PREFIX}{path}"
+        try:
+            resp = self._http.request(method, url, headers=hdrs, timeout=self.timeout, **kwargs)
+        except requests.Timeout as exc:
+            raise PlatformUnavailable(
+                f"The platform at {self.base_url} is not answering. Try again in a moment.",
+                code="timeout",
+            ) from exc
+        except requests.ConnectionError as exc:
+            raise PlatformUnavailable(
+                f"Can't reach the platform at {self.base_url}. Check your connection, or that "
+                "the platform is running, and try again.",
+                code="unreachable",
+            ) from exc
+        expired = resp.status_code == 401 and _error_code(resp) == "token_expired"
+        if expired and retry_auth and access is not None:
+            self._refresh(access)
+            return self._send(method, path, auth=auth, retry_auth=False, headers=headers, **kwargs)
+        if resp.status_code >= 400:
+            raise _error_from(resp)
+        return resp
+
+
+def _error_code(resp: requests.Response) -> str:
+    try:
+        return str(resp.json()["error"]["code"])
+    except (ValueError, KeyError, TypeError):
+        return ""
+
+
+def _error_from(resp: requests.Response) -> PlatformError:
+    try:
+        err = resp.json()["error"]
+        code, message = str(err["code"]), str(err["message"])
+    except (ValueError, KeyError, TypeError):
+        code = f"http_{resp.status_code}"
+        message = f"The platform answered {resp.status_code} {resp.reason}. Try again later."
+    cls = AuthError if resp.status_code == 401 else PlatformError
+    return cls(message, code=code, status=resp.status_code)

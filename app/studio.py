@@ -1,0 +1,118 @@
+"""The open remix: one place where an edit changes both what you hear and what you submit.
+
+The UI calls `Studio` for every edit; `Studio` writes the remix document and the engine's controls
+together, so the recipe that is submitted is always exactly the mix that was heard.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from app.contract import RemixDocument, StemSettings, TrackDetail
+from app.stems import LoadedTrack
+from audio.engine import Engine
+
+DocumentListener = Callable[[RemixDocument], None]
+
+
+class Studio:
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self.track: LoadedTrack | None = None
+        self.document: RemixDocument | None = None
+        self._listeners: list[DocumentListener] = []
+
+    @property
+    def detail(self) -> TrackDetail | None:
+        return self.track.detail if self.track else None
+
+    def on_change(self, listener: DocumentListener) -> None:
+        """Called after every edit (drafts autosave from here)."""
+        self._listeners.append(listener)
+
+    def open(self, track: LoadedTrack, document: RemixDocument | None = None) -> RemixDocument:
+        """Load a track into the engine, with a fresh recipe or a restored draft."""
+        self.engine.pause()
+        self.engine.load(track.audio, [s.name for s in track.stems])
+        self.track = track
+        self.document = document or RemixDocument(
+            track_id=track.detail.id,
+            track_version=track.detail.version,
+            title=f"{track.detail.title} (remix)",
+            stems={s.id: StemSettings() for s in track.stems},
+        )
+        self._push_all()
+        return self.document
+
+    def close(self) -> None:
+        self.engine.pause()
+        self.engine.unload()
+        self.track = None
+        self.document = None
+
+    # -- edits -----------------------------------------------------------------------------------
+
+    def stem(self, stem_id: str) -> StemSettings:
+        assert self.document is not None
+        return self.document.stems.setdefault(stem_id, StemSettings())
+
+    def set_gain_db(self, stem_id: str, db: float) -> None:
+        self._edit(stem_id, gain_db=db)
+        self.engine.set_gain_db(self._index(stem_id), db)
+
+    def set_pan(self, stem_id: str, pan: float) -> None:
+        self._edit(stem_id, pan=pan)
+        self.engine.set_pan(self._index(stem_id), pan)
+
+    def set_mute(self, stem_id: str, muted: bool) -> None:
+        self._edit(stem_id, mute=muted)
+        self.engine.set_mute(self._index(stem_id), muted)
+
+    def set_solo(self, stem_id: str, soloed: bool) -> None:
+        self._edit(stem_id, solo=soloed)
+        self.engine.set_solo(self._index(stem_id), soloed)
+
+    def set_master_gain_db(self, db: float) -> None:
+        assert self.document is not None
+        self.document = self.document.model_copy(update={"master_gain_db": db})
+        self.engine.set_master_gain_db(db)
+        self._notify()
+
+    def set_metadata(self, *, title: str, description: str) -> RemixDocument:
+        assert self.document is not None
+        self.document = RemixDocument.model_validate(
+            {**self.document.model_dump(), "title": title, "description": description}
+        )
+        self._notify()
+        return self.document
+
+    # -- internals -------------------------------------------------------------------------------
+
+    def _index(self, stem_id: str) -> int:
+        assert self.track is not None
+        return self.track.stem_ids.index(stem_id)
+
+    def _edit(self, stem_id: str, **changes: float | bool) -> None:
+        assert self.document is not None
+        current = self.stem(stem_id)
+        # Validate through the model so an out-of-range value fails here, not at submission.
+        self.document.stems[stem_id] = StemSettings.model_validate(
+            {**current.model_dump(), **changes}
+        )
+        self._notify()
+
+    def _push_all(self) -> None:
+        assert self.track is not None and self.document is not None
+        for i, stem_id in enumerate(self.track.stem_ids):
+            s = self.stem(stem_id)
+            self.engine.set_gain_db(i, s.gain_db)
+            self.engine.set_pan(i, s.pan)
+            self.engine.set_mute(i, s.mute)
+            self.engine.set_solo(i, s.solo)
+        self.engine.set_master_gain_db(self.document.master_gain_db)
+        self._notify()
+
+    def _notify(self) -> None:
+        if self.document is not None:
+            for listener in self._listeners:
+                listener(self.document)

@@ -1,0 +1,155 @@
+"""The whole path through real widgets: sign in, open a track, play, mix, submit.
+
+Real parts only: the platform is a server process on 127.0.0.1 with a SQLite file, audio goes to
+the clocked JACK dummy device, widgets are real Qt widgets on the offscreen platform.
+"""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from audio.device import OutputStream
+from PySide6.QtCore import Qt
+
+from app.client import PlatformClient
+from app.contract import RemixStatus
+from app.drafts import DraftStore
+from audio.engine import Engine
+from ui.login import LoginDialog
+from ui.main import load_theme
+from ui.mainwindow import MainWindow
+from ui.tasks import TaskRunner
+
+pytestmark = [pytest.mark.ui, pytest.mark.device]
+
+
+def sign_in(qtbot, tasks: TaskRunner, url: str, username: str) -> LoginDialog:
+    dialog = LoginDialog(tasks, demo=True)
+    qtbot.addWidget(dialog)
+    dialog.platform_ready(PlatformClient(url), "Connected to the test platform")
+    dialog.username.setText(username)
+    qtbot.keyClicks(dialog.password, "encore-demo")
+    qtbot.mouseClick(dialog.sign_in, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: dialog.account is not None or dialog.error.text() != "", timeout=10000)
+    return dialog
+
+
+def mean_stem_peak(qtbot, engine: Engine, index: int, polls: int = 12) -> float:
+    values = []
+    for _ in range(polls):
+        qtbot.wait(25)
+        values.append(float(engine.meters()[0][index]))
+    return float(np.mean(values))
+
+
+@pytest.fixture
+def tasks(qapp):
+    runner = TaskRunner()
+    yield runner
+    runner.wait(10000)
+
+
+def test_wrong_password_says_so(qtbot, tasks, platform):
+    dialog = LoginDialog(tasks, demo=True)
+    qtbot.addWidget(dialog)
+    dialog.platform_ready(PlatformClient(platform.url), "test")
+    dialog.username.setText("fan")
+    qtbot.keyClicks(dialog.password, "not-the-password")
+    qtbot.mouseClick(dialog.sign_in, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: dialog.error.text() != "", timeout=10000)
+    assert dialog.account is None
+    assert "password" in dialog.error.text().lower()
+    assert "encore-demo" in dialog.demo_hint.text()  # the dialog says which demo accounts exist
+
+
+def test_free_tier_sees_why_it_cannot_remix(qtbot, tasks, platform, tmp_path):
+    dialog = sign_in(qtbot, tasks, platform.url, "casual")
+    engine = Engine()
+    window = MainWindow(dialog.client, engine, tasks, DraftStore(tmp_path / "drafts"))
+    qtbot.addWidget(window)
+    qtbot.waitUntil(lambda: window.catalog.list.count() >= 2, timeout=10000)
+    window.catalog.list.setCurrentRow(0)
+    window.open_track(window.catalog.list.item(0).data(Qt.ItemDataRole.UserRole))
+    qtbot.waitUntil(lambda: window.banner.isVisible(), timeout=10000)
+    assert "Superfan" in window.banner.text()
+    assert window.studio.track is None
+    assert not window.submit_button.isEnabled()
+
+
+def test_whole_path(qtbot, tasks, platform, jackd, tmp_path):
+    dialog = sign_in(qtbot, tasks, platform.url, "fan")
+    assert dialog.account is not None and dialog.account.tier == "superfan"
+    client = dialog.client
+
+    engine = Engine()
+    stream = OutputStream(engine, device=jackd, blocksize=256)
+    stream.start()
+    try:
+        drafts = DraftStore(tmp_path / "drafts")
+        window = MainWindow(client, engine, tasks, drafts)
+        window.setStyleSheet(load_theme())
+        qtbot.addWidget(window)
+        window.show()
+        qtbot.waitUntil(lambda: window.catalog.list.count() >= 2, timeout=10000)
+
+        # Open the first track from the catalog, as a click would.
+        item = window.catalog.list.item(0)
+        rect = window.catalog.list.visualItemRect(item)
+        qtbot.mouseClick(
+            window.catalog.list.viewport(), Qt.MouseButton.LeftButton, pos=rect.center()
+        )
+        qtbot.waitUntil(lambda: window.studio.track is not None, timeout=30000)
+        track = window.studio.track
+        assert len(window.mixer.strips) == len(track.stems) >= 4
+
+        # Space plays: the device callback runs and real audio goes out.
+        qtbot.keyClick(window, Qt.Key.Key_Space)
+        qtbot.waitUntil(lambda: engine.position_seconds > 0.5, timeout=5000)
+        assert engine.playing
+        assert engine.output_peak > 0.01
+        assert engine.underflows == 0
+
+        # A fader move is heard at once: that stem's post-fader level drops by ~20 dB.
+        loudest = int(
+            np.argmax([mean_stem_peak(qtbot, engine, i, 4) for i in range(len(track.stems))])
+        )
+        stem_id = track.stems[loudest].id
+        before = mean_stem_peak(qtbot, engine, loudest)
+        window.mixer.strips[stem_id].fader.setValue(-200)  # -20.0 dB
+        after = mean_stem_peak(qtbot, engine, loudest)
+        assert after < before * 0.2, (before, after)
+        assert window.studio.document.stems[stem_id].gain_db == pytest.approx(-20.0)
+
+        # Mute silences a stem; solo of another silences everything else.
+        other = track.stems[(loudest + 1) % len(track.stems)].id
+        qtbot.mouseClick(window.mixer.strips[other].mute, Qt.MouseButton.LeftButton)
+        assert mean_stem_peak(qtbot, engine, track.stem_ids.index(other)) == 0.0
+        qtbot.mouseClick(window.mixer.strips[other].mute, Qt.MouseButton.LeftButton)
+        qtbot.mouseClick(window.mixer.strips[other].solo, Qt.MouseButton.LeftButton)
+        assert mean_stem_peak(qtbot, engine, loudest) == 0.0
+        qtbot.mouseClick(window.mixer.strips[other].solo, Qt.MouseButton.LeftButton)
+
+        # The draft autosaves: a recipe, not audio.
+        draft_path = tmp_path / "drafts"
+        qtbot.waitUntil(lambda: any(draft_path.glob("*.remix.json")), timeout=5000)
+        saved = json.loads(next(draft_path.glob("*.remix.json")).read_text())
+        assert saved["stems"][stem_id]["gain_db"] == pytest.approx(-20.0)
+
+        # Submit, and follow the status until the platform publishes it.
+        submit = window.open_submit()
+        submit.title.setText("Harbor lights (fan flip)")
+        qtbot.mouseClick(submit.submit_button, Qt.MouseButton.LeftButton)
+        qtbot.waitUntil(
+            lambda: submit.remix is not None and submit.remix.status == RemixStatus.PUBLISHED,
+            timeout=60000,
+        )
+        assert submit.link.text().startswith("encore://remix/")
+        mine = {r.id: r for r in client.my_remixes()}
+        assert mine[submit.remix.id].title == "Harbor lights (fan flip)"
+
+        qtbot.keyClick(window, Qt.Key.Key_Space)
+        qtbot.waitUntil(lambda: not engine.playing, timeout=2000)
+    finally:
+        stream.close()

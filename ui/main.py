@@ -1,0 +1,109 @@
+"""`encore`: start the studio, on the embedded local platform unless told another."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import platformdirs
+from audio.device import AudioDeviceError, OutputStream
+from PySide6.QtWidgets import QApplication
+
+from app.client import PlatformClient
+from app.drafts import DraftStore
+from app.embedded import PlatformProcess, PlatformStartError, start_platform
+from audio.engine import Engine
+from ui.login import LoginDialog
+from ui.mainwindow import MainWindow
+from ui.tasks import TaskRunner
+
+APP_NAME = "encore"
+
+
+def parse_args(argv: list[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="encore", description="Encore, the superfan remix studio")
+    parser.add_argument(
+        "--platform",
+        metavar="URL",
+        help="platform to use (default: start the embedded local platform)",
+    )
+    parser.add_argument(
+        "--data-dir",
+        type=Path,
+        default=Path(platformdirs.user_data_dir(APP_NAME)),
+        help="where drafts and the embedded platform's data live",
+    )
+    parser.add_argument("--device", help="audio output device (name or index)")
+    parser.add_argument("--blocksize", type=int, default=256, help="audio block size in frames")
+    return parser.parse_args(argv)
+
+
+def load_theme() -> str:
+    return (Path(__file__).with_name("theme.qss")).read_text(encoding="utf-8")
+
+
+def open_audio(
+    engine: Engine, device: str | None, blocksize: int
+) -> tuple[OutputStream | None, str | None]:
+    """The output stream, or the message that says why there is no sound and what to do."""
+    target: int | str | None = int(device) if device and device.isdigit() else device
+    try:
+        stream = OutputStream(engine, device=target, blocksize=blocksize)
+        stream.start()
+        return stream, None
+    except AudioDeviceError as exc:
+        return None, f"No sound: {exc} You can still mix and submit."
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(sys.argv[1:] if argv is None else argv)
+    app = QApplication(sys.argv[:1])
+    app.setApplicationName("Encore")
+    app.setStyleSheet(load_theme())
+    tasks = TaskRunner(app)
+    embedded: list[PlatformProcess] = []
+
+    demo = args.platform is None
+    login = LoginDialog(tasks, demo=demo)
+
+    def ready(url: str) -> None:
+        login.platform_ready(
+            PlatformClient(url), "Connected to the local platform" if demo else f"Platform: {url}"
+        )
+
+    if demo:
+
+        def start() -> str:
+            embedded.append(start_platform(args.data_dir / "platform"))
+            return embedded[0].url
+
+        def failed(exc: BaseException) -> None:
+            message = str(exc) if isinstance(exc, PlatformStartError) else repr(exc)
+            login.platform_failed(f"{message}\nQuit and start Encore again.")
+
+        tasks.run(start, ready, failed)
+    else:
+        ready(args.platform)
+
+    try:
+        if login.exec() != LoginDialog.DialogCode.Accepted or login.client is None:
+            return 0
+        engine = Engine()
+        stream, problem = open_audio(engine, args.device, args.blocksize)
+        window = MainWindow(
+            login.client, engine, tasks, DraftStore(args.data_dir / "drafts"), audio_problem=problem
+        )
+        window.show()
+        code = app.exec()
+        if stream is not None:
+            stream.close()
+        return code
+    finally:
+        tasks.wait(5000)
+        for platform in embedded:
+            platform.stop()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

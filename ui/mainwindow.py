@@ -1,0 +1,311 @@
+"""The studio window: catalog on the left; track, transport and mixer on the right."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QObject, Qt, QTimer, Signal
+from PySide6.QtGui import QKeySequence, QShortcut
+from PySide6.QtWidgets import (
+    QHBoxLayout,
+    QLabel,
+    QMainWindow,
+    QProgressBar,
+    QPushButton,
+    QScrollArea,
+    QVBoxLayout,
+    QWidget,
+)
+
+from app.client import PlatformClient, PlatformError
+from app.contract import Account, RemixDocument, TrackDetail, TrackSummary
+from app.drafts import DraftStore
+from app.stems import LoadedTrack, load_track
+from app.studio import Studio
+from audio.engine import Engine
+from ui.catalog import CatalogPanel
+from ui.mixer import MixerPanel
+from ui.submit import SubmitDialog
+from ui.tasks import TaskRunner
+from ui.transport import TransportBar, format_time
+
+POLL_MS = 33  # ~30 Hz: meters and playhead
+AUTOSAVE_MS = 800
+
+
+class _Progress(QObject):
+    # NB: emitted from download threads, delivered queued on the GUI thread.
+    stem = Signal(int, float)
+
+
+def describe(exc: BaseException) -> str:
+    return exc.message if isinstance(exc, PlatformError) else f"Something went wrong: {exc}"
+
+
+class MainWindow(QMainWindow):
+    trackOpened = Signal(str)
+
+    def __init__(
+        self,
+        client: PlatformClient,
+        engine: Engine,
+        tasks: TaskRunner,
+        drafts: DraftStore,
+        *,
+        account: Account | None = None,
+        audio_problem: str | None = None,
+    ) -> None:
+        super().__init__()
+        self.client, self.engine, self.tasks, self.drafts = client, engine, tasks, drafts
+        self.studio = Studio(engine)
+        self.account = account or client.account
+        self.detail: TrackDetail | None = None
+        self._loading_id: str | None = None
+        self.setWindowTitle("Encore — Superfan remix studio")
+        self.resize(1180, 720)
+
+        self.catalog = CatalogPanel()
+        self.catalog.setFixedWidth(300)
+        self.header = self._build_header()
+        self.banner = QLabel("")
+        self.banner.setObjectName("banner")
+        self.banner.setWordWrap(True)
+        self.banner.setVisible(False)
+        self.transport = TransportBar()
+        self.mixer = MixerPanel()
+        scroll = QScrollArea()
+        scroll.setWidgetResizable(True)
+        scroll.setWidget(self.mixer)
+        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAsNeeded)
+        self.submit_button = QPushButton("Submit remix…")
+        self.submit_button.setObjectName("primary")
+        self.submit_button.setEnabled(False)
+        self.submit_button.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+        footer = QHBoxLayout()
+        self.draft_label = QLabel("")
+        self.draft_label.setObjectName("hint")
+        footer.addWidget(self.draft_label, 1)
+        footer.addWidget(self.submit_button)
+
+        right = QVBoxLayout()
+        right.setContentsMargins(18, 16, 18, 14)
+        right.setSpacing(12)
+        right.addWidget(self.header)
+        right.addWidget(self.banner)
+        right.addWidget(self.transport)
+        mixer_title = QLabel("MIXER")
+        mixer_title.setObjectName("sectionTitle")
+        right.addWidget(mixer_title)
+        right.addWidget(scroll, 1)
+        right.addLayout(footer)
+        central = QWidget()
+        central.setObjectName("central")
+        row = QHBoxLayout(central)
+        row.setContentsMargins(0, 0, 0, 0)
+        row.setSpacing(0)
+        row.addWidget(self.catalog)
+        row.addLayout(right, 1)
+        self.setCentralWidget(central)
+        who = self.account.display_name if self.account else ""
+        tier = self.account.tier.value.capitalize() if self.account else ""
+        self.statusBar().showMessage(f"Signed in as {who} · {tier} · {client.base_url}")
+
+        self._progress = _Progress(self)
+        self._progress.stem.connect(self._on_stem_progress)
+        self.catalog.trackActivated.connect(self.open_track)
+        self.catalog.searchChanged.connect(self.refresh_catalog)
+        self.transport.playToggled.connect(self.toggle_play)
+        self.transport.seekRequested.connect(self.engine.seek)
+        self.submit_button.clicked.connect(self.open_submit)
+        QShortcut(QKeySequence(Qt.Key.Key_Space), self, activated=self.toggle_play)
+        self.mixer.master.gainChanged.connect(self._master_gain)
+
+        self._poll = QTimer(self, interval=POLL_MS)
+        self._poll.timeout.connect(self._tick)
+        self._poll.start()
+        self._autosave = QTimer(self, singleShot=True, interval=AUTOSAVE_MS)
+        self._autosave.timeout.connect(self._save_draft)
+        self.studio.on_change(lambda _doc: self._autosave.start())
+        if audio_problem:
+            self.show_banner(audio_problem)
+        self.refresh_catalog("")
+
+    def _build_header(self) -> QWidget:
+        header = QWidget()
+        header.setObjectName("trackHeader")
+        header.setAttribute(Qt.WidgetAttribute.WA_StyledBackground, True)
+        self.track_title = QLabel("Pick a track to remix")
+        self.track_title.setObjectName("trackTitle")
+        self.track_meta = QLabel("Stream its stems, mix them your way, and publish to fans.")
+        self.track_meta.setObjectName("trackMeta")
+        self.load_progress = QProgressBar()
+        self.load_progress.setRange(0, 1000)
+        self.load_progress.setTextVisible(False)
+        self.load_progress.setVisible(False)
+        self.sign_out = QPushButton("Sign out")
+        self.sign_out.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+        self.sign_out.clicked.connect(self.sign_out_and_close)
+        text = QVBoxLayout()
+        text.addWidget(self.track_title)
+        text.addWidget(self.track_meta)
+        text.addWidget(self.load_progress)
+        row = QHBoxLayout(header)
+        row.setContentsMargins(20, 16, 20, 16)
+        row.addLayout(text, 1)
+        row.addWidget(self.sign_out, 0, Qt.AlignmentFlag.AlignTop)
+        return header
+
+    # -- catalog and opening -----------------------------------------------------------------------
+
+    def refresh_catalog(self, query: str) -> None:
+        client = self.client
+        self.tasks.run(lambda: client.tracks(query), self._show_tracks, self._on_error)
+
+    def _show_tracks(self, tracks: list[TrackSummary]) -> None:
+        self.catalog.set_tracks(tracks)
+
+    def open_track(self, track_id: str) -> None:
+        if self._loading_id is not None:
+            return
+        self._loading_id = track_id
+        self.hide_banner()
+        client = self.client
+        self.tasks.run(lambda: client.track(track_id), self._on_detail, self._on_open_error)
+
+    def _on_detail(self, detail: TrackDetail) -> None:
+        self.track_title.setText(detail.title)
+        self.track_meta.setText(
+            f"{detail.artist} · {detail.bpm:g} BPM · {detail.key} · "
+            f"{format_time(detail.duration)[:-2]} · {len(detail.stems)} stems"
+        )
+        if not detail.entitled:
+            self._loading_id = None
+            self.show_banner(detail.entitlement_message or "You can't remix this track.")
+            return
+        self.engine.pause()
+        self.load_progress.setValue(0)
+        self.load_progress.setVisible(True)
+        self._stem_fraction = [0.0] * len(detail.stems)
+        client, progress = self.client, self._progress.stem.emit
+        self.tasks.run(
+            lambda: load_track(client, detail, progress=progress),
+            self._on_loaded,
+            self._on_open_error,
+        )
+
+    def _on_stem_progress(self, index: int, fraction: float) -> None:
+        if 0 <= index < len(getattr(self, "_stem_fraction", [])):
+            self._stem_fraction[index] = fraction
+            self.load_progress.setValue(
+                int(1000 * sum(self._stem_fraction) / len(self._stem_fraction))
+            )
+
+    def _on_loaded(self, track: LoadedTrack) -> None:
+        self._loading_id = None
+        self.load_progress.setVisible(False)
+        draft = self.drafts.load(track.detail.id)
+        if draft is not None and draft.track_version != track.detail.version:
+            draft = None
+        doc = self.studio.open(track, draft)
+        self.detail = track.detail
+        strips = self.mixer.set_stems(
+            track.stems, doc.stems, set(track.detail.policy.solo_forbidden_stems)
+        )
+        for strip in strips:
+            strip.gainChanged.connect(self.studio.set_gain_db)
+            strip.panChanged.connect(self.studio.set_pan)
+            strip.muteToggled.connect(self.studio.set_mute)
+            strip.soloToggled.connect(self.studio.set_solo)
+        self.transport.set_duration(track.audio.shape[2] / track.sample_rate)
+        self.transport.set_enabled(True)
+        self.submit_button.setEnabled(True)
+        self.draft_label.setText(
+            "Restored your unsaved draft of this remix." if draft else "Draft autosaves as you mix."
+        )
+        self.trackOpened.emit(track.detail.id)
+
+    def _on_open_error(self, exc: BaseException) -> None:
+        self._loading_id = None
+        self.load_progress.setVisible(False)
+        self.show_banner(describe(exc))
+
+    # -- transport and meters ---------------------------------------------------------------------
+
+    def toggle_play(self) -> None:
+        if self.studio.track is None:
+            return
+        if self.engine.playing:
+            self.engine.pause()
+        else:
+            self.engine.play()
+
+    def _master_gain(self, db: float) -> None:
+        if self.studio.document is not None:
+            self.studio.set_master_gain_db(db)
+
+    def _tick(self) -> None:
+        if self.studio.track is None:
+            return
+        stem_peaks, master_peak = self.engine.meters()
+        for i, strip in enumerate(self.mixer.strips.values()):
+            if i < len(stem_peaks):
+                strip.meter.push(float(stem_peaks[i]))
+        self.mixer.master.meter.push(float(master_peak[0]), float(master_peak[1]))
+        pos = self.engine.position_seconds
+        self.transport.show_state(pos, self.engine.playing, self._section_at(pos))
+        if self.engine.callback_errors and not self.banner.isVisible():
+            self.show_banner(
+                "The audio engine hit an error and went silent to protect your ears. "
+                "Reopen the track; if it happens again, restart Encore."
+            )
+
+    def _section_at(self, seconds: float) -> str:
+        if self.detail is None:
+            return ""
+        for section in self.detail.analysis.sections:
+            if section.start <= seconds < section.end:
+                return section.name.capitalize()
+        return ""
+
+    # -- drafts, submission, session --------------------------------------------------------------
+
+    def _save_draft(self) -> None:
+        if self.studio.document is not None:
+            self.drafts.save(self.studio.document)
+
+    def open_submit(self) -> SubmitDialog | None:
+        if self.studio.document is None:
+            return None
+        dialog = SubmitDialog(self.studio, self.client, self.tasks, self)
+        dialog.finished.connect(lambda _r: self._after_submit(dialog))
+        dialog.open()
+        return dialog
+
+    def _after_submit(self, dialog: SubmitDialog) -> None:
+        if dialog.remix is not None and self.studio.document is not None:
+            self.drafts.discard(self.studio.document.track_id)
+            self.draft_label.setText(f"Submitted “{dialog.remix.title}”: {dialog.remix.status}.")
+
+    def current_document(self) -> RemixDocument | None:
+        return self.studio.document
+
+    def sign_out_and_close(self) -> None:
+        self.engine.pause()
+        self._save_draft()
+        client = self.client
+        self.tasks.run(client.logout, lambda _r: self.close(), lambda _e: self.close())
+
+    # -- messages ---------------------------------------------------------------------------------
+
+    def show_banner(self, text: str) -> None:
+        self.banner.setText(text)
+        self.banner.setVisible(True)
+
+    def hide_banner(self) -> None:
+        self.banner.setVisible(False)
+
+    def _on_error(self, exc: BaseException) -> None:
+        self.show_banner(describe(exc))
+
+    def closeEvent(self, event) -> None:
+        self._poll.stop()
+        self._save_draft()
+        super().closeEvent(event)

@@ -1,0 +1,159 @@
+"""Submit a remix: title, description, AI declaration; then follow its status on the platform."""
+
+from __future__ import annotations
+
+import uuid
+
+from pydantic import ValidationError
+from PySide6.QtCore import QTimer
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QDialog,
+    QFormLayout,
+    QGridLayout,
+    QLabel,
+    QLineEdit,
+    QPlainTextEdit,
+    QProgressBar,
+    QPushButton,
+    QVBoxLayout,
+)
+
+from app.client import PlatformClient, PlatformError
+from app.contract import AIInvolvement, RemixDocument, RemixInfo, RemixStatus
+from app.studio import Studio
+from ui.tasks import TaskRunner
+
+FINAL = {RemixStatus.PUBLISHED, RemixStatus.REJECTED, RemixStatus.PENDING_APPROVAL}
+STATUS_TEXT = {
+    RemixStatus.RECEIVED: "Received by the platform — waiting to render…",
+    RemixStatus.RENDERING: "The platform is rendering your remix…",
+    RemixStatus.PENDING_APPROVAL: "Rendered. Waiting for the artist's approval.",
+    RemixStatus.PUBLISHED: "Published! Fans can now listen to it in Encore.",
+    RemixStatus.REJECTED: "Rejected",
+}
+AI_FIELDS = ["vocals", "instrumentation", "composition", "post_production", "lyrics"]
+
+
+class SubmitDialog(QDialog):
+    def __init__(
+        self, studio: Studio, client: PlatformClient, tasks: TaskRunner, parent=None
+    ) -> None:
+        super().__init__(parent)
+        assert studio.document is not None
+        self.studio, self.client, self.tasks = studio, client, tasks
+        # One key per dialog: pressing Submit again after a dropped connection cannot duplicate.
+        self.idempotency_key = uuid.uuid4().hex
+        self.remix: RemixInfo | None = None
+        self.setWindowTitle("Submit your remix")
+        self.setMinimumWidth(480)
+        doc = studio.document
+        self.title = QLineEdit(doc.title)
+        self.title.setMaxLength(120)
+        self.description = QPlainTextEdit(doc.description)
+        self.description.setPlaceholderText("What did you do with the track?")
+        self.description.setFixedHeight(90)
+        self.ai_boxes = {name: QCheckBox(name.replace("_", "-").capitalize()) for name in AI_FIELDS}
+        ai_grid = QGridLayout()
+        for i, (name, box) in enumerate(self.ai_boxes.items()):
+            box.setChecked(getattr(doc.ai, name))
+            ai_grid.addWidget(box, i // 3, i % 3)
+        form = QFormLayout()
+        form.addRow("Title", self.title)
+        form.addRow("Description", self.description)
+        ai_label = QLabel("Did AI make any part of this remix? (declared with your remix)")
+        ai_label.setObjectName("hint")
+        ai_label.setWordWrap(True)
+        self.progress = QProgressBar()
+        self.progress.setRange(0, 0)
+        self.progress.setVisible(False)
+        self.status = QLabel(
+            "Your remix is published inside Encore, credited to you and the "
+            "artist. Nothing leaves the platform."
+        )
+        self.status.setObjectName("hint")
+        self.status.setWordWrap(True)
+        self.link = QLineEdit()
+        self.link.setReadOnly(True)
+        self.link.setVisible(False)
+        self.link.setAccessibleName("Link to the published remix")
+        self.submit_button = QPushButton("Submit remix")
+        self.submit_button.setObjectName("primary")
+        self.close_button = QPushButton("Close")
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(24, 20, 24, 20)
+        layout.addLayout(form)
+        layout.addWidget(ai_label)
+        layout.addLayout(ai_grid)
+        layout.addSpacing(6)
+        layout.addWidget(self.progress)
+        layout.addWidget(self.status)
+        layout.addWidget(self.link)
+        layout.addWidget(self.submit_button)
+        layout.addWidget(self.close_button)
+        self.submit_button.clicked.connect(self.submit)
+        self.close_button.clicked.connect(self.reject)
+        self._poll = QTimer(self, interval=800)
+        self._poll.timeout.connect(self._refresh)
+
+    def submit(self) -> None:
+        try:
+            doc = self.studio.set_metadata(
+                title=self.title.text().strip(), description=self.description.toPlainText()
+            )
+            doc = doc.model_copy(
+                update={"ai": AIInvolvement(**{n: b.isChecked() for n, b in self.ai_boxes.items()})}
+            )
+            self.studio.document = doc
+        except ValidationError:
+            self._show_error("Give your remix a title (up to 120 characters).")
+            return
+        self.submit_button.setEnabled(False)
+        self.progress.setVisible(True)
+        self.status.setObjectName("hint")
+        self.status.setText("Sending your remix…")
+        client, key = self.client, self.idempotency_key
+        self.tasks.run(lambda: client.submit_remix(doc, key), self._on_status, self._on_error)
+
+    def _refresh(self) -> None:
+        if self.remix is not None:
+            remix_id, client = self.remix.id, self.client
+            self.tasks.run(lambda: client.remix(remix_id), self._on_status, self._on_poll_error)
+
+    def _on_status(self, remix: RemixInfo) -> None:
+        self.remix = remix
+        text = STATUS_TEXT[remix.status]
+        if remix.status == RemixStatus.REJECTED:
+            text = f"Rejected: {remix.reason or 'no reason given'}"
+        self.status.setText(text)
+        if remix.status in FINAL:
+            self._poll.stop()
+            self.progress.setVisible(False)
+            if remix.status == RemixStatus.PUBLISHED:
+                self.link.setText(remix.link)
+                self.link.setVisible(True)
+            if remix.status == RemixStatus.REJECTED:
+                self.submit_button.setEnabled(True)
+                self.idempotency_key = uuid.uuid4().hex
+        elif not self._poll.isActive():
+            self._poll.start()
+
+    def _on_poll_error(self, exc: BaseException) -> None:
+        # Keep polling: a status check failing once (platform restarting) is not the end.
+        self.status.setText(f"{self.status.text()} (checking again…)")
+
+    def _on_error(self, exc: BaseException) -> None:
+        self.progress.setVisible(False)
+        self.submit_button.setEnabled(True)
+        message = exc.message if isinstance(exc, PlatformError) else f"Submission failed: {exc}"
+        self._show_error(message)
+
+    def _show_error(self, message: str) -> None:
+        self.status.setObjectName("error")
+        self.status.style().unpolish(self.status)
+        self.status.style().polish(self.status)
+        self.status.setText(message)
+
+    @property
+    def document(self) -> RemixDocument | None:
+        return self.studio.document
