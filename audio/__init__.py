@@ -1,1 +1,1 @@
-"""Encore audio engine: mixing kernel, DSP, transport, device and offline render. No Qt, no network."""
+"""Encore audio engine: mixing kernel, DSP, transport, device, offline render. No Qt or network."""

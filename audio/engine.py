@@ -1,0 +1,370 @@
+"""The real-time engine: one playhead, stems, transport, and the callback body `Engine.process`.
+
+Threads and who owns what:
+
+* UI thread: calls the control setters (they write into preallocated numpy arrays) and the
+  transport/load methods (they append small command tuples to a deque).
+* Audio callback: `process` drains the deque without blocking, reads the control arrays once per
+  block, mixes through a `MixKernel`, and publishes the playhead, meters and counters.
+
+The callback takes no locks, allocates no buffers, does no I/O and never raises: a fault renders
+silence, bumps `callback_errors` and records `last_error` for the UI to poll.
+
+Transport policy (documented because the UI relies on it):
+
+* Every discontinuity while sound is coming out (seek, pause, load, unload) first fades the output
+  to silence over `FADE_SECONDS`, then jumps. Starting playback mid-track fades in; starting at
+  frame 0 does not (the track's own start is not a discontinuity, and an offline export starts
+  there unfaded, so live and offline stay bit-identical).
+* `load` rewinds the playhead to 0 and keeps the play state (playing stays playing). It also
+  resets the per-stem controls to 0 dB / centre / unmuted / unsoloed; set them after `load`.
+* At the end of the track the engine pauses and rewinds to 0.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from typing import Any
+
+import numpy as np
+
+from audio.mixer import MixKernel
+
+FADE_SECONDS = 0.005
+"""Transport fade length: long enough to avoid a click, short enough to feel instant."""
+
+
+class Engine:
+    """Stems + playhead + controls + transport; `process(out)` is the audio callback body."""
+
+    def __init__(self, sample_rate: int = 48000, max_block: int = 8192, max_stems: int = 32):
+        if sample_rate <= 0 or max_block <= 0 or max_stems <= 0:
+            raise ValueError("sample_rate, max_block and max_stems must be positive")
+        self.sample_rate = int(sample_rate)
+        self.max_block = int(max_block)
+        self.max_stems = int(max_stems)
+        self._fade_step = 1.0 / max(1, round(FADE_SECONDS * self.sample_rate))
+
+        # -- controls. NB: written by the UI thread, read once per block by the callback. ------
+        self._gain_db = np.zeros(max_stems)
+        self._pan = np.zeros(max_stems)
+        self._mute = np.zeros(max_stems, dtype=bool)
+        self._solo = np.zeros(max_stems, dtype=bool)
+        self._master_db = np.zeros(1)
+
+        # -- commands. NB: UI appends, callback poplefts; both atomic under the GIL. ----------
+        self._commands: deque[tuple[Any, ...]] = deque()
+        self._seq = 0  # UI thread only: sequence number of the last command sent
+
+        # -- UI-side view of what was requested (UI thread only). -----------------------------
+        self._ui_names: list[str] = []
+        self._ui_frames = 0
+        self._ui_playing = False
+        self._ui_seek_seq = -1
+        self._ui_seek_frame = 0
+
+        # -- published by the callback. NB: written by the callback, read by the UI. ----------
+        self._playhead = np.zeros(1, dtype=np.int64)
+        self._pub_playing = np.zeros(1, dtype=bool)
+        self._applied_seq = np.zeros(1, dtype=np.int64)
+        self._stem_peaks = np.zeros(max_stems, dtype=np.float32)
+        self._master_peak = np.zeros(2, dtype=np.float32)
+        self._master_rms = np.zeros(2, dtype=np.float32)
+        # NB: diagnostics, written by the callback (underflows by the stream callback), polled
+        # by the UI. Plain attributes: an int/float rebind is atomic under the GIL.
+        self.callback_count = 0
+        self.frames_rendered = 0
+        self.underflows = 0
+        self.callback_errors = 0
+        self.last_error: str | None = None
+        self.output_peak = 0.0
+
+        # -- callback-owned state (only `process` touches these after construction). ---------
+        self._stems: np.ndarray | None = None
+        self._kernel: MixKernel | None = None
+        self._controls: tuple[Any, ...] | None = None
+        self._n_frames = 0
+        self._pos = 0
+        self._playing = False  # audible: the track is being rendered (possibly fading)
+        self._want_play = False
+        self._fade = 1.0
+        self._pend_load: tuple[Any, ...] | None = None
+        self._pend_seek = -1
+        self._env = np.zeros(max_block, dtype=np.float32)
+        self._env64 = np.zeros(max_block)
+        self._idx = np.arange(1, max_block + 1, dtype=np.float64)
+
+    # ---------------------------------------------------------------------------- UI thread
+
+    def _send(self, *cmd: Any) -> int:
+        # Snapshot the effective play state first so `playing` stays truthful while queued.
+        self._ui_playing = self.playing
+        self._seq += 1
+        self._commands.append((*cmd, self._seq))  # NB: crosses to the callback thread
+        return self._seq
+
+    def load(self, stems: np.ndarray, names: list[str]) -> None:
+        """Queue new stems (S, 2, N) float32; safe while playing (fades, swaps, rewinds to 0).
+
+        The kernel for the new stem count is built here, in the UI thread, so the callback never
+        allocates. Resets per-stem controls to defaults.
+        """
+        stems = np.ascontiguousarray(stems, dtype=np.float32)
+        if stems.ndim != 3 or stems.shape[1] != 2 or stems.shape[0] < 1 or stems.shape[2] < 1:
+            raise ValueError(f"stems must be shaped (S, 2, N) with S, N >= 1, got {stems.shape}")
+        n_stems = stems.shape[0]
+        if n_stems > self.max_stems:
+            raise ValueError(f"{n_stems} stems exceeds max_stems={self.max_stems}")
+        if len(names) != n_stems:
+            raise ValueError(f"{len(names)} names for {n_stems} stems")
+        self._gain_db.fill(0.0)
+        self._pan.fill(0.0)
+        self._mute.fill(False)
+        self._solo.fill(False)
+        kernel = MixKernel(n_stems, self.max_block)
+        controls = (
+            self._gain_db[:n_stems],
+            self._pan[:n_stems],
+            self._mute[:n_stems],
+            self._solo[:n_stems],
+            self._master_db,
+        )
+        kernel.reset(*controls)
+        self._ui_names = list(names)
+        self._ui_frames = stems.shape[2]
+        self._ui_seek_seq = self._send("load", stems, kernel, controls)
+        self._ui_seek_frame = 0
+
+    def unload(self) -> None:
+        """Queue removal of the stems (fades out first if playing); the transport stops."""
+        self._ui_names = []
+        self._ui_frames = 0
+        self._ui_seek_seq = self._send("load", None, None, None)
+        self._ui_seek_frame = 0
+        self._ui_playing = False
+
+    @property
+    def n_stems(self) -> int:
+        """Stem count of the last `load` (the UI's view; the callback may swap a block later)."""
+        return len(self._ui_names)
+
+    @property
+    def duration_frames(self) -> int:
+        return self._ui_frames
+
+    @property
+    def names(self) -> list[str]:
+        return list(self._ui_names)
+
+    def _check_index(self, index: int) -> None:
+        if not 0 <= index < len(self._ui_names):
+            raise IndexError(f"stem index {index} out of range (0..{len(self._ui_names) - 1})")
+
+    @staticmethod
+    def _finite(value: float, what: str) -> float:
+        value = float(value)
+        if value != value or value == float("inf"):
+            raise ValueError(f"{what} must be finite or -inf, got {value}")
+        return value
+
+    def set_gain_db(self, index: int, db: float) -> None:
+        """Stem fader in dB; <= -96 dB (or -inf) is silence. Ramped over the next block."""
+        self._check_index(index)
+        self._gain_db[index] = max(self._finite(db, "gain_db"), -1000.0)  # NB: read by callback
+
+    def set_pan(self, index: int, pan: float) -> None:
+        """Stereo balance in [-1, 1] (clipped), equal power, unity at centre."""
+        self._check_index(index)
+        self._pan[index] = min(1.0, max(-1.0, self._finite(pan, "pan")))  # NB: read by callback
+
+    def set_mute(self, index: int, muted: bool) -> None:
+        self._check_index(index)
+        self._mute[index] = bool(muted)  # NB: read by callback
+
+    def set_solo(self, index: int, soloed: bool) -> None:
+        """Solo-in-place: when any stem is soloed only soloed (and unmuted) stems sound."""
+        self._check_index(index)
+        self._solo[index] = bool(soloed)  # NB: read by callback
+
+    def set_master_gain_db(self, db: float) -> None:
+        self._master_db[0] = max(self._finite(db, "master gain"), -1000.0)  # NB: read by callback
+
+    def play(self) -> None:
+        self._send("play")
+        self._ui_playing = True
+
+    def pause(self) -> None:
+        self._send("pause")
+        self._ui_playing = False
+
+    def seek(self, seconds: float) -> None:
+        """Move the playhead (clamped to the track); fades out/in around the jump if playing."""
+        frame = round(self._finite(seconds, "seek position") * self.sample_rate)
+        frame = min(max(frame, 0), max(self._ui_frames - 1, 0))
+        self._ui_seek_seq = self._send("seek", frame)
+        self._ui_seek_frame = frame
+
+    def reset_diagnostics(self) -> None:
+        """Zero the counters, last_error and output_peak (done by the callback, at a block edge)."""
+        self._send("reset_diag")
+
+    def _pending(self) -> bool:
+        return int(self._applied_seq[0]) != self._seq  # NB: published by the callback
+
+    @property
+    def playing(self) -> bool:
+        """The requested state while a command is queued, otherwise the callback's state
+        (which turns False by itself at the end of the track)."""
+        if self._pending():
+            return self._ui_playing
+        return bool(self._pub_playing[0])
+
+    @property
+    def position_seconds(self) -> float:
+        """Playhead in seconds; a queued seek/load reports its target at once."""
+        if int(self._applied_seq[0]) < self._ui_seek_seq:
+            return self._ui_seek_frame / self.sample_rate
+        return int(self._playhead[0]) / self.sample_rate
+
+    def meters(self) -> tuple[np.ndarray, np.ndarray]:
+        """(stem post-fader peaks (S,), master peak (2,)) of the latest block, as copies."""
+        return self._stem_peaks[: self.n_stems].copy(), self._master_peak.copy()
+
+    def master_rms(self) -> np.ndarray:
+        """Master RMS (2,) of the latest block, as a copy."""
+        return self._master_rms.copy()
+
+    # ----------------------------------------------------------------------- audio callback
+
+    def process(self, out: np.ndarray) -> None:
+        """The callback body: fill `out` (F, 2) float32 in place. Never raises."""
+        self.callback_count += 1
+        try:
+            self._process(out)
+        except Exception as exc:  # any fault -> silence + flag; never into PortAudio
+            try:
+                out.fill(0.0)
+                self._fade = 0.0  # fade back in once the fault clears: no click
+                self._stem_peaks.fill(0.0)
+                self._master_peak.fill(0.0)
+                self._master_rms.fill(0.0)
+            except Exception:
+                pass
+            self.callback_errors += 1
+            self.last_error = f"{type(exc).__name__}: {exc}"
+        self.frames_rendered += len(out)
+
+    def _drain(self) -> None:
+        commands = self._commands
+        while commands:
+            cmd = commands.popleft()
+            kind = cmd[0]
+            if kind == "load":
+                self._pend_load = cmd
+                self._pend_seek = -1
+                if cmd[1] is None:
+                    self._want_play = False
+            elif kind == "seek":
+                self._pend_seek = cmd[1]
+            elif kind == "play":
+                self._want_play = self._stems is not None or (
+                    self._pend_load is not None and self._pend_load[1] is not None
+                )
+            elif kind == "pause":
+                self._want_play = False
+            elif kind == "reset_diag":
+                self.callback_count = 0
+                self.frames_rendered = 0
+                self.underflows = 0
+                self.callback_errors = 0
+                self.last_error = None
+                self.output_peak = 0.0
+            self._applied_seq[0] = cmd[-1]
+
+    def _apply_cut(self) -> None:
+        """Apply pending load/seek while silent."""
+        load = self._pend_load
+        if load is not None:
+            self._pend_load = None
+            _, stems, kernel, controls, _ = load
+            self._stems = stems
+            self._kernel = kernel
+            self._controls = controls
+            self._n_frames = 0 if stems is None else stems.shape[2]
+            self._pos = 0
+            self.output_peak = 0.0
+            if kernel is not None:
+                kernel.reset(*controls)
+        if self._pend_seek >= 0:
+            self._pos = min(self._pend_seek, max(self._n_frames - 1, 0))
+            self._pend_seek = -1
+
+    def _publish_silence(self, out: np.ndarray) -> None:
+        out.fill(0.0)
+        self._stem_peaks.fill(0.0)
+        self._master_peak.fill(0.0)
+        self._master_rms.fill(0.0)
+
+    def _process(self, out: np.ndarray) -> None:
+        self._drain()
+        cut_pending = self._pend_load is not None or self._pend_seek >= 0 or not self._want_play
+        if self._playing and cut_pending:
+            self._render(out, -self._fade_step)
+            if self._fade <= 0.0 or not self._playing:
+                self._playing = False
+                self._apply_cut()
+        elif self._playing:
+            self._render(out, self._fade_step)
+        else:
+            self._apply_cut()
+            if self._want_play and self._kernel is not None:
+                self._playing = True
+                self._fade = 0.0 if self._pos > 0 else 1.0
+                self._render(out, self._fade_step)
+            else:
+                self._want_play = False
+                if self._kernel is not None:
+                    # Track the controls while silent so play starts at them with no ramp.
+                    self._kernel.reset(*self._controls)
+                self._publish_silence(out)
+        # Publish. NB: read by the UI thread.
+        self._pub_playing[0] = self._want_play
+        self._playhead[0] = self._pend_seek if self._pend_seek >= 0 else self._pos
+
+    def _render(self, out: np.ndarray, fade_step: float) -> None:
+        """Mix from the playhead into `out`, fading by `fade_step` per frame unless at 0 or 1."""
+        kernel, stems = self._kernel, self._stems
+        n_out = out.shape[0]
+        pos = self._pos
+        n = min(n_out, self._n_frames - pos)
+        kernel.process(stems[:, :, pos : pos + n], out[:n], *self._controls)
+        if n < n_out:
+            out[n:].fill(0.0)
+        fade = self._fade
+        if (fade_step < 0.0 and fade > 0.0) or (fade_step > 0.0 and fade < 1.0):
+            env = self._env64[:n_out]
+            np.multiply(self._idx[:n_out], fade_step, out=env)
+            np.add(env, fade, out=env)
+            np.clip(env, 0.0, 1.0, out=env)
+            self._fade = float(env[-1])
+            env32 = self._env[:n_out]
+            np.copyto(env32, env, casting="same_kind")
+            np.multiply(out, env32[:, None], out=out)
+            kernel.measure(out)
+        elif fade_step < 0.0:
+            out.fill(0.0)
+            kernel.measure(out)
+        np.copyto(self._stem_peaks[: kernel.n_stems], kernel.stem_peaks)
+        np.copyto(self._master_peak, kernel.master_peak)
+        np.copyto(self._master_rms, kernel.master_rms)
+        peak = float(self._master_peak.max())
+        if peak > self.output_peak:
+            self.output_peak = peak
+        self._pos = pos + n
+        if self._pos >= self._n_frames:
+            # End of track: pause and rewind. A pending seek/load still applies afterwards.
+            self._playing = False
+            self._want_play = False
+            self._pos = 0
+            self._fade = 1.0
+            self._apply_cut()

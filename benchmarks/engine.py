@@ -1,0 +1,171 @@
+"""Engine.process cost per block vs the real-time budget, offline render speed, optional soak.
+
+Run from the repository root:  .venv/bin/python benchmarks/engine.py [--soak SECONDS]
+Prints ONE JSON line. Figures are recorded in benchmarks/README.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from audio.engine import Engine
+from audio.offline import render_mix
+
+SR = 48000
+STEM_COUNTS = (4, 8, 16, 32)
+BLOCKS = (64, 128, 256)
+TRACK_SECONDS = 5.0
+# Enough blocks for a meaningful p99.9 while keeping the default run well under a minute.
+BLOCKS_PER_CASE = 12000
+
+
+def machine_info() -> dict:
+    cpu = "unknown"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    try:
+        blas = np.__config__.CONFIG["Build Dependencies"]["blas"]["name"]
+    except (AttributeError, KeyError, TypeError):
+        blas = "unknown"
+    return {
+        "platform": platform.platform(),
+        "cpu": cpu,
+        "cores": os.cpu_count(),
+        "python": platform.python_version(),
+        "numpy": np.__version__,
+        "blas": blas,
+    }
+
+
+def make_stems(n_stems: int, seconds: float, seed: int = 0) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    n = int(seconds * SR)
+    return (rng.standard_normal((n_stems, 2, n), dtype=np.float32) * 0.05).astype(np.float32)
+
+
+def bench_case(stems: np.ndarray, block: int) -> dict:
+    n_stems = stems.shape[0]
+    engine = Engine(SR, max_block=block, max_stems=n_stems)
+    engine.load(stems, [f"s{i}" for i in range(n_stems)])
+    engine.play()
+    out = np.zeros((block, 2), dtype=np.float32)
+    for _ in range(200):  # warm-up: caches, first-touch of scratch arrays
+        engine.process(out)
+    times = np.empty(BLOCKS_PER_CASE, dtype=np.int64)
+    clock = time.perf_counter_ns
+    for i in range(BLOCKS_PER_CASE):
+        # A gain change every block, as a UI thread would write it: the ramp path is always on.
+        engine.set_gain_db(i % n_stems, -6.0 if (i // n_stems) % 2 else 0.0)
+        if not engine.playing:  # end of track: start again from the top
+            engine.play()
+        t0 = clock()
+        engine.process(out)
+        times[i] = clock() - t0
+    assert engine.callback_errors == 0, engine.last_error
+    us = times / 1000.0
+    budget_us = block / SR * 1e6
+    stats = {
+        "mean": float(us.mean()),
+        "p99": float(np.percentile(us, 99)),
+        "p99.9": float(np.percentile(us, 99.9)),
+        "max": float(us.max()),
+    }
+    return {
+        "stems": n_stems,
+        "block": block,
+        "budget_us": round(budget_us, 1),
+        "us": {k: round(v, 1) for k, v in stats.items()},
+        "fraction_of_budget": {k: round(v / budget_us, 4) for k, v in stats.items()},
+    }
+
+
+def bench_offline() -> dict:
+    seconds = 60.0
+    stems = make_stems(8, seconds, seed=1)
+    gains, pans = np.linspace(-6, 0, 8), np.linspace(-0.5, 0.5, 8)
+    t0 = time.perf_counter()
+    render_mix(stems, gains, pans, False, False, -1.0, SR, 1024)
+    elapsed = time.perf_counter() - t0
+    return {
+        "stems": 8,
+        "seconds": seconds,
+        "block": 1024,
+        "elapsed_s": round(elapsed, 3),
+        "x_realtime": round(seconds / elapsed, 1),
+    }
+
+
+def soak(seconds: float) -> dict:
+    """Play 8 stems on the JACK dummy device (period 128) with UI-rate gain moves."""
+    from audio.device import OutputStream
+    from tests.plugins.jack import jack_server
+
+    block = 128
+    with jack_server(SR, block) as device:
+        engine = Engine(SR, max_block=1024, max_stems=8)
+        engine.load(make_stems(8, 10.0, seed=2), [f"s{i}" for i in range(8)])
+        stream = OutputStream(engine, device=device, blocksize=block)
+        try:
+            stream.start()
+            engine.play()
+            t0 = time.monotonic()
+            c0 = engine.callback_count
+            i = 0
+            while time.monotonic() - t0 < seconds:
+                time.sleep(0.02)  # ~50 Hz, like a fader drag
+                engine.set_gain_db(i % 8, -3.0 if i % 2 else 0.0)
+                if not engine.playing:
+                    engine.play()
+                i += 1
+            elapsed = time.monotonic() - t0
+            callbacks = engine.callback_count - c0
+            stream.stop()
+            latency = stream.latency_seconds
+        finally:
+            stream.close()
+    return {
+        "seconds": round(elapsed, 2),
+        "block": block,
+        "stems": 8,
+        "callbacks": callbacks,
+        "expected_callbacks": round(elapsed * SR / block),
+        "underflows": engine.underflows,
+        "callback_errors": engine.callback_errors,
+        "latency_s": latency,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--soak", type=float, metavar="SECONDS", help="also play on JACK dummy")
+    args = parser.parse_args()
+
+    result: dict = {"machine": machine_info(), "sample_rate": SR, "live": []}
+    for n_stems in STEM_COUNTS:
+        stems = make_stems(n_stems, TRACK_SECONDS, seed=n_stems)
+        for block in BLOCKS:
+            result["live"].append(bench_case(stems, block))
+        del stems
+    result["offline"] = bench_offline()
+    if args.soak:
+        result["soak"] = soak(args.soak)
+    print(json.dumps(result))
+
+
+if __name__ == "__main__":
+    main()
