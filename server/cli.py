@@ -1,0 +1,150 @@
+"""`encore-platform`: serve the platform, seed the demo, create users."""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import logging
+import socket
+import sys
+from pathlib import Path
+
+import uvicorn
+
+from app.contract import Role, Tier
+from server.config import DEFAULT_ACCESS_TTL, Settings, default_data_dir
+
+READY_MARKER = "ENCORE_PLATFORM_READY"
+
+
+class _ReadyServer(uvicorn.Server):
+    """Announces the URL only once the app has started and the socket is being served, so the
+    launcher (app.embedded) never connects to a half-initialised platform."""
+
+    def __init__(self, config: uvicorn.Config, url: str) -> None:
+        super().__init__(config)
+        self.url = url
+
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        await super().startup(sockets=sockets)
+        if not self.should_exit:
+            print(f"{READY_MARKER} {self.url}", flush=True)
+
+
+def _settings(args: argparse.Namespace, demo: bool) -> Settings:
+    return Settings(
+        data_dir=Path(args.data_dir).expanduser(),
+        database_url=args.database_url,
+        access_ttl=getattr(args, "access_ttl", DEFAULT_ACCESS_TTL),
+        demo=demo,
+    )
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    from server.main import create_app
+
+    settings = _settings(args, demo=args.demo)
+    # Bind ourselves so that --port 0 can report the port the OS actually chose.
+    family = socket.AF_INET6 if ":" in args.host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((args.host, args.port))
+    except OSError as exc:
+        print(f"Cannot listen on {args.host}:{args.port}: {exc}", file=sys.stderr)
+        return 2
+    sock.listen(128)
+    sock.set_inheritable(True)
+    port = sock.getsockname()[1]
+    host = f"[{args.host}]" if family == socket.AF_INET6 else args.host
+    config = uvicorn.Config(
+        create_app(settings), log_level="warning", access_log=False, lifespan="on"
+    )
+    _ReadyServer(config, f"http://{host}:{port}").run(sockets=[sock])
+    return 0
+
+
+def cmd_seed_demo(args: argparse.Namespace) -> int:
+    from server.db import init_db, make_engine, make_sessionmaker
+    from server.demo import seed_demo
+    from server.storage import Storage
+
+    settings = _settings(args, demo=True)
+    engine = make_engine(settings.db_url)
+    init_db(engine)
+    with make_sessionmaker(engine)() as db:
+        seed_demo(db, Storage(settings.data_dir), settings.demo_cache)
+    print(f"Demo accounts and catalog are ready in {settings.data_dir}.")
+    return 0
+
+
+def cmd_create_user(args: argparse.Namespace) -> int:
+    from server.db import init_db, make_engine, make_sessionmaker
+    from server.demo import ensure_user
+
+    password = args.password or getpass.getpass(f"Password for {args.username}: ")
+    if len(password) < 8:
+        print("Choose a password of at least 8 characters.", file=sys.stderr)
+        return 2
+    settings = _settings(args, demo=False)
+    engine = make_engine(settings.db_url)
+    init_db(engine)
+    roles = [Role.FAN, Role.ARTIST] if args.artist else [Role.FAN]
+    with make_sessionmaker(engine)() as db:
+        user = ensure_user(
+            db,
+            args.username,
+            password,
+            display_name=args.display_name or args.username,
+            tier=Tier(args.tier),
+            roles=roles,
+            reset_password=True,
+        )
+        db.commit()
+        print(f"User '{user.username}' ({user.tier}) is ready.")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="encore-platform", description=__doc__)
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument(
+        "--data-dir",
+        default=str(default_data_dir()),
+        help="database and audio live here (default: %(default)s)",
+    )
+    common.add_argument(
+        "--database-url", default=None, help="SQLAlchemy URL; default SQLite in the data dir"
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    serve = sub.add_parser("serve", parents=[common], help="run the platform HTTP server")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8765, help="0 picks a free port")
+    serve.add_argument("--demo", action="store_true", help="seed demo accounts and music")
+    serve.add_argument(
+        "--access-ttl", type=int, default=DEFAULT_ACCESS_TTL, help="access token lifetime (s)"
+    )
+    serve.set_defaults(func=cmd_serve)
+
+    seed = sub.add_parser("seed-demo", parents=[common], help="seed demo accounts and music")
+    seed.set_defaults(func=cmd_seed_demo)
+
+    create = sub.add_parser("create-user", parents=[common], help="create or update a user")
+    create.add_argument("username")
+    create.add_argument("--tier", choices=[t.value for t in Tier], default=Tier.FREE.value)
+    create.add_argument("--artist", action="store_true", help="also give the artist role")
+    create.add_argument("--display-name", default=None)
+    create.add_argument("--password", default=None, help="prompted for when omitted")
+    create.set_defaults(func=cmd_create_user)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    args = build_parser().parse_args(argv)
+    return args.func(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,75 @@
+"""Typed FastAPI dependencies: the database session, settings, and the signed-in user."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Annotated
+
+from fastapi import Depends, Request
+from fastapi.security import OAuth2PasswordBearer
+from sqlalchemy.orm import Session
+
+from server.config import Settings
+from server.db import Token, User
+from server.errors import ApiError
+from server.security import ACCESS, TokenProblem, find_token
+from server.storage import Storage
+
+# auto_error=False: a missing token must produce our error shape, not FastAPI's default body.
+oauth2_scheme = OAuth2PasswordBearer(tokenUrl="/v1/auth/token", auto_error=False)
+
+BEARER_CHALLENGE = {"WWW-Authenticate": "Bearer"}
+
+
+def get_db(request: Request) -> Iterator[Session]:
+    with request.app.state.sessions() as session:
+        yield session
+
+
+def get_settings(request: Request) -> Settings:
+    return request.app.state.settings
+
+
+def get_storage(request: Request) -> Storage:
+    return request.app.state.storage
+
+
+SessionDep = Annotated[Session, Depends(get_db)]
+SettingsDep = Annotated[Settings, Depends(get_settings)]
+StorageDep = Annotated[Storage, Depends(get_storage)]
+BearerToken = Annotated[str | None, Depends(oauth2_scheme)]
+
+
+def unauthorized(code: str, message: str) -> ApiError:
+    return ApiError(401, code, message, headers=BEARER_CHALLENGE)
+
+
+def get_access_token(db: SessionDep, token: BearerToken) -> Token:
+    if not token:
+        raise unauthorized(
+            "invalid_token", "Sign in first: this request needs an 'Authorization: Bearer' token."
+        )
+    try:
+        return find_token(db, token, ACCESS)
+    except TokenProblem as problem:
+        raise unauthorized(problem.code, problem.message) from None
+
+
+AccessToken = Annotated[Token, Depends(get_access_token)]
+
+
+def get_current_user(token: AccessToken) -> User:
+    return token.user
+
+
+CurrentUser = Annotated[User, Depends(get_current_user)]
+
+
+def get_optional_user(db: SessionDep, token: BearerToken) -> User | None:
+    """For resources that are public once published: no token means anonymous, a bad one is 401."""
+    if not token:
+        return None
+    return get_access_token(db, token).user
+
+
+OptionalUser = Annotated[User | None, Depends(get_optional_user)]

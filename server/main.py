@@ -1,0 +1,63 @@
+"""The FastAPI application factory."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import APIRouter, FastAPI
+
+from app.contract import API_PREFIX
+from server.config import Settings
+from server.db import init_db, make_engine, make_sessionmaker
+from server.demo import seed_demo
+from server.errors import install_error_handlers
+from server.pipeline import RemixPipeline
+from server.routes import auth, me, remixes, tracks
+from server.storage import Storage
+
+
+def create_app(settings: Settings) -> FastAPI:
+    """Build an app bound to `settings`; the database, demo data and worker start in lifespan."""
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    engine = make_engine(settings.db_url)
+    sessions = make_sessionmaker(engine)
+    storage = Storage(settings.data_dir)
+    pipeline = RemixPipeline(sessions, storage)
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        init_db(engine)
+        if settings.demo:
+            with sessions() as db:
+                seed_demo(db, storage, settings.demo_cache)
+        if settings.run_worker:
+            pipeline.start()
+        try:
+            yield
+        finally:
+            pipeline.stop()
+            engine.dispose()
+
+    app = FastAPI(
+        title="Encore platform",
+        version="1",
+        summary="Stems for superfans; remix documents in, published remixes out.",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.sessions = sessions
+    app.state.storage = storage
+    app.state.pipeline = pipeline
+    install_error_handlers(app)
+
+    api = APIRouter(prefix=API_PREFIX)
+
+    @api.get("/health", tags=["meta"])
+    def health() -> dict[str, str]:
+        return {"status": "ok"}
+
+    for module in (auth, me, tracks, remixes):
+        api.include_router(module.router)
+    app.include_router(api)
+    return app

@@ -1,0 +1,260 @@
+"""Submission processing: validate a remix document against its track, then render and publish.
+
+Validation runs in the request (so the fan hears at once what to change); rendering runs on one
+background worker thread, because it is CPU-bound and the machine may be small. The worker picks
+up unfinished remixes at startup, so a crash mid-render only delays them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import queue
+import threading
+from dataclasses import dataclass
+
+import numpy as np
+import soundfile as sf
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from app.contract import RemixDocument, RemixStatus, RightsPolicy
+from app.remix import audible_stems, document_arrays
+from server.db import Remix, Track
+from server.storage import Storage
+
+log = logging.getLogger("encore.platform.pipeline")
+
+UNFINISHED = (RemixStatus.RECEIVED.value, RemixStatus.RENDERING.value)
+
+
+def document_hash(doc: RemixDocument) -> str:
+    """sha256 of canonical JSON, so the same recipe hashes the same however it was spelled."""
+    canonical = json.dumps(
+        doc.model_dump(mode="json"), sort_keys=True, separators=(",", ":"), ensure_ascii=False
+    )
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class Violation:
+    """One broken rule: `code` for clients to branch on, `message` naming the rule and value."""
+
+    code: str
+    message: str
+
+
+def _fmt(x: float) -> str:
+    return f"{x:g}"
+
+
+def check_document(doc: RemixDocument, track: Track, policy: RightsPolicy) -> list[Violation]:
+    """Every way `doc` breaks the track's facts or the artist's policy (empty when it is fine)."""
+    problems: list[Violation] = []
+    if doc.track_version != track.version:
+        problems.append(
+            Violation(
+                "track_version_mismatch",
+                f"track version {doc.track_version} is not the current version "
+                f"{track.version} of '{track.title}'. Reload the track and resubmit.",
+            )
+        )
+    stem_ids = [s.id for s in track.stems]
+    allowed = stem_ids if policy.allowed_stems is None else policy.allowed_stems
+    for stem_id in doc.stems:
+        if stem_id not in stem_ids:
+            problems.append(
+                Violation("unknown_stem", f"stem '{stem_id}' is not a stem of this track")
+            )
+        elif stem_id not in allowed:
+            problems.append(
+                Violation(
+                    "stem_not_allowed",
+                    f"stem '{stem_id}' is not one the artist allows in remixes",
+                )
+            )
+    if doc.tempo_ratio > policy.tempo_ratio_max:
+        problems.append(
+            Violation(
+                "tempo_out_of_range",
+                f"tempo ratio {_fmt(doc.tempo_ratio)} is above this track's maximum "
+                f"{_fmt(policy.tempo_ratio_max)}",
+            )
+        )
+    if doc.tempo_ratio < policy.tempo_ratio_min:
+        problems.append(
+            Violation(
+                "tempo_out_of_range",
+                f"tempo ratio {_fmt(doc.tempo_ratio)} is below this track's minimum "
+                f"{_fmt(policy.tempo_ratio_min)}",
+            )
+        )
+    if not policy.key_shift_min <= doc.key_shift <= policy.key_shift_max:
+        problems.append(
+            Violation(
+                "key_shift_out_of_range",
+                f"key shift {doc.key_shift:+d} semitones is outside this track's range "
+                f"{policy.key_shift_min:+d} to {policy.key_shift_max:+d}",
+            )
+        )
+    for stem_id, settings in doc.stems.items():
+        if settings.solo and stem_id in policy.solo_forbidden_stems:
+            problems.append(
+                Violation(
+                    "solo_forbidden",
+                    f"stem '{stem_id}' may not be soloed on this track; unsolo it",
+                )
+            )
+    usable = [s for s in stem_ids if s in allowed]
+    audible = audible_stems(doc, usable)
+    if not audible:
+        problems.append(
+            Violation(
+                "nothing_audible",
+                "the remix has no audible stem: unmute at least one (or solo one that is allowed)",
+            )
+        )
+    elif len(audible) == 1 and audible[0] in policy.solo_forbidden_stems:
+        problems.append(
+            Violation(
+                "solo_forbidden",
+                f"stem '{audible[0]}' would be heard on its own, which this track does not "
+                "allow; unmute another stem",
+            )
+        )
+    length = max((s.duration for s in track.stems), default=0.0) / doc.tempo_ratio
+    if length > policy.max_length_s:
+        problems.append(
+            Violation(
+                "too_long",
+                f"the remix would last {length:.0f} s, above this track's maximum "
+                f"{policy.max_length_s:.0f} s",
+            )
+        )
+    return problems
+
+
+def _load_stereo(path: str) -> tuple[np.ndarray, int]:
+    data, rate = sf.read(path, dtype="float32", always_2d=True)
+    if data.shape[1] == 1:
+        data = np.repeat(data, 2, axis=1)
+    return np.ascontiguousarray(data[:, :2].T), rate
+
+
+def render_document(doc: RemixDocument, track: Track, storage: Storage) -> tuple[np.ndarray, int]:
+    """(N, 2) float32 render of `doc` over the track's allowed stems, and its sample rate."""
+    # Imported late so the server starts (and reports a clear rejection) without the renderer.
+    from audio.offline import render_mix
+
+    policy = RightsPolicy.model_validate(track.policy or {})
+    stems = [s for s in track.stems if policy.allowed_stems is None or s.id in policy.allowed_stems]
+    loaded = [_load_stereo(str(storage.path(s.path))) for s in stems]
+    rates = {rate for _, rate in loaded}
+    if len(rates) != 1:
+        raise RuntimeError(f"the track's stems have different sample rates {sorted(rates)}")
+    rate = rates.pop()
+    frames = max(a.shape[1] for a, _ in loaded)
+    block = np.zeros((len(loaded), 2, frames), dtype=np.float32)
+    for i, (a, _) in enumerate(loaded):
+        block[i, :, : a.shape[1]] = a
+    del loaded
+    arrays = document_arrays(doc, [s.id for s in stems])
+    mix = render_mix(
+        block,
+        arrays.gain_db,
+        arrays.pan,
+        arrays.mute,
+        arrays.solo,
+        arrays.master_gain_db,
+        sample_rate=rate,
+    )
+    return np.asarray(mix, dtype=np.float32), rate
+
+
+def _set_status(db: Session, remix: Remix, status: RemixStatus, reason: str | None = None) -> None:
+    remix.status = status.value
+    remix.reason = reason
+    db.commit()
+
+
+def process_remix(remix_id: str, sessions: sessionmaker, storage: Storage) -> str:
+    """Render one remix and publish it (or hold it for approval, or reject it). Returns the status.
+
+    Synchronous so tests and maintenance scripts can call it directly; the worker calls it too.
+    """
+    with sessions() as db:
+        remix = db.get(Remix, remix_id)
+        if remix is None:
+            raise LookupError(f"no remix {remix_id}")
+        if remix.status not in UNFINISHED:
+            return remix.status
+        _set_status(db, remix, RemixStatus.RENDERING)
+        track = db.scalar(select(Track).where(Track.id == remix.track_id))
+        assert track is not None
+        try:
+            doc = RemixDocument.model_validate(remix.document)
+            policy = RightsPolicy.model_validate(track.policy or {})
+            problems = check_document(doc, track, policy)
+            if problems:  # the policy may have changed since submission
+                _set_status(db, remix, RemixStatus.REJECTED, problems[0].message)
+                return remix.status
+            mix, rate = render_document(doc, track, storage)
+            relpath = storage.render_relpath(remix.id)
+            target = storage.path(relpath)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            tmp = target.with_name(target.stem + ".tmp.flac")
+            sf.write(tmp, np.clip(mix, -1.0, 1.0), rate, format="FLAC", subtype="PCM_24")
+            os.replace(tmp, target)
+        except Exception as exc:
+            log.exception("Rendering remix %s failed", remix_id)
+            db.rollback()
+            _set_status(
+                db, remix, RemixStatus.REJECTED, f"The platform could not render this remix: {exc}"
+            )
+            return remix.status
+        remix.render_path = relpath
+        final = RemixStatus.PENDING_APPROVAL if policy.requires_approval else RemixStatus.PUBLISHED
+        _set_status(db, remix, final)
+        return remix.status
+
+
+class RemixPipeline:
+    """One worker thread draining a queue of remix ids."""
+
+    def __init__(self, sessions: sessionmaker, storage: Storage) -> None:
+        self.sessions = sessions
+        self.storage = storage
+        self._queue: queue.Queue[str | None] = queue.Queue()
+        self._thread: threading.Thread | None = None
+
+    def process_remix(self, remix_id: str) -> str:
+        return process_remix(remix_id, self.sessions, self.storage)
+
+    def submit(self, remix_id: str) -> None:
+        self._queue.put(remix_id)
+
+    def start(self) -> None:
+        """Start the worker and queue whatever an earlier run left unfinished."""
+        with self.sessions() as db:
+            pending = db.scalars(
+                select(Remix.id).where(Remix.status.in_(UNFINISHED)).order_by(Remix.created_at)
+            ).all()
+        for remix_id in pending:
+            self.submit(remix_id)
+        self._thread = threading.Thread(target=self._run, name="remix-render", daemon=True)
+        self._thread.start()
+
+    def stop(self, timeout: float = 5.0) -> None:
+        if self._thread is not None:
+            self._queue.put(None)
+            self._thread.join(timeout)
+            self._thread = None
+
+    def _run(self) -> None:
+        while (remix_id := self._queue.get()) is not None:
+            try:
+                self.process_remix(remix_id)
+            except Exception:
+                log.exception("Remix worker failed on %s", remix_id)

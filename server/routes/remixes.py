@@ -1,0 +1,203 @@
+"""Remix submission (idempotent), status, listing and the published render."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Header, Request, Response
+from fastapi.responses import StreamingResponse
+from sqlalchemy import Select, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, selectinload
+
+from app.contract import (
+    ErrorResponse,
+    RemixDocument,
+    RemixInfo,
+    RemixList,
+    RemixStatus,
+)
+from server.db import Remix, Track, User
+from server.deps import CurrentUser, OptionalUser, SessionDep, StorageDep
+from server.errors import ApiError
+from server.pipeline import check_document, document_hash
+from server.routes.tracks import entitlement_problem, policy_of, require_entitled
+from server.storage import file_response
+
+router = APIRouter(prefix="/remixes", tags=["remixes"])
+
+_ERRORS = {s: {"model": ErrorResponse} for s in (400, 401, 403, 404, 409, 422)}
+
+
+def remix_info(remix: Remix) -> RemixInfo:
+    return RemixInfo(
+        id=remix.id,
+        track_id=remix.track_id,
+        title=remix.title,
+        creator=remix.user.display_name,
+        status=RemixStatus(remix.status),
+        reason=remix.reason,
+        created_at=remix.created_at,
+        link=f"encore://remix/{remix.id}",
+    )
+
+
+def _remix_query() -> Select[tuple[Remix]]:
+    return select(Remix).options(
+        selectinload(Remix.user), selectinload(Remix.track).selectinload(Track.artist)
+    )
+
+
+def _existing(db: Session, user: User, key: str) -> Remix | None:
+    return db.scalar(_remix_query().where(Remix.user_id == user.id, Remix.idempotency_key == key))
+
+
+def _replay(existing: Remix, doc_hash: str, response: Response) -> RemixInfo:
+    """A retry with the same key gets the original answer; a different body is a client bug."""
+    if existing.document_hash != doc_hash:
+        raise ApiError(
+            409,
+            "idempotency_key_reused",
+            "This Idempotency-Key was already used for a different remix document. Use a new key "
+            "for a new submission (or resend the original document unchanged).",
+        )
+    response.status_code = 200
+    return remix_info(existing)
+
+
+def _validated_track(db: Session, user: User, doc: RemixDocument) -> Track:
+    track = db.scalar(
+        select(Track).where(Track.id == doc.track_id).options(selectinload(Track.stems))
+    )
+    if track is None or not (policy_of(track).opted_in or track.artist_user_id == user.id):
+        raise ApiError(
+            422,
+            "unknown_track",
+            f"track_id '{doc.track_id}' is not a track in the catalog. Check the id.",
+        )
+    require_entitled(user, track)
+    problems = check_document(doc, track, policy_of(track))
+    if problems:
+        message = "; ".join(p.message for p in problems)
+        raise ApiError(422, problems[0].code, message[0].upper() + message[1:] + ".")
+    return track
+
+
+@router.post("", response_model=RemixInfo, status_code=201, responses=_ERRORS)
+def submit_remix(
+    doc: RemixDocument,
+    request: Request,
+    response: Response,
+    db: SessionDep,
+    user: CurrentUser,
+    idempotency_key: Annotated[str | None, Header()] = None,
+) -> RemixInfo:
+    """Accept a remix document; rendering happens afterwards (poll GET /v1/remixes/{id})."""
+    key = (idempotency_key or "").strip()
+    if not key or len(key) > 200:
+        raise ApiError(
+            400,
+            "idempotency_key_required",
+            "Send an Idempotency-Key header (1–200 characters, e.g. a UUID generated once per "
+            "submission) so a retried upload cannot publish the remix twice.",
+        )
+    doc_hash = document_hash(doc)
+    existing = _existing(db, user, key)
+    if existing is not None:
+        return _replay(existing, doc_hash, response)
+    track = _validated_track(db, user, doc)
+    remix = Remix(
+        user_id=user.id,
+        track_id=track.id,
+        idempotency_key=key,
+        title=doc.title,
+        document=doc.model_dump(mode="json"),
+        document_hash=doc_hash,
+        status=RemixStatus.RECEIVED.value,
+    )
+    db.add(remix)
+    try:
+        db.commit()
+    except IntegrityError:
+        # A concurrent request with the same key won the race: answer as its retry would.
+        db.rollback()
+        existing = _existing(db, user, key)
+        if existing is None:
+            raise
+        return _replay(existing, doc_hash, response)
+    request.app.state.pipeline.submit(remix.id)
+    created = db.scalar(_remix_query().where(Remix.id == remix.id))
+    assert created is not None
+    return remix_info(created)
+
+
+def _may_view(user: User | None, remix: Remix) -> bool:
+    if remix.status == RemixStatus.PUBLISHED.value:
+        return True
+    return user is not None and user.id in (remix.user_id, remix.track.artist_user_id)
+
+
+def _get_remix(db: Session, remix_id: str) -> Remix | None:
+    return db.scalar(_remix_query().where(Remix.id == remix_id))
+
+
+def _remix_not_found(remix_id: str) -> ApiError:
+    return ApiError(
+        404, "not_found", f"No remix with id '{remix_id}' that you can see. Check the link."
+    )
+
+
+@router.get("", response_model=RemixList, responses=_ERRORS)
+def list_remixes(db: SessionDep, user: CurrentUser, mine: bool = True) -> RemixList:
+    """The caller's remixes, newest first. (`mine=0` is reserved for a public feed later.)"""
+    remixes = db.scalars(
+        _remix_query()
+        .where(Remix.user_id == user.id)
+        .order_by(Remix.created_at.desc(), Remix.id.desc())
+    ).all()
+    return RemixList(remixes=[remix_info(r) for r in remixes])
+
+
+@router.get("/{remix_id}", response_model=RemixInfo, responses=_ERRORS)
+def get_remix(remix_id: str, db: SessionDep, user: OptionalUser) -> RemixInfo:
+    remix = _get_remix(db, remix_id)
+    if remix is None or not _may_view(user, remix):
+        raise _remix_not_found(remix_id)
+    return remix_info(remix)
+
+
+@router.get(
+    "/{remix_id}/audio",
+    response_class=StreamingResponse,
+    responses={
+        200: {"content": {"audio/flac": {}}, "description": "The published render (FLAC)."},
+        206: {"content": {"audio/flac": {}}, "description": "The requested byte range."},
+        **_ERRORS,
+        416: {"model": ErrorResponse},
+    },
+)
+def remix_audio(
+    remix_id: str, request: Request, db: SessionDep, user: CurrentUser, storage: StorageDep
+) -> StreamingResponse:
+    remix = _get_remix(db, remix_id)
+    if remix is None or not _may_view(user, remix):
+        raise _remix_not_found(remix_id)
+    is_party = user.id in (remix.user_id, remix.track.artist_user_id)
+    if not is_party and entitlement_problem(user, remix.track) is not None:
+        raise ApiError(
+            403,
+            "not_entitled",
+            "Listening to fan remixes is part of the Superfan tier. Upgrade to Superfan to hear "
+            "this remix.",
+        )
+    playable = remix.status == RemixStatus.PUBLISHED.value or (
+        remix.status == RemixStatus.PENDING_APPROVAL.value and is_party  # the artist reviews it
+    )
+    if remix.render_path is None or not playable:
+        raise ApiError(
+            404,
+            "not_published",
+            f"Remix '{remix_id}' is {remix.status.replace('_', ' ')}; its audio is available once "
+            f"it is published. Check its status at /v1/remixes/{remix_id}.",
+        )
+    return file_response(request, storage.path(remix.render_path), "audio/flac")

@@ -1,0 +1,152 @@
+"""Passwords (argon2) and opaque bearer tokens.
+
+Tokens are random strings, not JWTs: the database holds only their sha256, so logout and
+revocation take effect at once and a leaked database holds no usable credentials.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from server.db import Token, User, utcnow
+
+_hasher = PasswordHasher()
+# Verified against when the username is unknown, so response time does not reveal which
+# usernames exist.
+_DUMMY_HASH = _hasher.hash("encore-not-a-password")
+
+_REPLACED = "This session was signed out or replaced. Sign in again."
+
+ACCESS = "access"
+REFRESH = "refresh"
+
+
+def hash_password(password: str) -> str:
+    return _hasher.hash(password)
+
+
+def verify_password(password_hash: str, password: str) -> bool:
+    try:
+        return _hasher.verify(password_hash, password)
+    except (VerificationError, InvalidHashError):
+        return False
+
+
+def authenticate(db: Session, username: str, password: str) -> User | None:
+    user = db.scalar(select(User).where(User.username == username))
+    if user is None:
+        verify_password(_DUMMY_HASH, password)
+        return None
+    if not verify_password(user.password_hash, password):
+        return None
+    if _hasher.check_needs_rehash(user.password_hash):
+        user.password_hash = hash_password(password)
+        db.commit()
+    return user
+
+
+def hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class IssuedTokens:
+    access_token: str
+    refresh_token: str
+    expires_in: int
+
+
+def issue_tokens(
+    db: Session, user_id: int, access_ttl: int, refresh_ttl: int, session_id: str | None = None
+) -> IssuedTokens:
+    """A fresh access+refresh pair for one sign-in session (`session_id` survives refreshes)."""
+    session_id = session_id or uuid.uuid4().hex
+    now = utcnow()
+    access = "ea_" + secrets.token_urlsafe(32)
+    refresh = "er_" + secrets.token_urlsafe(32)
+    db.add_all(
+        [
+            Token(
+                token_hash=hash_token(access),
+                kind=ACCESS,
+                user_id=user_id,
+                session_id=session_id,
+                expires_at=now + timedelta(seconds=access_ttl),
+            ),
+            Token(
+                token_hash=hash_token(refresh),
+                kind=REFRESH,
+                user_id=user_id,
+                session_id=session_id,
+                expires_at=now + timedelta(seconds=refresh_ttl),
+            ),
+        ]
+    )
+    db.commit()
+    return IssuedTokens(access, refresh, access_ttl)
+
+
+class TokenProblem(Exception):
+    """Why a presented token was refused; `code` is the wire error code."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+def find_token(db: Session, token: str, kind: str, now: datetime | None = None) -> Token:
+    now = now or utcnow()
+    row = db.scalar(select(Token).where(Token.token_hash == hash_token(token), Token.kind == kind))
+    if row is None:
+        raise TokenProblem("invalid_token", "This sign-in is not valid. Sign in again.")
+    if row.revoked:
+        raise TokenProblem("invalid_token", _REPLACED)
+    if row.expires_at <= now:
+        raise TokenProblem("token_expired", "Your session has expired. Sign in again.")
+    return row
+
+
+def revoke_session(db: Session, session_id: str) -> None:
+    db.execute(update(Token).where(Token.session_id == session_id).values(revoked=True))
+    db.commit()
+
+
+def rotate_refresh(
+    db: Session, refresh_token: str, access_ttl: int, refresh_ttl: int
+) -> IssuedTokens:
+    """Trade a refresh token for a new pair; the old pair stops working.
+
+    The old token is claimed with a conditional UPDATE so two concurrent refreshes with the same
+    token cannot both succeed. Presenting an already-rotated token suggests it was stolen, so the
+    whole session is revoked.
+    """
+    try:
+        row = find_token(db, refresh_token, REFRESH)
+    except TokenProblem:
+        stale = db.scalar(select(Token).where(Token.token_hash == hash_token(refresh_token)))
+        if stale is not None and stale.kind == REFRESH and stale.revoked:
+            revoke_session(db, stale.session_id)
+        raise
+    claimed = db.execute(
+        update(Token).where(Token.id == row.id, Token.revoked.is_(False)).values(revoked=True)
+    )
+    if claimed.rowcount != 1:  # type: ignore[attr-defined]
+        db.rollback()
+        raise TokenProblem("invalid_token", _REPLACED)
+    db.execute(
+        update(Token)
+        .where(Token.session_id == row.session_id, Token.kind == ACCESS)
+        .values(revoked=True)
+    )
+    db.commit()
+    return issue_tokens(db, row.user_id, access_ttl, refresh_ttl, session_id=row.session_id)

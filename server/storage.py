@@ -1,0 +1,135 @@
+"""Where audio lives under the data dir, and serving it with HTTP Range support.
+
+Paths are built only from ids the platform itself assigned (at seeding or submission) and stored
+in the database; request handlers look files up by database row, never from user-supplied text.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+from fastapi import Request
+from fastapi.responses import StreamingResponse
+
+from server.errors import ApiError
+
+_SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,100}$")
+CHUNK = 64 * 1024
+
+
+def _safe(name: str) -> str:
+    if not _SAFE_NAME.fullmatch(name) or ".." in name:
+        raise ValueError(f"unsafe file name component: {name!r}")
+    return name
+
+
+class Storage:
+    """Layout: `stems/<track_id>/<stem_id>.flac` and `renders/<remix_id>.flac`."""
+
+    def __init__(self, data_dir: Path) -> None:
+        self.root = data_dir.resolve()
+
+    def stem_relpath(self, track_id: str, stem_id: str) -> str:
+        return f"stems/{_safe(track_id)}/{_safe(stem_id)}.flac"
+
+    def render_relpath(self, remix_id: str) -> str:
+        return f"renders/{_safe(remix_id)}.flac"
+
+    def path(self, relpath: str) -> Path:
+        """The absolute path of a stored file; refuses anything that escapes the data dir."""
+        full = (self.root / relpath).resolve()
+        if not full.is_relative_to(self.root):
+            raise ValueError(f"stored path escapes the data dir: {relpath!r}")
+        return full
+
+    def import_file(self, source: Path, relpath: str) -> Path:
+        """Bring an external file in: a hard link when possible (the demo cache is large)."""
+        target = self.path(relpath)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        tmp = target.with_suffix(target.suffix + ".tmp")
+        tmp.unlink(missing_ok=True)
+        try:
+            os.link(source, tmp)
+        except OSError:
+            shutil.copyfile(source, tmp)
+        os.replace(tmp, target)
+        return target
+
+
+class RangeNotSatisfiable(Exception):
+    pass
+
+
+def parse_range(header: str | None, size: int) -> tuple[int, int] | None:
+    """The inclusive (first, last) byte of a single `bytes=` range, or None for the whole file.
+
+    Multi-range and malformed headers are ignored (RFC 9110 lets a server do that), so a client
+    always gets either what it asked for or the whole file with a 200.
+    """
+    if not header:
+        return None
+    units, _, spec = header.partition("=")
+    if units.strip().lower() != "bytes" or "," in spec:
+        return None
+    first_s, dash, last_s = spec.strip().partition("-")
+    first_s, last_s = first_s.strip(), last_s.strip()
+    if not dash or not (first_s or last_s):
+        return None
+    if (first_s and not first_s.isdigit()) or (last_s and not last_s.isdigit()):
+        return None
+    if not first_s:  # suffix: the last n bytes
+        n = int(last_s)
+        if n == 0 or size == 0:
+            raise RangeNotSatisfiable
+        return max(size - n, 0), size - 1
+    first = int(first_s)
+    if first >= size:
+        raise RangeNotSatisfiable
+    last = int(last_s) if last_s else size - 1
+    if last < first:
+        return None
+    return first, min(last, size - 1)
+
+
+def _read(path: Path, first: int, length: int) -> Iterator[bytes]:
+    with path.open("rb") as f:
+        f.seek(first)
+        while length > 0:
+            chunk = f.read(min(CHUNK, length))
+            if not chunk:
+                return
+            length -= len(chunk)
+            yield chunk
+
+
+def file_response(request: Request, path: Path, media_type: str) -> StreamingResponse:
+    """Serve a stored file, honouring a single Range; errors use the platform's JSON shape.
+
+    Starlette's FileResponse does handle ranges, but answers bad ones in plain text; this keeps
+    416s in the JSON error shape and the behaviour easy to read.
+    """
+    size = path.stat().st_size
+    headers = {"Accept-Ranges": "bytes"}
+    try:
+        byte_range = parse_range(request.headers.get("range"), size)
+    except RangeNotSatisfiable:
+        raise ApiError(
+            416,
+            "range_not_satisfiable",
+            f"The requested byte range is outside the file, which is {size} bytes long.",
+            headers={"Content-Range": f"bytes */{size}", **headers},
+        ) from None
+    if byte_range is None:
+        headers["Content-Length"] = str(size)
+        return StreamingResponse(_read(path, 0, size), media_type=media_type, headers=headers)
+    first, last = byte_range
+    length = last - first + 1
+    headers["Content-Length"] = str(length)
+    headers["Content-Range"] = f"bytes {first}-{last}/{size}"
+    return StreamingResponse(
+        _read(path, first, length), status_code=206, media_type=media_type, headers=headers
+    )
