@@ -7,12 +7,12 @@ import sys
 from pathlib import Path
 
 import platformdirs
-from audio.device import AudioDeviceError, OutputStream
 from PySide6.QtWidgets import QApplication
 
 from app.client import PlatformClient
 from app.drafts import DraftStore
 from app.embedded import PlatformProcess, PlatformStartError, start_platform
+from audio.device import AudioDeviceError, OutputStream
 from audio.engine import Engine
 from ui.login import LoginDialog
 from ui.mainwindow import MainWindow
@@ -58,6 +58,9 @@ def open_audio(
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(sys.argv[1:] if argv is None else argv)
+    # NB: the audio callback needs the GIL; the default 5 ms switch interval is longer than a
+    # 128-frame block (2.7 ms), so a busy UI thread could starve it.
+    sys.setswitchinterval(0.001)
     app = QApplication(sys.argv[:1])
     app.setApplicationName("Encore")
     app.setStyleSheet(load_theme())

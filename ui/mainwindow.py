@@ -251,7 +251,7 @@ class MainWindow(QMainWindow):
         self.mixer.master.meter.push(float(master_peak[0]), float(master_peak[1]))
         pos = self.engine.position_seconds
         self.transport.show_state(pos, self.engine.playing, self._section_at(pos))
-        if self.engine.callback_errors and not self.banner.isVisible():
+        if self.engine.callback_errors and self.banner.isHidden():
             self.show_banner(
                 "The audio engine hit an error and went silent to protect your ears. "
                 "Reopen the track; if it happens again, restart Encore."
