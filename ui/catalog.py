@@ -24,6 +24,8 @@ class CatalogPanel(QWidget):
         self.search.setClearButtonEnabled(True)
         self.list = QListWidget()
         self.list.setAccessibleName("Tracks")
+        self.list.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.list.setWordWrap(True)
         self.empty = QLabel("")
         self.empty.setObjectName("hint")
         self.empty.setWordWrap(True)
@@ -43,7 +45,7 @@ class CatalogPanel(QWidget):
         self.list.clear()
         for t in tracks:
             text = (
-                f"{t.title}\n{t.artist} · {t.bpm:g} BPM · {t.key} · "
+                f"{t.title}\n{t.artist}\n{t.bpm:g} BPM · {t.key} · "
                 f"{format_time(t.duration)[:-2]} · {t.stem_count} stems"
             )
             item = QListWidgetItem(text)

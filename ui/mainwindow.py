@@ -74,6 +74,7 @@ class MainWindow(QMainWindow):
         scroll = QScrollArea()
         scroll.setWidgetResizable(True)
         scroll.setWidget(self.mixer)
+        scroll.viewport().setAutoFillBackground(False)
         scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAsNeeded)
         self.submit_button = QPushButton("Submit remix…")
         self.submit_button.setObjectName("primary")
@@ -104,9 +105,11 @@ class MainWindow(QMainWindow):
         row.addWidget(self.catalog)
         row.addLayout(right, 1)
         self.setCentralWidget(central)
-        who = self.account.display_name if self.account else ""
-        tier = self.account.tier.value.capitalize() if self.account else ""
-        self.statusBar().showMessage(f"Signed in as {who} · {tier} · {client.base_url}")
+        if self.account:
+            self.statusBar().showMessage(
+                f"Signed in as {self.account.username} · {self.account.tier.value.capitalize()} "
+                f"tier · {client.base_url}"
+            )
 
         self._progress = _Progress(self)
         self._progress.stem.connect(self._on_stem_progress)

@@ -207,6 +207,7 @@ class MixerPanel(QWidget):
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
+        self.setObjectName("mixerPanel")
         self.strips: dict[str, StemStrip] = {}
         self.master = MasterStrip()
         self._row = QHBoxLayout(self)

@@ -24,6 +24,7 @@ class TransportBar(QWidget):
         self.play_button.setObjectName("playButton")
         self.play_button.setToolTip("Play / pause (Space)")
         self.play_button.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+        self.play_button.setFixedSize(44, 44)
         self.position = QSlider(Qt.Orientation.Horizontal)
         self.position.setRange(0, 0)
         self.position.setAccessibleName("Position")
