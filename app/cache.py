@@ -74,10 +74,14 @@ class EncryptedCache:
             return False
         return path.stat().st_size == _file_size(header[1])
 
-    def open(self, name: str) -> DecryptingFile:
+    def open(self, name: str, *, partial: bool = False) -> DecryptingFile:
+        """A reader of the entry; with `partial`, of the sealed prefix written so far."""
         path = self.path(name)
         os.utime(path)  # LRU: most recently opened is evicted last
-        return DecryptingFile(self, path)
+        return DecryptingFile(self, path, partial=partial)
+
+    def remove(self, name: str) -> None:
+        self.path(name).unlink(missing_ok=True)
 
     def read_all(self, name: str) -> bytes:
         with self.open(name) as f:
@@ -183,8 +187,14 @@ class CacheWriter:
 
     def _flush_record(self, plain: bytes) -> None:
         self._f.write(self.cache._seal(self.file_id, self._index, plain))
+        self._f.flush()  # NB: a decoder on another thread reads the sealed prefix as it grows
         self._index += 1
         self.size += len(plain)
+
+    @property
+    def position(self) -> int:
+        """Bytes received so far, including those waiting to fill a record: where to continue."""
+        return self.size + len(self._pending)
 
     @property
     def complete(self) -> bool:
@@ -203,19 +213,29 @@ class CacheWriter:
 
 
 class DecryptingFile(io.RawIOBase):
-    """Seekable plaintext view of a complete cache entry, decrypting one record at a time."""
+    """Seekable plaintext view of a cache entry, decrypting one record at a time.
 
-    def __init__(self, cache: EncryptedCache, path: Path) -> None:
+    `size` is the plaintext length it exposes: the whole entry, or with `partial` the whole records
+    written so far (a decoder sees a shorter file, which is what a download in progress is)."""
+
+    def __init__(self, cache: EncryptedCache, path: Path, *, partial: bool = False) -> None:
         super().__init__()
         self._cache = cache
         self._f = path.open("rb")
         self._file_id, self._total = _read_header(self._f)
-        if path.stat().st_size != _file_size(self._total):
+        size = path.stat().st_size
+        if partial and size != _file_size(self._total):
+            self._total = min(self._total, (size - _HEADER.size) // RECORD * CHUNK)
+        elif size != _file_size(self._total):
             self._f.close()
             raise CacheCorrupt("Cache entry is incomplete.")
         self._pos = 0
         self._record_index = -1
         self._record = b""
+
+    @property
+    def size(self) -> int:
+        return self._total
 
     def readable(self) -> bool:
         return True

@@ -6,9 +6,10 @@ turns every failure into a `PlatformError` whose message a person can act on.
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any, TypeVar
 
 import requests
@@ -17,6 +18,7 @@ from pydantic import BaseModel
 from app.contract import (
     API_PREFIX,
     Account,
+    ContentKey,
     RemixDocument,
     RemixInfo,
     RemixList,
@@ -146,6 +148,40 @@ class PlatformClient:
                 code="checksum_mismatch",
             )
         return bytes(buf)
+
+    def stem_range(self, track_id: str, stem_id: str, start: int, end: int) -> Iterator[bytes]:
+        """Bytes [start, end] of a stem (inclusive, as HTTP ranges are), as they arrive."""
+        resp = self._send(
+            "GET",
+            f"/tracks/{track_id}/stems/{stem_id}/audio",
+            headers={"Range": f"bytes={start}-{end}"},
+            stream=True,
+        )
+        if resp.status_code != 206 or not resp.headers.get("Content-Range", "").startswith(
+            f"bytes {start}-"
+        ):
+            resp.close()
+            raise PlatformError(
+                "The platform did not send the part of the stem that was asked for. Try again; "
+                "if it keeps happening, tell the platform's support.",
+                code="bad_range",
+            )
+        try:
+            yield from resp.iter_content(CHUNK)
+        except requests.RequestException as exc:
+            raise PlatformUnavailable(
+                "The connection dropped while streaming. Encore will reconnect.",
+                code="connection_lost",
+            ) from exc
+        finally:
+            resp.close()
+
+    def content_key(self) -> bytes:
+        """The per-user key that encrypts this user's stem cache; held in memory only."""
+        key = base64.b64decode(self._get_model("/me/content-key", ContentKey).key)
+        if len(key) != 32:
+            raise PlatformError("The platform sent a malformed content key.", code="bad_key")
+        return key
 
     # -- remixes ---------------------------------------------------------------------------------
 

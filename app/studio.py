@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from app.contract import RemixDocument, StemSettings, TrackDetail
-from app.stems import LoadedTrack
+from app.streaming import TrackStream
 from audio.engine import Engine
 
 DocumentListener = Callable[[RemixDocument], None]
@@ -18,7 +18,7 @@ DocumentListener = Callable[[RemixDocument], None]
 class Studio:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
-        self.track: LoadedTrack | None = None
+        self.track: TrackStream | None = None
         self.document: RemixDocument | None = None
         self._listeners: list[DocumentListener] = []
 
@@ -30,10 +30,14 @@ class Studio:
         """Called after every edit (drafts autosave from here)."""
         self._listeners.append(listener)
 
-    def open(self, track: LoadedTrack, document: RemixDocument | None = None) -> RemixDocument:
-        """Load a track into the engine, with a fresh recipe or a restored draft."""
-        self.engine.pause()
-        self.engine.load(track.audio, [s.name for s in track.stems])
+    def open(self, track: TrackStream, document: RemixDocument | None = None) -> RemixDocument:
+        """Play a streaming track, with a fresh recipe or a restored draft.
+
+        The stream starts here and the engine plays from its source at once: chunks that have not
+        arrived yet play as silence, so opening never waits for the download."""
+        self.close()
+        self.engine.load_source(track.source, [s.name for s in track.stems])
+        track.start()
         self.track = track
         self.document = document or RemixDocument(
             track_id=track.detail.id,
@@ -45,8 +49,10 @@ class Studio:
         return self.document
 
     def close(self) -> None:
-        self.engine.pause()
-        self.engine.unload()
+        if self.track is not None:
+            self.engine.pause()
+            self.engine.unload()
+            self.track.stop()
         self.track = None
         self.document = None
 

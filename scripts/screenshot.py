@@ -38,14 +38,14 @@ def main(out: str) -> None:
         stream, problem = open_audio(engine, None, 256)
         tasks = TaskRunner(app)
         window = MainWindow(
-            client, engine, tasks, DraftStore(tmp / "drafts"), audio_problem=problem
+            client, engine, tasks, DraftStore(tmp / "drafts"), tmp / "cache", audio_problem=problem
         )
         window.resize(1320, 800)
         window.show()
         pump(10, lambda: window.catalog.list.count() > 0)
         window.catalog.list.setCurrentRow(0)
         window.catalog.trackActivated.emit(window.catalog.list.item(0).data(256))
-        pump(30, lambda: window.studio.track is not None)
+        pump(30, lambda: window.studio.track is not None and window.studio.track.seekable)
         strips = list(window.mixer.strips.values())
         strips[1].fader.setValue(-45)
         strips[2].pan.setValue(-30)

@@ -67,7 +67,9 @@ def test_wrong_password_says_so(qtbot, tasks, platform):
 def test_free_tier_sees_why_it_cannot_remix(qtbot, tasks, platform, tmp_path):
     dialog = sign_in(qtbot, tasks, platform.url, "casual")
     engine = Engine()
-    window = MainWindow(dialog.client, engine, tasks, DraftStore(tmp_path / "drafts"))
+    window = MainWindow(
+        dialog.client, engine, tasks, DraftStore(tmp_path / "drafts"), tmp_path / "cache"
+    )
     qtbot.addWidget(window)
     qtbot.waitUntil(lambda: window.catalog.list.count() >= 2, timeout=10000)
     window.catalog.list.setCurrentRow(0)
@@ -88,7 +90,7 @@ def test_whole_path(qtbot, tasks, platform, jackd, tmp_path):
     stream.start()
     try:
         drafts = DraftStore(tmp_path / "drafts")
-        window = MainWindow(client, engine, tasks, drafts)
+        window = MainWindow(client, engine, tasks, drafts, tmp_path / "cache")
         window.setStyleSheet(load_theme())
         qtbot.addWidget(window)
         window.show()
@@ -102,6 +104,7 @@ def test_whole_path(qtbot, tasks, platform, jackd, tmp_path):
         )
         qtbot.waitUntil(lambda: window.studio.track is not None, timeout=30000)
         track = window.studio.track
+        qtbot.waitUntil(lambda: track.ready_at(0), timeout=10000)
         assert len(window.mixer.strips) == len(track.stems) >= 4
 
         # Space plays: the device callback runs and real audio goes out, without a dropout.

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from PySide6.QtCore import QObject, Qt, QTimer, Signal
+from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QHBoxLayout,
@@ -15,10 +15,11 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.cache import EncryptedCache
 from app.client import PlatformClient, PlatformError
 from app.contract import Account, RemixDocument, TrackDetail, TrackSummary
 from app.drafts import DraftStore
-from app.stems import LoadedTrack, load_track
+from app.streaming import TrackStream
 from app.studio import Studio
 from audio.engine import Engine
 from ui.catalog import CatalogPanel
@@ -29,11 +30,6 @@ from ui.transport import TransportBar, format_time
 
 POLL_MS = 33  # ~30 Hz: meters and playhead
 AUTOSAVE_MS = 800
-
-
-class _Progress(QObject):
-    # NB: emitted from download threads, delivered queued on the GUI thread.
-    stem = Signal(int, float)
 
 
 def describe(exc: BaseException) -> str:
@@ -49,12 +45,16 @@ class MainWindow(QMainWindow):
         engine: Engine,
         tasks: TaskRunner,
         drafts: DraftStore,
+        cache_dir: Path,
         *,
         account: Account | None = None,
         audio_problem: str | None = None,
     ) -> None:
         super().__init__()
         self.client, self.engine, self.tasks, self.drafts = client, engine, tasks, drafts
+        self.cache_dir = cache_dir
+        self.cache: EncryptedCache | None = None
+        self._reconnect_shown = False
         self.studio = Studio(engine)
         self.account = account or client.account
         self.detail: TrackDetail | None = None
@@ -111,8 +111,6 @@ class MainWindow(QMainWindow):
                 f"tier · {client.base_url}"
             )
 
-        self._progress = _Progress(self)
-        self._progress.stem.connect(self._on_stem_progress)
         self.catalog.trackActivated.connect(self.open_track)
         self.catalog.searchChanged.connect(self.refresh_catalog)
         self.transport.playToggled.connect(self.toggle_play)
@@ -183,47 +181,45 @@ class MainWindow(QMainWindow):
             self._loading_id = None
             self.show_banner(detail.entitlement_message or "You can't remix this track.")
             return
-        self.engine.pause()
-        self.load_progress.setValue(0)
-        self.load_progress.setVisible(True)
-        self._stem_fraction = [0.0] * len(detail.stems)
-        client, progress = self.client, self._progress.stem.emit
         self.tasks.run(
-            lambda: load_track(client, detail, progress=progress),
-            self._on_loaded,
-            self._on_open_error,
+            self._ensure_cache, lambda _c: self._start_stream(detail), self._on_open_error
         )
 
-    def _on_stem_progress(self, index: int, fraction: float) -> None:
-        if 0 <= index < len(getattr(self, "_stem_fraction", [])):
-            self._stem_fraction[index] = fraction
-            self.load_progress.setValue(
-                int(1000 * sum(self._stem_fraction) / len(self._stem_fraction))
-            )
+    def _ensure_cache(self) -> EncryptedCache:
+        """The encrypted stem cache, under this user's content key (fetched once, kept in RAM)."""
+        if self.cache is None:
+            self.cache = EncryptedCache(self.cache_dir, self.client.content_key())
+        return self.cache
 
-    def _on_loaded(self, track: LoadedTrack) -> None:
+    def _start_stream(self, detail: TrackDetail) -> None:
+        assert self.cache is not None
         self._loading_id = None
-        self.load_progress.setVisible(False)
-        draft = self.drafts.load(track.detail.id)
-        if draft is not None and draft.track_version != track.detail.version:
+        engine, rate = self.engine, detail.stems[0].sample_rate if detail.stems else 48000
+        stream = TrackStream(
+            self.client, detail, self.cache, playhead=lambda: int(engine.position_seconds * rate)
+        )
+        draft = self.drafts.load(detail.id)
+        if draft is not None and draft.track_version != detail.version:
             draft = None
-        doc = self.studio.open(track, draft)
-        self.detail = track.detail
+        doc = self.studio.open(stream, draft)
+        self.detail = detail
         strips = self.mixer.set_stems(
-            track.stems, doc.stems, set(track.detail.policy.solo_forbidden_stems)
+            stream.stems, doc.stems, set(detail.policy.solo_forbidden_stems)
         )
         for strip in strips:
             strip.gainChanged.connect(self.studio.set_gain_db)
             strip.panChanged.connect(self.studio.set_pan)
             strip.muteToggled.connect(self.studio.set_mute)
             strip.soloToggled.connect(self.studio.set_solo)
-        self.transport.set_duration(track.audio.shape[2] / track.sample_rate)
+        self.load_progress.setValue(0)
+        self.load_progress.setVisible(True)
+        self.transport.set_duration(stream.n_frames / stream.sample_rate)
         self.transport.set_enabled(True)
         self.submit_button.setEnabled(True)
         self.draft_label.setText(
             "Restored your unsaved draft of this remix." if draft else "Draft autosaves as you mix."
         )
-        self.trackOpened.emit(track.detail.id)
+        self.trackOpened.emit(detail.id)
 
     def _on_open_error(self, exc: BaseException) -> None:
         self._loading_id = None
@@ -245,8 +241,10 @@ class MainWindow(QMainWindow):
             self.studio.set_master_gain_db(db)
 
     def _tick(self) -> None:
-        if self.studio.track is None:
+        stream = self.studio.track
+        if stream is None:
             return
+        self._show_streaming(stream)
         stem_peaks, master_peak = self.engine.meters()
         for i, strip in enumerate(self.mixer.strips.values()):
             if i < len(stem_peaks):
@@ -259,6 +257,26 @@ class MainWindow(QMainWindow):
                 "The audio engine hit an error and went silent to protect your ears. "
                 "Reopen the track; if it happens again, restart Encore."
             )
+
+    def _show_streaming(self, stream: TrackStream) -> None:
+        for state, strip in zip(stream.states, self.mixer.strips.values(), strict=False):
+            strip.show_loading(state.fraction, state.message)
+        self.load_progress.setValue(int(stream.progress * 1000))
+        self.load_progress.setVisible(not stream.seekable)
+        failure = stream.failure
+        if failure:
+            if self.banner.text() != failure:
+                self.engine.pause()
+                self.show_banner(failure)
+        elif stream.reconnecting and not self._reconnect_shown:
+            self._reconnect_shown = True
+            self.show_banner(
+                "Lost the connection to the platform. Reconnecting — what has "
+                "arrived keeps playing."
+            )
+        elif self._reconnect_shown and not stream.reconnecting:
+            self._reconnect_shown = False
+            self.hide_banner()
 
     def _section_at(self, seconds: float) -> str:
         if self.detail is None:
@@ -293,6 +311,9 @@ class MainWindow(QMainWindow):
     def sign_out_and_close(self) -> None:
         self.engine.pause()
         self._save_draft()
+        self.studio.close()
+        if self.cache is not None:
+            self.cache.purge()  # signing out leaves no audio behind, not even encrypted
         client = self.client
         self.tasks.run(client.logout, lambda _r: self.close(), lambda _e: self.close())
 
@@ -311,4 +332,5 @@ class MainWindow(QMainWindow):
     def closeEvent(self, event) -> None:
         self._poll.stop()
         self._save_draft()
+        self.studio.close()
         super().closeEvent(event)

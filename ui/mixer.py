@@ -6,6 +6,7 @@ from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
+    QProgressBar,
     QPushButton,
     QSlider,
     QVBoxLayout,
@@ -108,6 +109,11 @@ class StemStrip(QWidget):
         faders.addWidget(self.meter)
         faders.addStretch(1)
 
+        self.loading = QProgressBar()
+        self.loading.setRange(0, 1000)
+        self.loading.setTextVisible(False)
+        self.loading.setFixedHeight(4)
+        self.loading.setAccessibleName(f"{info.name} streaming progress")
         self.db_label = QLabel(format_db(settings.gain_db))
         self.db_label.setObjectName("dbLabel")
         self.db_label.setAlignment(Qt.AlignmentFlag.AlignCenter)
@@ -135,6 +141,7 @@ class StemStrip(QWidget):
         layout.addWidget(band)
         layout.addWidget(self.name)
         layout.addWidget(kind)
+        layout.addWidget(self.loading)
         layout.addWidget(self.pan)
         layout.addLayout(faders, 1)
         layout.addWidget(self.db_label)
@@ -145,6 +152,12 @@ class StemStrip(QWidget):
         self.mute.toggled.connect(lambda on: self.muteToggled.emit(self.stem_id, on))
         self.solo.toggled.connect(self._on_solo)
         self._on_solo(settings.solo, emit=False)
+
+    def show_loading(self, fraction: float, problem: str | None = None) -> None:
+        """Streaming progress of this stem; the bar hides once the whole stem is in."""
+        self.loading.setValue(int(fraction * 1000))
+        self.loading.setVisible(fraction < 1.0 or problem is not None)
+        self.loading.setToolTip(problem or f"Streaming: {fraction:.0%}")
 
     def _on_fader(self, value: int) -> None:
         db = slider_to_db(value)

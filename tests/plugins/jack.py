@@ -61,17 +61,17 @@ def _stop(proc: subprocess.Popen) -> None:
 
 @contextlib.contextmanager
 def jack_server(rate: int = SAMPLE_RATE, period: int = PERIOD) -> Iterator[int]:
-    """Yield a PortAudio JACK output device index, starting `jackd -d dummy` if none is running.
+    """Yield a PortAudio JACK output device index of a `jackd -d dummy` started for this process.
 
-    Only a server this function started is stopped on exit. Raises RuntimeError with jackd's log
-    when it cannot start (tried realtime first, then --no-realtime).
+    The server has a name of its own (`-n encore-<pid>`, selected for PortAudio through
+    JACK_DEFAULT_SERVER), so concurrent test runs, benchmarks or a running app never share one:
+    PortAudio's JACK host API aborts the whole process when its server vanishes under it.
+    Raises RuntimeError with jackd's log when it cannot start (realtime first, then without).
     """
     # Never let a JACK client (PortAudio) spawn a server on its own behind our back.
     os.environ["JACK_NO_START_SERVER"] = "1"
-    existing = rescan_jack_output()
-    if existing is not None:
-        yield existing
-        return
+    name = f"encore-{os.getpid()}"
+    os.environ["JACK_DEFAULT_SERVER"] = name
     jackd = shutil.which("jackd")
     if jackd is None:
         raise RuntimeError("jackd is not installed (apt-get install jackd2)")
@@ -79,7 +79,7 @@ def jack_server(rate: int = SAMPLE_RATE, period: int = PERIOD) -> Iterator[int]:
     logs: list[str] = []
     log_path = os.path.join(tempfile.gettempdir(), f"encore-jackd-{os.getpid()}.log")
     for rt_flag in ("-R", "--no-realtime"):
-        cmd = [jackd, rt_flag, "-d", "dummy", "-r", str(rate), "-p", str(period)]
+        cmd = [jackd, "-n", name, rt_flag, "-d", "dummy", "-r", str(rate), "-p", str(period)]
         with open(log_path, "w") as log:  # the child keeps its own copy of the fd
             proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env)
         atexit.register(_stop, proc)  # a crashed session must not leave jackd behind
