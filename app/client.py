@@ -64,6 +64,9 @@ class PlatformClient:
         self._token_lock = threading.Lock()
         self._tokens: TokenPair | None = None
         self.account: Account | None = None
+        # Called with (username, refresh token) whenever the platform issues new tokens, so the
+        # session store always holds the current refresh token (they rotate on every refresh).
+        self.on_tokens: Callable[[str, str], None] | None = None
 
     # -- session -------------------------------------------------------------------------------
 
@@ -80,7 +83,22 @@ class PlatformClient:
         )
         self._tokens = TokenPair.model_validate(resp.json())
         self.account = self._get_model("/me", Account)
+        self._tokens_changed()
         return self.account
+
+    def resume(self, refresh_token: str) -> Account:
+        """Sign in again from a stored refresh token (no password)."""
+        resp = self._send(
+            "POST", "/auth/refresh", json={"refresh_token": refresh_token}, auth=False
+        )
+        self._tokens = TokenPair.model_validate(resp.json())
+        self.account = self._get_model("/me", Account)
+        self._tokens_changed()
+        return self.account
+
+    def _tokens_changed(self) -> None:
+        if self.on_tokens and self._tokens and self.account:
+            self.on_tokens(self.account.username, self._tokens.refresh_token)
 
     def logout(self) -> None:
         """Revoke on the platform when it can be reached; forget the tokens either way."""
@@ -108,6 +126,7 @@ class PlatformClient:
                 retry_auth=False,
             )
             self._tokens = TokenPair.model_validate(resp.json())
+        self._tokens_changed()
 
     # -- catalog ---------------------------------------------------------------------------------
 

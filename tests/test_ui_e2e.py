@@ -7,9 +7,11 @@ the clocked JACK dummy device, widgets are real Qt widgets on the offscreen plat
 from __future__ import annotations
 
 import json
+import tempfile
 
 import numpy as np
 import pytest
+import soundfile as sf
 from PySide6.QtCore import Qt
 
 from app.client import PlatformClient
@@ -80,7 +82,10 @@ def test_free_tier_sees_why_it_cannot_remix(qtbot, tasks, platform, tmp_path):
     assert not window.submit_button.isEnabled()
 
 
-def test_whole_path(qtbot, tasks, platform, jackd, tmp_path):
+def test_whole_path(qtbot, tasks, platform, jackd, tmp_path, monkeypatch):
+    # Everything the client writes lands under tmp_path: drafts, cache, and temporary files.
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "tmp"))
+    (tmp_path / "tmp").mkdir()
     dialog = sign_in(qtbot, tasks, platform.url, "fan")
     assert dialog.account is not None and dialog.account.tier == "superfan"
     client = dialog.client
@@ -109,7 +114,8 @@ def test_whole_path(qtbot, tasks, platform, jackd, tmp_path):
 
         # Space plays: the device callback runs and real audio goes out, without a dropout.
         engine.reset_diagnostics()
-        qtbot.wait(50)
+        window.activateWindow()
+        qtbot.waitUntil(window.isActiveWindow, timeout=2000)
         qtbot.keyClick(window, Qt.Key.Key_Space)
         qtbot.waitUntil(lambda: engine.position_seconds > 0.5, timeout=5000)
         assert engine.playing
@@ -167,5 +173,40 @@ def test_whole_path(qtbot, tasks, platform, jackd, tmp_path):
         qtbot.waitUntil(window.isActiveWindow, timeout=2000)
         qtbot.keyClick(window, Qt.Key.Key_Space)
         qtbot.waitUntil(lambda: not engine.playing, timeout=2000)
+
+        # A second track: open, seek into it, play, change a setting.
+        second = window.catalog.list.item(1).data(Qt.ItemDataRole.UserRole)
+        window.open_track(second)
+        qtbot.waitUntil(
+            lambda: window.detail is not None and window.detail.id == second, timeout=20000
+        )
+        window.transport.seekRequested.emit(40.0)
+        qtbot.keyClick(window, Qt.Key.Key_Space)
+        qtbot.waitUntil(lambda: engine.position_seconds > 40.3, timeout=5000)
+        window.mixer.strips[window.studio.track.stem_ids[0]].pan.setValue(-40)
+
+        # While signed in, the cache holds stems, but only as ciphertext.
+        cached = list((tmp_path / "cache").glob("*"))
+        assert cached
+        assert_no_audio(cached)
+
+        window.sign_out_and_close()
+        qtbot.waitUntil(lambda: not window.isVisible(), timeout=10000)
+        assert not client.signed_in
     finally:
         stream.close()
+    # After the session: nothing anywhere the app may write opens as audio, and the cache is empty.
+    assert not list((tmp_path / "cache").glob("*.enc"))
+    assert_no_audio([p for p in tmp_path.rglob("*") if p.is_file()])
+
+
+AUDIO_MAGIC = (b"fLaC", b"RIFF", b"OggS", b"ID3", b"FORM", b"caff")
+
+
+def assert_no_audio(paths) -> None:
+    for path in paths:
+        with open(path, "rb") as f:
+            head = f.read(64)
+        assert not head.startswith(AUDIO_MAGIC), path
+        with pytest.raises(sf.LibsndfileError):
+            sf.info(str(path))

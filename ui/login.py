@@ -14,6 +14,7 @@ from PySide6.QtWidgets import (
 
 from app.client import PlatformClient, PlatformError
 from app.contract import Account
+from app.session import NO_KEYRING_MESSAGE, TokenVault
 from ui.tasks import TaskRunner
 
 DEMO_ACCOUNTS_TEXT = (
@@ -28,6 +29,7 @@ class LoginDialog(QDialog):
         super().__init__(parent)
         self.tasks = tasks
         self.client: PlatformClient | None = None
+        self.vault: TokenVault | None = None
         self.account: Account | None = None
         self.setWindowTitle("Sign in to Encore")
         self.setMinimumWidth(460)
@@ -74,10 +76,31 @@ class LoginDialog(QDialog):
         self.sign_in.clicked.connect(self._submit)
         self.password.returnPressed.connect(self._submit)
 
-    def platform_ready(self, client: PlatformClient, label: str) -> None:
-        self.client = client
+    def platform_ready(
+        self, client: PlatformClient, label: str, vault: TokenVault | None = None
+    ) -> None:
+        """Point the dialog at a platform; with a vault, resume a remembered session first."""
+        self.client, self.vault = client, vault
         self.platform_label.setText(label)
+        if vault is not None:
+            client.on_tokens = vault.save
+            if not vault.available:
+                self.platform_label.setText(f"{label}\n{NO_KEYRING_MESSAGE}")
+            stored = vault.load()
+            if stored is not None:
+                username, refresh = stored
+                self.username.setText(username)
+                self.error.setText(f"Signing you back in as {username}…")
+                self.tasks.run(lambda: client.resume(refresh), self._on_done, self._on_resume_error)
+                return
         self.sign_in.setEnabled(True)
+        self.password.setFocus()
+
+    def _on_resume_error(self, exc: BaseException) -> None:
+        if self.vault is not None:
+            self.vault.clear()
+        self.sign_in.setEnabled(True)
+        self.error.setText("Your saved session has ended. Sign in again.")
         self.password.setFocus()
 
     def platform_failed(self, message: str) -> None:

@@ -12,6 +12,7 @@ from PySide6.QtWidgets import QApplication
 from app.client import PlatformClient
 from app.drafts import DraftStore
 from app.embedded import PlatformProcess, PlatformStartError, start_platform
+from app.session import TokenVault
 from audio.device import AudioDeviceError, OutputStream
 from audio.engine import Engine
 from ui.login import LoginDialog
@@ -61,7 +62,7 @@ def main(argv: list[str] | None = None) -> int:
     # NB: the audio callback needs the GIL; the default 5 ms switch interval is longer than a
     # 128-frame block (2.7 ms), so a busy UI thread could starve it.
     sys.setswitchinterval(0.001)
-    app = QApplication(sys.argv[:1])
+    app = QApplication.instance() or QApplication(sys.argv[:1])
     app.setApplicationName("Encore")
     app.setStyleSheet(load_theme())
     tasks = TaskRunner(app)
@@ -71,9 +72,10 @@ def main(argv: list[str] | None = None) -> int:
     login = LoginDialog(tasks, demo=demo)
 
     def ready(url: str) -> None:
-        login.platform_ready(
-            PlatformClient(url), "Connected to the local platform" if demo else f"Platform: {url}"
-        )
+        # The embedded platform's port changes per run: its sessions are keyed by its data dir.
+        vault = TokenVault(f"embedded:{args.data_dir}" if demo else url)
+        label = "Connected to the local platform" if demo else f"Platform: {url}"
+        login.platform_ready(PlatformClient(url), label, vault)
 
     if demo:
 
@@ -94,8 +96,17 @@ def main(argv: list[str] | None = None) -> int:
             return 0
         engine = Engine()
         stream, problem = open_audio(engine, args.device, args.blocksize)
+        account = login.client.account
+        assert account is not None
+        cache_dir = Path(platformdirs.user_cache_dir(APP_NAME)) / "stems" / account.username
         window = MainWindow(
-            login.client, engine, tasks, DraftStore(args.data_dir / "drafts"), audio_problem=problem
+            login.client,
+            engine,
+            tasks,
+            DraftStore(args.data_dir / "drafts"),
+            cache_dir,
+            vault=login.vault,
+            audio_problem=problem,
         )
         window.show()
         code = app.exec()

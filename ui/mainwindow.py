@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QKeySequence, QShortcut
 from PySide6.QtWidgets import (
@@ -19,6 +21,7 @@ from app.cache import EncryptedCache
 from app.client import PlatformClient, PlatformError
 from app.contract import Account, RemixDocument, TrackDetail, TrackSummary
 from app.drafts import DraftStore
+from app.session import TokenVault
 from app.streaming import TrackStream
 from app.studio import Studio
 from audio.engine import Engine
@@ -48,11 +51,13 @@ class MainWindow(QMainWindow):
         cache_dir: Path,
         *,
         account: Account | None = None,
+        vault: TokenVault | None = None,
         audio_problem: str | None = None,
     ) -> None:
         super().__init__()
         self.client, self.engine, self.tasks, self.drafts = client, engine, tasks, drafts
         self.cache_dir = cache_dir
+        self.vault = vault
         self.cache: EncryptedCache | None = None
         self._reconnect_shown = False
         self.studio = Studio(engine)
@@ -314,6 +319,8 @@ class MainWindow(QMainWindow):
         self.studio.close()
         if self.cache is not None:
             self.cache.purge()  # signing out leaves no audio behind, not even encrypted
+        if self.vault is not None:
+            self.vault.clear()
         client = self.client
         self.tasks.run(client.logout, lambda _r: self.close(), lambda _e: self.close())
 
