@@ -7,12 +7,15 @@ the clocked JACK dummy device, widgets are real Qt widgets on the offscreen plat
 from __future__ import annotations
 
 import json
+import re
 import tempfile
 
 import numpy as np
 import pytest
 import soundfile as sf
 from PySide6.QtCore import Qt
+from PySide6.QtGui import QAction
+from PySide6.QtWidgets import QAbstractButton, QAbstractItemView
 
 from app.client import PlatformClient
 from app.contract import RemixStatus
@@ -210,3 +213,25 @@ def assert_no_audio(paths) -> None:
         assert not head.startswith(AUDIO_MAGIC), path
         with pytest.raises(sf.LibsndfileError):
             sf.info(str(path))
+
+
+EXPORT_WORDS = re.compile(r"export|download|bounce|save (as|audio|mix)|render to|copy audio", re.I)
+
+
+def test_no_widget_offers_audio_out(qtbot, tasks, platform, tmp_path):
+    """The walled garden in the UI: no action, button, menu or drag source hands out audio."""
+    dialog = sign_in(qtbot, tasks, platform.url, "fan")
+    window = MainWindow(dialog.client, Engine(), tasks, DraftStore(tmp_path / "d"), tmp_path / "c")
+    qtbot.addWidget(window)
+    window.open_track(dialog.client.tracks()[0].id)
+    qtbot.waitUntil(lambda: window.studio.track is not None, timeout=20000)
+    submit = window.open_submit()
+    labels = [w.text() for w in window.findChildren(QAbstractButton)]
+    labels += [a.text() for a in window.findChildren(QAction)]
+    labels += [w.text() for w in submit.findChildren(QAbstractButton)]
+    assert labels and not [t for t in labels if EXPORT_WORDS.search(t)]
+    assert window.menuBar().actions() == []
+    views = window.findChildren(QAbstractItemView)
+    assert views and not any(v.dragEnabled() for v in views)
+    submit.reject()
+    window.close()
