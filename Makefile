@@ -28,7 +28,8 @@ platform: bootstrap
 	$(VENV)/bin/encore-platform serve --demo
 
 bench: bootstrap
-	$(PY) benchmarks/engine.py
+	PYTHONPATH=. $(PY) benchmarks/engine.py
+	PYTHONPATH=. QT_QPA_PLATFORM=offscreen $(PY) benchmarks/streaming.py
 
 screenshot: bootstrap
 	bash scripts/screenshot.sh docs/screenshot.png
