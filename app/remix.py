@@ -22,10 +22,44 @@ class MixArrays:
     mute: np.ndarray  # bool (S,)
     solo: np.ndarray  # bool (S,)
     master_gain_db: float
+    strip: np.ndarray | None = None  # float64 (S, dsp.N_STRIP): EQ, HP/LP, sends
+    bus: np.ndarray | None = None  # float64 (dsp.N_BUS,): reverb, delay, tempo
 
 
-def document_arrays(doc: RemixDocument, stem_ids: list[str]) -> MixArrays:
-    """Stems the document does not mention play at their defaults (unity, centre)."""
+def strip_row(s: StemSettings) -> list[float]:
+    """One stem's strip controls in the engine's column order (audio.dsp.P_*)."""
+    from audio import dsp  # late: the server starts (and rejects clearly) without the renderer
+
+    row = [0.0] * dsp.N_STRIP
+    row[dsp.P_EQ_LOW], row[dsp.P_EQ_MID], row[dsp.P_EQ_HIGH] = (
+        s.eq_low_db,
+        s.eq_mid_db,
+        s.eq_high_db,
+    )
+    row[dsp.P_HP], row[dsp.P_LP] = s.hp_hz, s.lp_hz
+    row[dsp.P_SEND_REVERB], row[dsp.P_SEND_DELAY] = s.send_reverb, s.send_delay
+    return row
+
+
+def bus_row(doc: RemixDocument, bpm: float) -> np.ndarray:
+    """The document's reverb/delay settings and the track tempo, in audio.dsp.B_* order."""
+    from audio import dsp
+
+    bus = np.zeros(dsp.N_BUS)
+    bus[dsp.B_REV_SIZE], bus[dsp.B_REV_DAMP] = doc.reverb.size, doc.reverb.damping
+    bus[dsp.B_REV_WET] = doc.reverb.wet
+    bus[dsp.B_DLY_BEATS], bus[dsp.B_DLY_FEEDBACK] = doc.delay.beats, doc.delay.feedback
+    bus[dsp.B_DLY_WET] = doc.delay.wet
+    bus[dsp.B_BPM] = min(240.0, max(60.0, float(bpm)))
+    return bus
+
+
+def document_arrays(doc: RemixDocument, stem_ids: list[str], bpm: float = 120.0) -> MixArrays:
+    """Stems the document does not mention play at their defaults (unity, centre, flat).
+
+    `bpm` is the track's tempo (the delay is tempo-synced); pass the analysis bpm."""
+    from audio import dsp
+
     settings = [doc.stems.get(stem_id, StemSettings()) for stem_id in stem_ids]
     return MixArrays(
         gain_db=np.array([s.gain_db for s in settings], dtype=np.float64),
@@ -33,6 +67,8 @@ def document_arrays(doc: RemixDocument, stem_ids: list[str]) -> MixArrays:
         mute=np.array([s.mute for s in settings], dtype=bool),
         solo=np.array([s.solo for s in settings], dtype=bool),
         master_gain_db=doc.master_gain_db,
+        strip=np.array([strip_row(s) for s in settings], dtype=np.float64).reshape(-1, dsp.N_STRIP),
+        bus=bus_row(doc, bpm),
     )
 
 

@@ -28,7 +28,9 @@ from typing import Any
 
 import numpy as np
 
+from audio import dsp
 from audio.mixer import MixKernel
+from audio.source import ArraySource, BlockSource
 
 FADE_SECONDS = 0.005
 """Transport fade length: long enough to avoid a click, short enough to feel instant."""
@@ -51,6 +53,8 @@ class Engine:
         self._mute = np.zeros(max_stems, dtype=bool)
         self._solo = np.zeros(max_stems, dtype=bool)
         self._master_db = np.zeros(1)
+        self._strip = np.tile(dsp.STRIP_DEFAULTS, (max_stems, 1))  # EQ, HP/LP, sends
+        self._bus = dsp.BUS_DEFAULTS.copy()  # reverb, delay, tempo
 
         # -- commands. NB: UI appends, callback poplefts; both atomic under the GIL. ----------
         self._commands: deque[tuple[Any, ...]] = deque()
@@ -78,9 +82,12 @@ class Engine:
         self.callback_errors = 0
         self.last_error: str | None = None
         self.output_peak = 0.0
+        self.missing_frames = 0
+        """Frames the source could not deliver in time (played as silence, never waited for)."""
 
         # -- callback-owned state (only `process` touches these after construction). ---------
-        self._stems: np.ndarray | None = None
+        self._source: BlockSource | None = None
+        self._scratch: np.ndarray | None = None  # (S, 2, max_block) float32, made by load_source
         self._kernel: MixKernel | None = None
         self._controls: tuple[Any, ...] | None = None
         self._n_frames = 0
@@ -90,6 +97,7 @@ class Engine:
         self._fade = 1.0
         self._pend_load: tuple[Any, ...] | None = None
         self._pend_seek = -1
+        self._prime_out = np.zeros((max_block, 2), dtype=np.float32)
         self._env = np.zeros(max_block, dtype=np.float32)
         self._env64 = np.zeros(max_block)
         self._idx = np.arange(1, max_block + 1, dtype=np.float64)
@@ -104,15 +112,22 @@ class Engine:
         return self._seq
 
     def load(self, stems: np.ndarray, names: list[str]) -> None:
-        """Queue new stems (S, 2, N) float32; safe while playing (fades, swaps, rewinds to 0).
+        """Queue new stems (S, 2, N) float32: `load_source(ArraySource(stems), names)`."""
+        self.load_source(ArraySource(stems), names)
 
-        The kernel for the new stem count is built here, in the UI thread, so the callback never
-        allocates. Resets per-stem controls to defaults.
+    def load_source(self, source: BlockSource, names: list[str]) -> None:
+        """Queue a new block source; safe while playing (fades, swaps, rewinds to 0).
+
+        The kernel and the (S, 2, max_block) read scratch for the new stem count are built here,
+        in the UI thread, so the callback never allocates. Resets per-stem controls to defaults.
+        The callback reads every block through `source.read`; frames it reports missing play as
+        silence and add to `missing_frames`.
         """
-        stems = np.ascontiguousarray(stems, dtype=np.float32)
-        if stems.ndim != 3 or stems.shape[1] != 2 or stems.shape[0] < 1 or stems.shape[2] < 1:
-            raise ValueError(f"stems must be shaped (S, 2, N) with S, N >= 1, got {stems.shape}")
-        n_stems = stems.shape[0]
+        n_stems = int(source.n_stems)
+        if n_stems < 1 or int(source.n_frames) < 1:
+            raise ValueError(
+                f"a source needs >= 1 stem and >= 1 frame, got {n_stems} x {source.n_frames}"
+            )
         if n_stems > self.max_stems:
             raise ValueError(f"{n_stems} stems exceeds max_stems={self.max_stems}")
         if len(names) != n_stems:
@@ -121,25 +136,29 @@ class Engine:
         self._pan.fill(0.0)
         self._mute.fill(False)
         self._solo.fill(False)
-        kernel = MixKernel(n_stems, self.max_block)
+        self._strip[:] = dsp.STRIP_DEFAULTS
+        kernel = MixKernel(n_stems, self.max_block, self.sample_rate)
         controls = (
             self._gain_db[:n_stems],
             self._pan[:n_stems],
             self._mute[:n_stems],
             self._solo[:n_stems],
             self._master_db,
+            self._strip[:n_stems],
+            self._bus,
         )
         kernel.reset(*controls)
+        scratch = np.zeros((n_stems, 2, self.max_block), dtype=np.float32)
         self._ui_names = list(names)
-        self._ui_frames = stems.shape[2]
-        self._ui_seek_seq = self._send("load", stems, kernel, controls)
+        self._ui_frames = int(source.n_frames)
+        self._ui_seek_seq = self._send("load", source, kernel, controls, scratch)
         self._ui_seek_frame = 0
 
     def unload(self) -> None:
         """Queue removal of the stems (fades out first if playing); the transport stops."""
         self._ui_names = []
         self._ui_frames = 0
-        self._ui_seek_seq = self._send("load", None, None, None)
+        self._ui_seek_seq = self._send("load", None, None, None, None)
         self._ui_seek_frame = 0
         self._ui_playing = False
 
@@ -188,6 +207,78 @@ class Engine:
 
     def set_master_gain_db(self, db: float) -> None:
         self._master_db[0] = max(self._finite(db, "master gain"), -1000.0)  # NB: read by callback
+
+    @staticmethod
+    def _ranged(value: float, lo: float, hi: float, what: str) -> float:
+        value = float(value)
+        if not lo <= value <= hi:  # also rejects NaN
+            raise ValueError(f"{what} must be in [{lo}, {hi}], got {value}")
+        return value
+
+    def set_eq(self, index: int, low_db: float, mid_db: float, high_db: float) -> None:
+        """3-band EQ in dB (low shelf 120 Hz, peak 1 kHz, high shelf 6 kHz), each -24..+24.
+
+        Coefficients are recomputed once in the next block and ramped across it."""
+        self._check_index(index)
+        row = self._strip[index]
+        lo = self._ranged(low_db, -24.0, 24.0, "EQ low")
+        mid = self._ranged(mid_db, -24.0, 24.0, "EQ mid")
+        hi = self._ranged(high_db, -24.0, 24.0, "EQ high")
+        row[dsp.P_EQ_LOW], row[dsp.P_EQ_MID], row[dsp.P_EQ_HIGH] = lo, mid, hi  # NB: callback
+
+    def set_filters(self, index: int, hp_hz: float, lp_hz: float) -> None:
+        """12 dB/oct Butterworth high-pass / low-pass cutoffs; HP <= 20 Hz and LP >= 20 kHz
+        are off."""
+        self._check_index(index)
+        row = self._strip[index]
+        row[dsp.P_HP] = self._ranged(hp_hz, 20.0, 20000.0, "high-pass")  # NB: read by callback
+        row[dsp.P_LP] = self._ranged(lp_hz, 20.0, 20000.0, "low-pass")
+
+    def set_sends(self, index: int, reverb: float, delay: float) -> None:
+        """Post-fader send levels (linear 0..1) to the reverb and the delay bus."""
+        self._check_index(index)
+        row = self._strip[index]
+        row[dsp.P_SEND_REVERB] = self._ranged(reverb, 0.0, 1.0, "reverb send")  # NB: callback
+        row[dsp.P_SEND_DELAY] = self._ranged(delay, 0.0, 1.0, "delay send")
+
+    def set_reverb(self, size: float, damping: float, wet: float) -> None:
+        """Reverb bus: room size, damping and return level, each 0..1."""
+        bus = self._bus
+        bus[dsp.B_REV_SIZE] = self._ranged(size, 0.0, 1.0, "reverb size")  # NB: callback
+        bus[dsp.B_REV_DAMP] = self._ranged(damping, 0.0, 1.0, "reverb damping")
+        bus[dsp.B_REV_WET] = self._ranged(wet, 0.0, 1.0, "reverb return")
+
+    def set_delay(self, beats: float, feedback: float, wet: float) -> None:
+        """Delay bus: time in beats of the track tempo (1/16 .. 4), feedback 0..0.95, return
+        0..1. A time change crossfades the taps over one block."""
+        bus = self._bus
+        bus[dsp.B_DLY_BEATS] = self._ranged(beats, 0.0625, 4.0, "delay beats")  # NB: callback
+        bus[dsp.B_DLY_FEEDBACK] = self._ranged(feedback, 0.0, 0.95, "delay feedback")
+        bus[dsp.B_DLY_WET] = self._ranged(wet, 0.0, 1.0, "delay return")
+
+    def set_bpm(self, bpm: float) -> None:
+        """The track tempo the delay syncs to (60..240 bpm)."""
+        self._bus[dsp.B_BPM] = self._ranged(bpm, 60.0, 240.0, "bpm")  # NB: read by callback
+
+    def set_strip(self, strip: np.ndarray) -> None:
+        """All stems' strip controls at once: (S, audio.dsp.N_STRIP), validated by the setters."""
+        for i, row in enumerate(np.asarray(strip, dtype=np.float64).reshape(-1, dsp.N_STRIP)):
+            self.set_eq(i, row[dsp.P_EQ_LOW], row[dsp.P_EQ_MID], row[dsp.P_EQ_HIGH])
+            self.set_filters(i, row[dsp.P_HP], row[dsp.P_LP])
+            self.set_sends(i, row[dsp.P_SEND_REVERB], row[dsp.P_SEND_DELAY])
+
+    def set_bus(self, bus: np.ndarray) -> None:
+        """Reverb, delay and tempo at once: (audio.dsp.N_BUS,) in audio.dsp.B_* order."""
+        b = np.asarray(bus, dtype=np.float64)
+        self.set_reverb(b[dsp.B_REV_SIZE], b[dsp.B_REV_DAMP], b[dsp.B_REV_WET])
+        self.set_delay(b[dsp.B_DLY_BEATS], b[dsp.B_DLY_FEEDBACK], b[dsp.B_DLY_WET])
+        self.set_bpm(b[dsp.B_BPM])
+
+    @property
+    def latency_frames(self) -> int:
+        """Processing latency the engine compensates (the source is read this far ahead)."""
+        kernel = self._kernel
+        return 0 if kernel is None else kernel.latency
 
     def play(self) -> None:
         self._send("play")
@@ -267,7 +358,7 @@ class Engine:
             elif kind == "seek":
                 self._pend_seek = cmd[1]
             elif kind == "play":
-                self._want_play = self._stems is not None or (
+                self._want_play = self._source is not None or (
                     self._pend_load is not None and self._pend_load[1] is not None
                 )
             elif kind == "pause":
@@ -279,6 +370,7 @@ class Engine:
                 self.callback_errors = 0
                 self.last_error = None
                 self.output_peak = 0.0
+                self.missing_frames = 0
             self._applied_seq[0] = cmd[-1]
 
     def _apply_cut(self) -> None:
@@ -286,11 +378,12 @@ class Engine:
         load = self._pend_load
         if load is not None:
             self._pend_load = None
-            _, stems, kernel, controls, _ = load
-            self._stems = stems
+            _, source, kernel, controls, scratch, _ = load
+            self._source = source
+            self._scratch = scratch
             self._kernel = kernel
             self._controls = controls
-            self._n_frames = 0 if stems is None else stems.shape[2]
+            self._n_frames = 0 if source is None else int(source.n_frames)
             self._pos = 0
             self.output_peak = 0.0
             if kernel is not None:
@@ -320,6 +413,7 @@ class Engine:
             if self._want_play and self._kernel is not None:
                 self._playing = True
                 self._fade = 0.0 if self._pos > 0 else 1.0
+                self._prime()
                 self._render(out, self._fade_step)
             else:
                 self._want_play = False
@@ -331,13 +425,39 @@ class Engine:
         self._pub_playing[0] = self._want_play
         self._playhead[0] = self._pend_seek if self._pend_seek >= 0 else self._pos
 
+    def _read(self, start: int, n: int) -> np.ndarray:
+        """Source frames [start, start + n) into the scratch (zeros past the end)."""
+        block = self._scratch[:, :, :n]
+        avail = min(n, self._n_frames - start)
+        if avail <= 0:
+            block.fill(0.0)
+            return block
+        missing = self._source.read(start, block[:, :, :avail])
+        if missing:
+            self.missing_frames += missing
+        if avail < n:
+            block[:, :, avail:].fill(0.0)
+        return block
+
+    def _prime(self) -> None:
+        """At a cut: clear the signal history and run the first `latency` frames from the
+        playhead through the kernel, so the next output frame is the playhead's frame."""
+        kernel = self._kernel
+        kernel.reset_state()
+        latency = kernel.latency
+        for a in range(0, latency, self.max_block):
+            n = min(self.max_block, latency - a)
+            kernel.process(self._read(self._pos + a, n), self._prime_out[:n], *self._controls)
+
     def _render(self, out: np.ndarray, fade_step: float) -> None:
         """Mix from the playhead into `out`, fading by `fade_step` per frame unless at 0 or 1."""
-        kernel, stems = self._kernel, self._stems
+        kernel = self._kernel
         n_out = out.shape[0]
         pos = self._pos
         n = min(n_out, self._n_frames - pos)
-        kernel.process(stems[:, :, pos : pos + n], out[:n], *self._controls)
+        # The kernel's output lags its input by kernel.latency frames: read that far ahead.
+        block = self._read(pos + kernel.latency, n)
+        kernel.process(block, out[:n], *self._controls)
         if n < n_out:
             out[n:].fill(0.0)
         fade = self._fade

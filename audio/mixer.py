@@ -4,20 +4,24 @@ No device, no threads, no locks: `MixKernel.process` is a function of (block, co
 kernel's own ramp state). The live callback and `audio.offline.render_mix` both drive it, which is
 what makes an export sound exactly like what the user heard.
 
-Numerics (WHY float64 inside): the mix is a matmul per channel, and BLAS kernels round
-differently in their SIMD body and their scalar tail (FMA vs separate multiply/add), so a float32
-matmul gives results that depend on where a frame falls inside the block, i.e. on the block
-size. Widening the float32 samples and gains to float64 makes every product exact (24+24 bit
-mantissas fit in 53), so FMA or not no longer matters, and the float32 result is the same for any
-block size. It also gives the sum of 32 stems more headroom than float32 accumulation.
+The per-sample work (3-band EQ and HP/LP per stem, fader/pan, two post-fader sends, the stem
+sum, the reverb and delay buses, master gain and the true-peak limiter) is compiled with numba in
+`audio.dsp`: a handful of compiled calls per block instead of dozens of numpy ufunc calls or a
+Python loop of per-stem filters.
+
+Numerics: float64 inside, stems summed in a fixed order frame by frame, no fast-math; so the
+float32 result does not depend on the block size when the controls are constant (see audio.dsp).
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from typing import Any
 
 import numpy as np
+
+from audio import dsp
 
 SILENCE_DB = -96.0
 """Gains at or below this many dB are treated as exactly zero (a fader at the bottom is off)."""
@@ -32,6 +36,8 @@ _BLAS_CHUNK_ELEMENTS = 8192
 """Frames per matmul call are capped at this / n_stems: keeps each BLAS call below OpenBLAS'
 threading threshold (a real-time callback must not wake worker threads) and the float64
 scratch cache-sized."""
+
+_WARM = False  # set once the compiled DSP has been warmed up in this process
 
 MasterProcessor = Callable[[np.ndarray], None]
 """A master-chain stage: processes the (F, 2) float32 mix in place, allocation-free."""
@@ -64,163 +70,290 @@ def pan_gains(pan: Any) -> tuple[Any, Any]:
 
 
 def safety_clip(out: np.ndarray) -> None:
-    """Hard clip to [-1, 1]: the placeholder master stage until the true-peak limiter lands."""
+    """Hard clip to [-1, 1]: the master stage of a kernel built with `limiter=False`."""
     np.clip(out, -1.0, 1.0, out=out)
 
 
 class MixKernel:
-    """Mixes an (S, 2, F) block of stems into an (F, 2) output with per-stem gain/pan/mute/solo.
+    """Mixes an (S, 2, F) block of stems into an (F, 2) output: the full channel strip per stem
+    (EQ, HP/LP, gain, pan, mute/solo, two post-fader sends), the reverb and delay buses, the
+    master gain and the master true-peak limiter.
 
-    Every buffer is allocated in `__init__`; `process` and `reset` allocate nothing beyond
-    numpy's small view objects, so both are callable from the audio callback.
+    Every buffer is allocated in `__init__`; `process`, `reset` and `reset_state` allocate
+    nothing beyond numpy's small view objects, so they are callable from the audio callback.
 
     The effective gain of stem s on channel c is
     ``db_to_gain(gain_db[s]) * audible[s] * pan_gains(pan[s])[c] * db_to_gain(master_gain_db)``
     where audible is "not muted, and soloed if anything is soloed" (mute beats solo). Between
-    blocks the gain moves linearly from the previous block's value to the new target across the
-    block, reaching the target exactly on the block's last frame.
+    blocks every control (gains, sends, filter coefficients) moves linearly from the previous
+    block's value to the new target across the block, reaching it exactly on the block's last
+    frame.
+
+    With `limiter=True` (the default) the output passes the -1 dBTP lookahead limiter and is
+    delayed by `latency` frames; the engine compensates by reading the source that far ahead.
+    With `limiter=False` there is no delay and `master_chain` starts as `[safety_clip]`.
     """
 
-    def __init__(self, n_stems: int, max_block: int) -> None:
+    def __init__(
+        self, n_stems: int, max_block: int, sample_rate: int = 48000, limiter: bool = True
+    ) -> None:
         if n_stems < 1 or max_block < 1:
             raise ValueError("n_stems and max_block must be >= 1")
         self.n_stems = n_stems
         self.max_block = max_block
-        s = n_stems
-        self._chunk = max(16, min(max_block, _BLAS_CHUNK_ELEMENTS // s))
+        self.sample_rate = int(sample_rate)
+        s, lanes, sr = n_stems, 2 * n_stems, int(sample_rate)
 
-        # Ramp state, shape (2, S): [channel, stem]. "stem" gains exclude the master gain (they
-        # feed the post-fader meters), "total" gains include it (they feed the matmul).
-        self._stem_cur = np.zeros((2, s))
-        self._stem_tgt = np.zeros((2, s))
-        self._total_cur = np.zeros((2, s))
-        self._total_tgt = np.zeros((2, s))
-        # Per channel a 2 x S matrix [g0; g1 - g0]: one matmul gives the flat and the ramp term.
-        self._coef = np.zeros((2, 2, s))
-        self._gmax = np.zeros((2, s))
-
-        # Scratch for target computation.
-        self._lin = np.zeros(s)
-        self._audible = np.zeros(s)
-        self._mask = np.zeros(s, dtype=bool)
-        self._theta = np.zeros(s)
-        self._master_lin = np.zeros(1)
-
-        # Scratch for the mix, float64 (see module docstring).
-        c = self._chunk
-        self._x = np.zeros((2, s, c))  # [channel, stem, frame]
-        self._y = np.zeros((2, c))  # [flat|ramp term, frame]
-        self._ramp = np.zeros(c)
-        self._frame_idx = np.arange(1, max(c, max_block) + 1, dtype=np.float64)
-        self._chan_peak = np.zeros((2, s))
-        self._chan_peak_acc = np.zeros((2, s))
+        # Strip state. coef_* (stage, coefficient, lane); identity = bypass.
+        self._coef_cur = np.zeros((dsp.N_STAGES, 5, lanes))
+        self._coef_cur[:, 0, :] = 1.0
+        self._coef_tgt = self._coef_cur.copy()
+        self._stage_on = np.zeros(dsp.N_STAGES, dtype=np.bool_)
+        self._z = np.zeros((dsp.N_STAGES, 2, lanes))
+        self._strip_last = np.full((s, dsp.N_STRIP), np.nan)
+        self._lane_cur = np.zeros(lanes)
+        self._lane_tgt = np.zeros(lanes)
+        self._send_cur = np.zeros((2, lanes))
+        self._send_tgt = np.zeros((2, lanes))
+        self._tmp5 = np.zeros(5)
+        self._lane_peak = np.zeros(lanes)
+        self._default_strip = np.tile(dsp.STRIP_DEFAULTS, (s, 1))
+        self._default_bus = dsp.BUS_DEFAULTS.copy()
+        # Block scratch (float64).
+        self._x = np.zeros((max_block, lanes))
+        self._mix = np.zeros((max_block, 2))
+        self._bus = np.zeros((max_block, 4))
+        # Reverb bus.
+        comb_len, ap_len = dsp.reverb_lengths(sr)
+        self._comb_len, self._ap_len = comb_len, ap_len
+        self._comb_off = np.concatenate([[0], np.cumsum(comb_len)[:-1]]).astype(np.int64)
+        self._ap_off = np.concatenate([[0], np.cumsum(ap_len)[:-1]]).astype(np.int64)
+        self._comb_buf = np.zeros(int(comb_len.sum()))
+        self._ap_buf = np.zeros(int(ap_len.sum()))
+        self._comb_idx = np.zeros(comb_len.size, dtype=np.int64)
+        self._ap_idx = np.zeros(ap_len.size, dtype=np.int64)
+        self._comb_store = np.zeros(comb_len.size)
+        self._rev_alive = False
+        # Delay bus.
+        self._dly_buf = np.zeros((2, int(dsp.MAX_DELAY_SECONDS * sr) + 1))
+        self._dly_state = np.zeros(2)
+        self._dly_alive = False
+        # Master gain and limiter.
+        self._master_cur = 0.0
+        self._master_tgt = 0.0
+        self.limiter = bool(limiter)
+        look = dsp.limiter_lookahead(sr)
+        self.latency = dsp.limiter_latency(sr) if limiter else 0
+        """Frames between a stem frame entering `process` and its mix leaving it."""
+        self._fir = dsp.true_peak_fir()
+        self._hist = np.zeros((2, 2 * self._fir.shape[1]))
+        self._req = np.ones(look + 1)
+        self._rel = np.ones(look)
+        self._dly = np.zeros((2, dsp.limiter_latency(sr) + 1))
+        self._hpos = np.zeros(1, dtype=np.int64)
+        self._rpos = np.zeros(1, dtype=np.int64)
+        self._ipos = np.zeros(1, dtype=np.int64)
+        self._ceiling = 10.0 ** ((dsp.LIMITER_CEILING_DBTP - dsp.LIMITER_MARGIN_DB) / 20.0)
+        self._release = 1.0 - math.exp(-1.0 / (dsp.LIMITER_RELEASE_S * sr))
         self._abs = np.zeros((max_block, 2), dtype=np.float32)
         self._ms = np.zeros(2, dtype=np.float32)
+        self._lane_peak_stem = np.zeros(s)
 
-        self.master_chain: list[MasterProcessor] = [safety_clip]
-        """Stages run in order on the (F, 2) mix, in place. Insert the limiter here later."""
+        self.master_chain: list[MasterProcessor] = [] if limiter else [safety_clip]
+        """Extra stages run in order on the (F, 2) float32 output, in place, after the limiter."""
 
         # Meters: written once per block, polled by the UI (NB: read from the UI thread; a torn
         # read of a float array costs one stale meter value, never a crash).
         self.stem_peaks = np.zeros(s, dtype=np.float32)
         self.master_peak = np.zeros(2, dtype=np.float32)
         self.master_rms = np.zeros(2, dtype=np.float32)
+        self._warm_up()
 
-    # -- gains -----------------------------------------------------------------------------
+    def _warm_up(self) -> None:
+        """Compile (or load from numba's disk cache) every specialisation the callback will
+        use, here in the constructing (UI) thread: a first call inside the audio callback
+        would stall it for 0.5-10 s. Blocks arrive C-contiguous (the engine's scratch at full
+        size) or as strided views ('A' layout); both are warmed. Once per process."""
+        global _WARM
+        if _WARM:
+            return
+        s = self.n_stems
+        controls = (np.zeros(s), np.zeros(s), np.zeros(s, bool), np.zeros(s, bool), 0.0)
+        strip = self._default_strip.copy()
+        strip[:, dsp.P_SEND_REVERB] = 0.5
+        strip[:, dsp.P_SEND_DELAY] = 0.5
+        strip[:, dsp.P_EQ_MID] = 3.0
+        out = np.zeros((2, 2), dtype=np.float32)
+        wide = np.zeros((s, 2, 4), dtype=np.float32)
+        limiter = self.limiter
+        for flag in (True, False):
+            self.limiter = flag
+            self.process(wide[:, :, :2], out, *controls, strip)  # strided view ('A')
+            self.process(np.zeros((s, 2, 2), np.float32), out, *controls, strip)  # 'C'
+            self.process(wide[:, :, :2], out[:, :], *controls)
+        self.limiter = limiter
+        self.reset_state()
+        self._strip_last.fill(np.nan)
+        self.reset(*controls)
+        self.silence_meters()
+        _WARM = True
 
-    def _compute_targets(self, gain_db, pan, mute, solo, master_gain_db) -> None:
-        """Controls -> self._stem_tgt / self._total_tgt without allocating."""
-        lin, mask = self._lin, self._mask
-        # db -> linear; <= -96 dB is exactly 0.
-        np.multiply(gain_db, 1.0 / 20.0, out=lin)
-        np.power(10.0, lin, out=lin)
-        np.greater(gain_db, SILENCE_DB, out=mask)
-        np.multiply(lin, mask, out=lin)
-        # Audibility: solo-in-place, mute wins.
-        np.logical_not(mute, out=mask)
-        if np.any(solo):
-            np.logical_and(mask, solo, out=mask)
-        np.copyto(self._audible, mask)
-        np.multiply(lin, self._audible, out=lin)
-        # Equal-power balance.
-        theta = self._theta
-        np.clip(pan, -1.0, 1.0, out=theta)
-        np.add(theta, 1.0, out=theta)
-        np.multiply(theta, _QUARTER_PI, out=theta)
-        np.cos(theta, out=self._stem_tgt[0])
-        np.sin(theta, out=self._stem_tgt[1])
-        np.multiply(self._stem_tgt[0], lin, out=self._stem_tgt[0])
-        np.multiply(self._stem_tgt[1], lin, out=self._stem_tgt[1])
-        np.divide(self._stem_tgt[0], _COS_CENTRE, out=self._stem_tgt[0])
-        np.divide(self._stem_tgt[1], _SIN_CENTRE, out=self._stem_tgt[1])
-        # Master.
-        m = self._master_lin
-        np.copyto(m, master_gain_db)  # scalar or shape-(1,) array
-        if m[0] <= SILENCE_DB:
-            m[0] = 0.0
-        else:
-            np.multiply(m, 1.0 / 20.0, out=m)
-            np.power(10.0, m, out=m)
-        np.multiply(self._stem_tgt, m[0], out=self._total_tgt)
+    # -- controls --------------------------------------------------------------------------
 
-    def reset(self, gain_db, pan, mute, solo, master_gain_db) -> None:
-        """Jump to the gains for these controls with no ramp (start of a render, new track)."""
-        self._compute_targets(gain_db, pan, mute, solo, master_gain_db)
-        np.copyto(self._stem_cur, self._stem_tgt)
-        np.copyto(self._total_cur, self._total_tgt)
+    def _compute_targets(self, gain_db, pan, mute, solo, master_gain_db, strip, bus) -> int:
+        if strip is None:
+            strip = self._default_strip
+        flags = dsp.compute_targets(
+            gain_db,
+            pan,
+            mute,
+            solo,
+            strip,
+            float(self.sample_rate),
+            self._strip_last,
+            self._coef_tgt,
+            self._stage_on,
+            self._lane_tgt,
+            self._send_tgt,
+            self._tmp5,
+        )
+        m = float(master_gain_db if np.ndim(master_gain_db) == 0 else master_gain_db[0])
+        self._master_tgt = 0.0 if m <= SILENCE_DB else 10.0 ** (m / 20.0)
+        return int(flags)
+
+    def reset(self, gain_db, pan, mute, solo, master_gain_db, strip=None, bus=None) -> None:
+        """Jump to the gains/coefficients for these controls with no ramp (start of a render)."""
+        self._compute_targets(gain_db, pan, mute, solo, master_gain_db, strip, bus)
+        np.copyto(self._coef_cur, self._coef_tgt)
+        np.copyto(self._lane_cur, self._lane_tgt)
+        np.copyto(self._send_cur, self._send_tgt)
+        self._master_cur = self._master_tgt
+
+    def reset_state(self) -> None:
+        """Forget all signal history (filters, reverb and delay tails, limiter): a cut."""
+        self._z.fill(0.0)
+        if self._rev_alive:
+            self._comb_buf.fill(0.0)
+            self._ap_buf.fill(0.0)
+            self._comb_store.fill(0.0)
+            self._rev_alive = False
+        self._comb_idx.fill(0)
+        self._ap_idx.fill(0)
+        if self._dly_alive:
+            self._dly_buf.fill(0.0)
+            self._dly_alive = False
+        self._dly_state.fill(0.0)
+        self._hist.fill(0.0)
+        self._req.fill(1.0)
+        self._rel.fill(1.0)
+        self._dly.fill(0.0)
+        self._hpos[0] = 0
+        self._rpos[0] = 0
+        self._ipos[0] = 0
 
     # -- processing ------------------------------------------------------------------------
 
-    def process(self, block, out, gain_db, pan, mute, solo, master_gain_db) -> None:
-        """Mix `block` (S, 2, F) float32 into `out` (F, 2) float32, ramping to the new controls.
+    def process(
+        self, block, out, gain_db, pan, mute, solo, master_gain_db, strip=None, bus=None
+    ) -> None:
+        """Process `block` (S, 2, F) float32 into `out` (F, 2) float32, ramping to the controls.
 
-        Controls are read once, here at the top of the block. Then the master chain runs and
-        the meters are updated.
+        Controls are read once, here at the top of the block. `strip` is the (S, N_STRIP)
+        per-stem array (EQ dB, HP/LP Hz, sends; see audio.dsp), `bus` the (N_BUS,) reverb /
+        delay / tempo array; None means their defaults (flat, no sends).
         """
         n_frames = block.shape[2]
         if block.shape[0] != self.n_stems or block.shape[1] != 2:
             raise ValueError(f"block shape {block.shape} does not match {self.n_stems} stems")
         if out.shape[0] != n_frames or n_frames > self.max_block:
             raise ValueError(f"out has {out.shape[0]} frames for a {n_frames}-frame block")
-        self._compute_targets(gain_db, pan, mute, solo, master_gain_db)
-        ramping = not np.array_equal(self._total_cur, self._total_tgt)
-        coef = self._coef
-        np.copyto(coef[:, 0, :], self._total_cur)
-        np.subtract(self._total_tgt, self._total_cur, out=coef[:, 1, :])
-        acc = self._chan_peak_acc
-        acc.fill(0.0)
-        chunk = self._chunk
-        x, y, ramp = self._x, self._y, self._ramp
-        for a in range(0, n_frames, chunk):
-            b = min(a + chunk, n_frames)
-            f = b - a
-            xf = x[:, :, :f]
-            np.copyto(xf, block[:, :, a:b].transpose(1, 0, 2))
-            if ramping:
-                # ramp[t] = (t+1)/F for absolute frame t in the block: ends at exactly 1.
-                np.divide(self._frame_idx[a:b], n_frames, out=ramp[:f])
-            for c in range(2):
-                if ramping:
-                    np.matmul(coef[c], xf[c], out=y[:, :f])
-                    np.multiply(y[1, :f], ramp[:f], out=y[1, :f])
-                    np.add(y[0, :f], y[1, :f], out=y[0, :f])
-                else:
-                    np.matmul(coef[c, 0], xf[c], out=y[0, :f])
-                np.copyto(out[a:b, c], y[0, :f], casting="same_kind")
-            # Per stem/channel input peak for the post-fader meters.
-            np.abs(xf, out=xf)
-            np.maximum.reduce(xf, axis=2, out=self._chan_peak)
-            np.maximum(acc, self._chan_peak, out=acc)
-        # Post-fader stem peaks: exact at steady state, an upper bound (max of the two gains)
-        # while ramping. Master gain is not included (it is after the stem faders).
-        gmax = self._gmax
-        np.maximum(self._stem_cur, self._stem_tgt, out=gmax)  # gains are >= 0
-        np.multiply(acc, gmax, out=acc)
-        np.maximum.reduce(acc, axis=0, out=self._chan_peak[0])
-        np.copyto(self.stem_peaks, self._chan_peak[0], casting="same_kind")
-        np.copyto(self._stem_cur, self._stem_tgt)
-        np.copyto(self._total_cur, self._total_tgt)
-
+        if n_frames == 0:
+            return
+        if bus is None:
+            bus = self._default_bus
+        flags = self._compute_targets(gain_db, pan, mute, solo, master_gain_db, strip, bus)
+        use_rev = bool(flags & 2) or self._rev_alive
+        use_dly = bool(flags & 4) or self._dly_alive
+        dsp.strip_mix(
+            block,
+            n_frames,
+            self._x,
+            self._coef_cur,
+            self._coef_tgt,
+            bool(flags & 1),
+            self._stage_on,
+            self._z,
+            self._lane_cur,
+            self._lane_tgt,
+            self._send_cur,
+            self._send_tgt,
+            self._mix,
+            self._bus,
+            use_rev,
+            use_dly,
+            self._lane_peak,
+        )
+        if use_rev:
+            peak = dsp.reverb(
+                self._bus,
+                n_frames,
+                self._mix,
+                self._comb_buf,
+                self._comb_off,
+                self._comb_len,
+                self._comb_idx,
+                self._comb_store,
+                self._ap_buf,
+                self._ap_off,
+                self._ap_len,
+                self._ap_idx,
+                float(bus[dsp.B_REV_SIZE]),
+                float(bus[dsp.B_REV_DAMP]),
+                float(bus[dsp.B_REV_WET]),
+            )
+            # A bus with no sends goes to sleep once its tail is below -180 dBFS.
+            self._rev_alive = bool(flags & 2) or peak > 1e-9
+        if use_dly:
+            size = self._dly_buf.shape[1]
+            frames = bus[dsp.B_DLY_BEATS] * 60.0 / max(bus[dsp.B_BPM], 1.0) * self.sample_rate
+            d = min(max(round(frames), 1), size - 1)
+            if self._dly_state[1] == 0.0:
+                self._dly_state[1] = d
+            peak = dsp.delay(
+                self._bus,
+                n_frames,
+                self._mix,
+                self._dly_buf,
+                self._dly_state,
+                d,
+                float(bus[dsp.B_DLY_FEEDBACK]),
+                float(bus[dsp.B_DLY_WET]),
+            )
+            self._dly_alive = bool(flags & 4) or peak > 1e-9
+        if self.limiter:
+            dsp.limiter(
+                self._mix,
+                n_frames,
+                self._master_cur,
+                self._master_tgt,
+                out,
+                self._fir,
+                self._hist,
+                self._hpos,
+                self._req,
+                self._rpos,
+                self._rel,
+                self._dly,
+                self._ipos,
+                self._ceiling,
+                self._release,
+            )
+        else:
+            dsp.master_gain(self._mix, n_frames, self._master_cur, self._master_tgt, out)
+        self._master_cur = self._master_tgt
+        lp = self._lane_peak
+        np.maximum(lp[0::2], lp[1::2], out=self._lane_peak_stem)
+        np.copyto(self.stem_peaks, self._lane_peak_stem, casting="same_kind")
         for stage in self.master_chain:
             stage(out)
         self.measure(out)

@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 
 from audio.engine import Engine
+from audio.source import ArraySource, BlockSource
 
 
 def _per_stem(value: Any, n_stems: int, dtype: type) -> np.ndarray:
@@ -19,7 +20,7 @@ def _per_stem(value: Any, n_stems: int, dtype: type) -> np.ndarray:
 
 
 def render_mix(
-    stems: np.ndarray,
+    stems: np.ndarray | BlockSource,
     gain_db: Any,
     pan: Any,
     mute: Any,
@@ -27,32 +28,41 @@ def render_mix(
     master_gain_db: float,
     sample_rate: int = 48000,
     block: int = 1024,
+    strip: np.ndarray | None = None,
+    bus: np.ndarray | None = None,
 ) -> np.ndarray:
     """Render the whole mix of `stems` (S, 2, N) with constant controls -> (N, 2) float32.
+
+    `stems` may also be any `BlockSource` (read block by block, like the live engine does).
+    `strip` (S, audio.dsp.N_STRIP) and `bus` (audio.dsp.N_BUS,) carry EQ, filters, sends and
+    the reverb/delay/tempo settings (None: flat, no sends). The output passes the -1 dBTP
+    limiter; its latency is compensated (output frame i is the mix of stem frame i).
 
     gain_db/pan/mute/solo are scalars or length-S sequences. The controls are in place before
     the first block (no ramp at the start), and the result is bit-identical for any block size
     and to `Engine.process` live with the same constant controls (see audio.mixer for why).
     """
-    stems = np.ascontiguousarray(stems, dtype=np.float32)
-    if stems.ndim != 3 or stems.shape[1] != 2:
-        raise ValueError(f"stems must be shaped (S, 2, N), got {stems.shape}")
+    source = stems if isinstance(stems, BlockSource) else ArraySource(stems)
     if block < 1:
         raise ValueError("block must be >= 1")
-    n_stems, _, n_frames = stems.shape
+    n_stems, n_frames = int(source.n_stems), int(source.n_frames)
     gains = _per_stem(gain_db, n_stems, float)
     pans = _per_stem(pan, n_stems, float)
     mutes = _per_stem(mute, n_stems, bool)
     solos = _per_stem(solo, n_stems, bool)
 
     engine = Engine(sample_rate=sample_rate, max_block=block, max_stems=max(1, n_stems))
-    engine.load(stems, [f"stem{i}" for i in range(n_stems)])
+    engine.load_source(source, [f"stem{i}" for i in range(n_stems)])
     for i in range(n_stems):
         engine.set_gain_db(i, float(gains[i]))
         engine.set_pan(i, float(pans[i]))
         engine.set_mute(i, bool(mutes[i]))
         engine.set_solo(i, bool(solos[i]))
     engine.set_master_gain_db(master_gain_db)
+    if strip is not None:
+        engine.set_strip(np.asarray(strip, dtype=np.float64))
+    if bus is not None:
+        engine.set_bus(np.asarray(bus, dtype=np.float64))
     engine.play()
 
     out = np.empty((n_frames, 2), dtype=np.float32)

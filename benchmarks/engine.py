@@ -18,6 +18,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from audio import dsp
 from audio.engine import Engine
 from audio.offline import render_mix
 
@@ -58,10 +59,28 @@ def make_stems(n_stems: int, seconds: float, seed: int = 0) -> np.ndarray:
     return (rng.standard_normal((n_stems, 2, n), dtype=np.float32) * 0.05).astype(np.float32)
 
 
+def full_strip(n_stems: int) -> tuple[np.ndarray, np.ndarray]:
+    """Every stage on: 3-band EQ, HP and LP on every stem, both sends, both buses."""
+    strip = np.tile(dsp.STRIP_DEFAULTS, (n_stems, 1))
+    strip[:, dsp.P_EQ_LOW] = np.linspace(-6, 6, n_stems)
+    strip[:, dsp.P_EQ_MID] = np.linspace(3, -3, n_stems)
+    strip[:, dsp.P_EQ_HIGH] = 2.0
+    strip[:, dsp.P_HP] = 40.0
+    strip[:, dsp.P_LP] = 16000.0
+    strip[:, dsp.P_SEND_REVERB] = 0.3
+    strip[:, dsp.P_SEND_DELAY] = 0.2
+    bus = dsp.BUS_DEFAULTS.copy()
+    return strip, bus
+
+
 def bench_case(stems: np.ndarray, block: int) -> dict:
     n_stems = stems.shape[0]
     engine = Engine(SR, max_block=block, max_stems=n_stems)
     engine.load(stems, [f"s{i}" for i in range(n_stems)])
+    strip, bus = full_strip(n_stems)
+    engine.set_strip(strip)
+    engine.set_bus(bus)
+    engine.set_master_gain_db(6.0)  # hot enough that the limiter works
     engine.play()
     out = np.zeros((block, 2), dtype=np.float32)
     for _ in range(200):  # warm-up: caches, first-touch of scratch arrays
@@ -71,6 +90,8 @@ def bench_case(stems: np.ndarray, block: int) -> dict:
     for i in range(BLOCKS_PER_CASE):
         # A gain change every block, as a UI thread would write it: the ramp path is always on.
         engine.set_gain_db(i % n_stems, -6.0 if (i // n_stems) % 2 else 0.0)
+        if i % 8 == 0:  # and an EQ move every 8th block: coefficient recompute + ramp
+            engine.set_eq(i % n_stems, (i // 8) % 13 - 6.0, 0.0, 2.0)
         if not engine.playing:  # end of track: start again from the top
             engine.play()
         t0 = clock()
@@ -98,13 +119,16 @@ def bench_offline() -> dict:
     seconds = 60.0
     stems = make_stems(8, seconds, seed=1)
     gains, pans = np.linspace(-6, 0, 8), np.linspace(-0.5, 0.5, 8)
+    strip, bus = full_strip(8)
+    render_mix(stems[:, :, :SR], gains, pans, False, False, -1.0, SR, 1024, strip, bus)  # warm
     t0 = time.perf_counter()
-    render_mix(stems, gains, pans, False, False, -1.0, SR, 1024)
+    render_mix(stems, gains, pans, False, False, -1.0, SR, 1024, strip, bus)
     elapsed = time.perf_counter() - t0
     return {
         "stems": 8,
         "seconds": seconds,
         "block": 1024,
+        "full_strip": True,
         "elapsed_s": round(elapsed, 3),
         "x_realtime": round(seconds / elapsed, 1),
     }
@@ -153,12 +177,14 @@ def soak(seconds: float) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--soak", type=float, metavar="SECONDS", help="also play on JACK dummy")
+    parser.add_argument("--stems", type=int, nargs="*", default=STEM_COUNTS)
+    parser.add_argument("--blocks", type=int, nargs="*", default=BLOCKS)
     args = parser.parse_args()
 
     result: dict = {"machine": machine_info(), "sample_rate": SR, "live": []}
-    for n_stems in STEM_COUNTS:
+    for n_stems in args.stems:
         stems = make_stems(n_stems, TRACK_SECONDS, seed=n_stems)
-        for block in BLOCKS:
+        for block in args.blocks:
             result["live"].append(bench_case(stems, block))
         del stems
     result["offline"] = bench_offline()

@@ -30,7 +30,7 @@ def reference_mix(stems, gain_db, pan, mute, solo, master_db):
 
 
 def run_steady(stems, *controls):
-    kernel = MixKernel(stems.shape[0], stems.shape[2])
+    kernel = MixKernel(stems.shape[0], stems.shape[2], limiter=False)  # mix only, no delay
     kernel.reset(*controls)
     out = np.full((stems.shape[2], 2), np.nan, dtype=np.float32)
     kernel.process(stems, out, *controls)
@@ -123,7 +123,7 @@ def test_gain_jump_is_ramped_and_lands_on_target():
     stems = np.stack([np.stack([sine, sine])])
     pan, mute, solo = np.zeros(1), np.zeros(1, bool), np.zeros(1, bool)
 
-    kernel = MixKernel(1, block)
+    kernel = MixKernel(1, block, limiter=False)
     kernel.reset(np.zeros(1), pan, mute, solo, 0.0)
     out = np.zeros((block * n_blocks, 2), dtype=np.float32)
     jump_block = 2
@@ -147,7 +147,7 @@ def test_gain_jump_is_ramped_and_lands_on_target():
     # It ends exactly at the target: last ramp sample and the following blocks equal g1 * x.
     ref = (g1 * sine.astype(np.float64)).astype(np.float32)
     assert out[b0 + block - 1, 0] == pytest.approx(ref[b0 + block - 1], abs=1e-7)
-    fresh = MixKernel(1, block)
+    fresh = MixKernel(1, block, limiter=False)
     fresh.reset(np.array([24.0]), pan, mute, solo, 0.0)
     tail = np.zeros((block, 2), dtype=np.float32)
     fresh.process(stems[:, :, -block:], tail, np.array([24.0]), pan, mute, solo, 0.0)
@@ -158,7 +158,7 @@ def test_master_gain_ramp_and_safety_clip():
     n = 512
     stems = np.full((2, 2, n), 0.4, dtype=np.float32)
     controls = [np.zeros(2), np.zeros(2), np.zeros(2, bool), np.zeros(2, bool)]
-    kernel = MixKernel(2, n)
+    kernel = MixKernel(2, n, limiter=False)  # the clip stage of a limiter-less kernel
     kernel.reset(*controls, -96.0)  # master fully down
     out = np.zeros((n, 2), dtype=np.float32)
     kernel.process(stems, out, *controls, 0.0)  # master up: 0 -> 0.8 ramp
