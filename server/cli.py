@@ -12,7 +12,13 @@ from pathlib import Path
 import uvicorn
 
 from app.contract import Role, Tier
-from server.config import DEFAULT_ACCESS_TTL, Settings, default_data_dir
+from server.config import (
+    DEFAULT_ACCESS_TTL,
+    DEFAULT_DAILY_QUOTA,
+    DEFAULT_PLATFORM_SHARE_BP,
+    Settings,
+    default_data_dir,
+)
 
 READY_MARKER = "ENCORE_PLATFORM_READY"
 
@@ -37,6 +43,8 @@ def _settings(args: argparse.Namespace, demo: bool) -> Settings:
         database_url=args.database_url,
         access_ttl=getattr(args, "access_ttl", DEFAULT_ACCESS_TTL),
         demo=demo,
+        daily_quota=getattr(args, "daily_quota", DEFAULT_DAILY_QUOTA),
+        platform_share_bp=getattr(args, "platform_share_bp", DEFAULT_PLATFORM_SHARE_BP),
     )
 
 
@@ -48,6 +56,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
     family = socket.AF_INET6 if ":" in args.host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    # Accepted connections inherit this: without it a small response whose headers and body go
+    # out in two writes waits ~40 ms for the client's delayed ACK (Nagle), on every request.
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     try:
         sock.bind((args.host, args.port))
     except OSError as exc:
@@ -105,6 +116,55 @@ def cmd_create_user(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_render(args: argparse.Namespace) -> int:
+    """QA re-render of a remix document, exactly as the platform publishes it."""
+    from pydantic import ValidationError
+    from sqlalchemy import select
+    from sqlalchemy.orm import selectinload
+
+    from app.contract import RemixDocument, RightsPolicy
+    from server.db import Track, init_db, make_engine, make_sessionmaker
+    from server.pipeline import check_document, render_to_file
+    from server.storage import Storage
+
+    try:
+        doc = RemixDocument.model_validate_json(Path(args.document).read_bytes())
+    except OSError as exc:
+        print(f"Cannot read {args.document}: {exc}", file=sys.stderr)
+        return 2
+    except ValidationError as exc:
+        print(f"{args.document} is not a valid remix document:\n{exc}", file=sys.stderr)
+        return 2
+    settings = _settings(args, demo=False)
+    engine = make_engine(settings.db_url)
+    init_db(engine)
+    with make_sessionmaker(engine)() as db:
+        track = db.scalar(
+            select(Track).where(Track.id == doc.track_id).options(selectinload(Track.stems))
+        )
+        if track is None:
+            print(
+                f"No track '{doc.track_id}' on this platform ({settings.data_dir}).",
+                file=sys.stderr,
+            )
+            return 2
+        problems = check_document(doc, track, RightsPolicy.model_validate(track.policy or {}))
+        for problem in problems:
+            print(f"policy: {problem.code}: {problem.message}", file=sys.stderr)
+        if problems and not args.ignore_policy:
+            print("Refusing to render (use --ignore-policy for QA).", file=sys.stderr)
+            return 3
+        out = Path(args.out).expanduser().resolve()
+        loudness = render_to_file(
+            doc, track, Storage(settings.data_dir), out, normalised=not args.no_normalise
+        )
+    print(
+        f"Rendered {out}: {loudness.measured_lufs:.1f} LUFS -> {loudness.output_lufs:.1f} LUFS, "
+        f"true peak {loudness.output_true_peak_dbtp:.1f} dBTP"
+    )
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="encore-platform", description=__doc__)
     common = argparse.ArgumentParser(add_help=False)
@@ -125,6 +185,20 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument(
         "--access-ttl", type=int, default=DEFAULT_ACCESS_TTL, help="access token lifetime (s)"
     )
+    serve.add_argument(
+        "--daily-quota",
+        type=int,
+        default=DEFAULT_DAILY_QUOTA,
+        help="remix submissions per user per UTC day (default: %(default)s)",
+    )
+    serve.add_argument(
+        "--platform-share-bp",
+        type=int,
+        choices=range(0, 5001),
+        metavar="0..5000",
+        default=DEFAULT_PLATFORM_SHARE_BP,
+        help="the platform's share of remix revenue in basis points (default: %(default)s)",
+    )
     serve.set_defaults(func=cmd_serve)
 
     seed = sub.add_parser("seed-demo", parents=[common], help="seed demo accounts and music")
@@ -137,6 +211,17 @@ def build_parser() -> argparse.ArgumentParser:
     create.add_argument("--display-name", default=None)
     create.add_argument("--password", default=None, help="prompted for when omitted")
     create.set_defaults(func=cmd_create_user)
+
+    render = sub.add_parser(
+        "render", parents=[common], help="render a remix document to a FLAC file (QA)"
+    )
+    render.add_argument("document", help="a remix document (.json)")
+    render.add_argument("--out", required=True, help="the FLAC file to write")
+    render.add_argument("--no-normalise", action="store_true", help="skip loudness normalisation")
+    render.add_argument(
+        "--ignore-policy", action="store_true", help="render even if the policy refuses it"
+    )
+    render.set_defaults(func=cmd_render)
     return parser
 
 

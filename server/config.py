@@ -15,6 +15,8 @@ from platformdirs import user_data_dir
 DEMO_CACHE_ENV = "ENCORE_DEMO_CACHE"
 DEFAULT_ACCESS_TTL = 900
 DEFAULT_REFRESH_TTL = 30 * 24 * 3600
+DEFAULT_DAILY_QUOTA = 20  # remix submissions per user per UTC day
+DEFAULT_PLATFORM_SHARE_BP = 1500  # the platform's share of each remix's revenue: 15.00 %
 
 
 def default_data_dir() -> Path:
@@ -31,6 +33,8 @@ class Settings:
     demo: bool = False
     demo_cache_dir: Path | None = None
     run_worker: bool = True
+    daily_quota: int = DEFAULT_DAILY_QUOTA
+    platform_share_bp: int = DEFAULT_PLATFORM_SHARE_BP
 
     @property
     def db_url(self) -> str:

@@ -25,6 +25,7 @@ from sqlalchemy import (
     UniqueConstraint,
     create_engine,
     event,
+    inspect,
     make_url,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship, sessionmaker
@@ -154,9 +155,45 @@ class Remix(Base):
     render_path: Mapped[str | None] = mapped_column(String(500), nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+    # The recipe's identity for duplicate detection: title/description excluded, defaults filled.
+    canonical_hash: Mapped[str | None] = mapped_column(String(64), nullable=True, index=True)
+    split: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    disclosure: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    loudness_lufs: Mapped[float | None] = mapped_column(Float, nullable=True)
 
     user: Mapped[User] = relationship()
     track: Mapped[Track] = relationship()
+
+
+class StemRightsholder(Base):
+    """Who owns what share of one stem (basis points; a stem's rows sum to 10000)."""
+
+    __tablename__ = "stem_rightsholders"
+    __table_args__ = (UniqueConstraint("track_id", "stem_id", "party", name="uq_stem_party"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    track_id: Mapped[str] = mapped_column(ForeignKey("tracks.id", ondelete="CASCADE"), index=True)
+    stem_id: Mapped[str] = mapped_column(String(64))
+    party: Mapped[str] = mapped_column(String(200))
+    share_bp: Mapped[int] = mapped_column(Integer)
+
+
+class AuditRecord(Base):
+    """Append-only: policy changes and reviews, with who, when, and the before/after."""
+
+    __tablename__ = "audit_log"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+    actor_user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    action: Mapped[str] = mapped_column(String(32))
+    track_id: Mapped[str] = mapped_column(ForeignKey("tracks.id"), index=True)
+    remix_id: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    before: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    after: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    reason: Mapped[str | None] = mapped_column(Text, nullable=True)
+
+    actor: Mapped[User] = relationship()
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -186,12 +223,36 @@ def make_sessionmaker(engine: Engine) -> sessionmaker:
 
 def init_db(engine: Engine) -> None:
     Base.metadata.create_all(engine)
+    _add_missing_columns(engine)
+
+
+def _add_missing_columns(engine: Engine) -> None:
+    """Stopgap until Alembic migrations land: `create_all` never alters an existing table, so a
+    data dir created by an older build would lack newer columns. Add any missing *nullable*
+    column (every column added since the first release is nullable)."""
+    inspector = inspect(engine)
+    with engine.begin() as conn:
+        for table in Base.metadata.sorted_tables:
+            if not inspector.has_table(table.name):
+                continue
+            have = {c["name"] for c in inspector.get_columns(table.name)}
+            for column in table.columns:
+                if column.name in have or not column.nullable:
+                    continue
+                kind = column.type.compile(dialect=engine.dialect)
+                conn.exec_driver_sql(
+                    f'ALTER TABLE "{table.name}" ADD COLUMN "{column.name}" {kind}'
+                )
+            for index in table.indexes:
+                index.create(conn, checkfirst=True)
 
 
 __all__ = [
+    "AuditRecord",
     "Base",
     "Remix",
     "Stem",
+    "StemRightsholder",
     "Token",
     "Track",
     "User",

@@ -14,7 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.contract import RightsPolicy, Role, Tier
-from server.db import Stem, Track, User
+from server.db import Stem, StemRightsholder, Track, User
 from server.security import hash_password
 from server.storage import Storage
 
@@ -30,7 +30,15 @@ DEMO_USERS: dict[str, tuple[str, Tier, list[Role], bool]] = {
     "premium": ("Premium Listener", Tier.PREMIUM, [Role.FAN], False),
     "artist": (DEFAULT_ARTIST_NAME, Tier.PREMIUM, [Role.FAN, Role.ARTIST], False),
     "qa": ("QA (diagnostics)", Tier.SUPERFAN, [Role.FAN], True),
+    "artist2": ("Jonah Reed", Tier.PREMIUM, [Role.FAN, Role.ARTIST], False),
 }
+
+# artist2's one track: the demo catalog's last track's audio under another artist, so tests can
+# show that one artist can never read or change another's policy or reviews.
+ARTIST2_TRACK = {"id": "undertow", "title": "Undertow"}
+# The demo's one co-written stem (stem id suffix -> [(party, basis points)]); every other stem
+# belongs wholly to the track's artist.
+CO_WRITTEN = {"lead": [(None, 6000), ("Ivo Marsh (co-writer)", 4000)]}
 
 
 def ensure_user(
@@ -98,13 +106,21 @@ def _sync_stems(
 
 
 def seed_tracks(
-    db: Session, storage: Storage, artist: User, directory: Path, tracks: list[dict[str, Any]]
+    db: Session,
+    storage: Storage,
+    artist: User,
+    directory: Path,
+    tracks: list[dict[str, Any]],
+    initial_policy: RightsPolicy | None = None,
 ) -> None:
+    """Create or update `tracks`; a new track starts with `initial_policy` (default: opted in
+    with the default rules); an existing track keeps whatever policy its artist set."""
     for info in tracks:
         track = db.get(Track, info["id"])
         is_new = track is None
         if track is None:
-            track = Track(id=info["id"], version=1, policy=RightsPolicy().model_dump(mode="json"))
+            policy = initial_policy or RightsPolicy()
+            track = Track(id=info["id"], version=1, policy=policy.model_dump(mode="json"))
             db.add(track)
         track.title = info["title"]
         track.artist_user_id = artist.id
@@ -118,6 +134,43 @@ def seed_tracks(
             # silently rendered against different audio.
             track.version += 1
         db.flush()
+
+
+def _artist2_track(source: dict[str, Any]) -> dict[str, Any]:
+    prefix = source["id"] + "-"
+    stems = []
+    for stem in source["stems"]:
+        suffix = stem["id"].removeprefix(prefix)
+        stems.append(
+            stem
+            | {
+                "id": f"{ARTIST2_TRACK['id']}-{suffix}",
+                "file": stem.get("file") or f"{stem['id']}.flac",
+            }
+        )
+    return source | {"id": ARTIST2_TRACK["id"], "title": ARTIST2_TRACK["title"], "stems": stems}
+
+
+def seed_rightsholders(db: Session, track: Track) -> None:
+    """Give each stem without rightsholders its demo owners (the artist; one co-writer)."""
+    have = {
+        row.stem_id
+        for row in db.scalars(select(StemRightsholder).where(StemRightsholder.track_id == track.id))
+    }
+    for stem in track.stems:
+        if stem.id in have:
+            continue
+        holders = CO_WRITTEN.get(stem.id.rsplit("-", 1)[-1], [(None, 10000)])
+        for party, share_bp in holders:
+            db.add(
+                StemRightsholder(
+                    track_id=track.id,
+                    stem_id=stem.id,
+                    party=party or track.artist.display_name,
+                    share_bp=share_bp,
+                )
+            )
+    db.flush()
 
 
 def seed_demo(db: Session, storage: Storage, catalog_dir: Path) -> None:
@@ -139,5 +192,17 @@ def seed_demo(db: Session, storage: Storage, catalog_dir: Path) -> None:
             diagnostics=diagnostics,
         )
     seed_tracks(db, storage, users["artist"], catalog_dir, tracks)
+    if tracks:
+        # Not opted in: it shows the owner's preview, and keeps the public catalog as it was.
+        seed_tracks(
+            db,
+            storage,
+            users["artist2"],
+            catalog_dir,
+            [_artist2_track(tracks[-1])],
+            initial_policy=RightsPolicy(opted_in=False),
+        )
+    for track in db.scalars(select(Track)).all():
+        seed_rightsholders(db, track)
     db.commit()
     log.info("Demo catalog ready: %d tracks", len(tracks))

@@ -13,7 +13,8 @@ from server.db import init_db, make_engine, make_sessionmaker
 from server.demo import seed_demo
 from server.errors import install_error_handlers
 from server.pipeline import RemixPipeline
-from server.routes import auth, me, remixes, tracks
+from server.routes import artist, auth, me, remixes, tracks
+from server.secrets_store import load_or_create_secret
 from server.storage import Storage
 
 
@@ -49,6 +50,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.state.sessions = sessions
     app.state.storage = storage
     app.state.pipeline = pipeline
+    app.state.secret = load_or_create_secret(settings.data_dir)
     install_error_handlers(app)
 
     api = APIRouter(prefix=API_PREFIX)
@@ -57,7 +59,7 @@ def create_app(settings: Settings) -> FastAPI:
     def health() -> dict[str, str]:
         return {"status": "ok"}
 
-    for module in (auth, me, tracks, remixes):
+    for module in (auth, me, tracks, remixes, artist):
         api.include_router(module.router)
     app.include_router(api)
     return app

@@ -10,19 +10,23 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import math
 import os
 import queue
 import threading
 from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
 
 import numpy as np
 import soundfile as sf
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from app.contract import RemixDocument, RemixStatus, RightsPolicy
+from app.contract import RemixDocument, RemixStatus, RightsPolicy, StemSettings
 from app.remix import audible_stems, document_arrays
 from server.db import Remix, Track
+from server.loudness import Loudness, normalise
 from server.storage import Storage
 
 log = logging.getLogger("encore.platform.pipeline")
@@ -35,6 +39,20 @@ def document_hash(doc: RemixDocument) -> str:
     canonical = json.dumps(
         doc.model_dump(mode="json"), sort_keys=True, separators=(",", ":"), ensure_ascii=False
     )
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def canonical_hash(doc: RemixDocument, stem_ids: list[str]) -> str:
+    """The recipe's identity for duplicate detection: what is *heard*, not what it is called.
+
+    Defaults are filled in for every stem of the track (so omitting a stem equals stating its
+    defaults), keys are sorted, and title, description and the AI declaration are left out.
+    """
+    dumped = doc.model_dump(mode="json", exclude={"title", "description", "ai"})
+    stems = dumped.get("stems", {})
+    default = StemSettings().model_dump(mode="json")
+    dumped["stems"] = {stem_id: stems.get(stem_id, default) for stem_id in stem_ids}
+    canonical = json.dumps(dumped, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
@@ -133,7 +151,92 @@ def check_document(doc: RemixDocument, track: Track, policy: RightsPolicy) -> li
                 f"{policy.max_length_s:.0f} s",
             )
         )
+    if audible and not problems:
+        problem = transformation_problem(doc, usable, audible, policy)
+        if problem is not None:
+            problems.append(problem)
     return problems
+
+
+# Settings the minimum-transformation rule measures itself; any *other* non-default setting
+# (EQ, filters, sends, effects, arrangement... as the document grows) counts as a transformation.
+_MEASURED_STEM_FIELDS = {"gain_db", "pan", "mute", "solo"}
+_NOT_TRANSFORMATIONS = {
+    "format",
+    "track_id",
+    "track_version",
+    "title",
+    "description",
+    "stems",
+    "master_gain_db",
+    "tempo_ratio",
+    "key_shift",
+    "ai",
+}
+MIN_TEMPO_CHANGE = 0.01  # a tempo ratio within 1 % of 1 is not a change anyone hears
+
+
+def other_transformations(doc: RemixDocument) -> tuple[dict[str, Any], dict[str, dict[str, Any]]]:
+    """(document-level, per-stem) settings beyond gain/pan/mute/solo/tempo/key that differ from
+    their defaults, as JSON values."""
+    dumped = doc.model_dump(mode="json")
+    defaults = type(doc).model_fields
+    doc_level = {
+        name: dumped[name]
+        for name, field in defaults.items()
+        if name not in _NOT_TRANSFORMATIONS
+        and name in dumped
+        and dumped[name] != _json_default(field)
+    }
+    stem_default = StemSettings().model_dump(mode="json")
+    per_stem = {}
+    for stem_id, settings in dumped.get("stems", {}).items():
+        changed = {
+            k: v
+            for k, v in settings.items()
+            if k not in _MEASURED_STEM_FIELDS and stem_default.get(k) != v
+        }
+        if changed:
+            per_stem[stem_id] = changed
+    return doc_level, per_stem
+
+
+def _json_default(field: Any) -> Any:
+    value = field.get_default(call_default_factory=True)
+    return value.model_dump(mode="json") if hasattr(value, "model_dump") else value
+
+
+def transformation_problem(
+    doc: RemixDocument, usable: list[str], audible: list[str], policy: RightsPolicy
+) -> Violation | None:
+    """The minimum-transformation rule (docs/policy.md). A document is a derivative when at
+    least one of these holds:
+
+    * a usable stem is silenced (muted, or left out because another stem is soloed);
+    * the audible stems' gains span at least `policy.min_balance_change_db` (a uniform gain
+      change is only volume, and loudness normalisation undoes it);
+    * the tempo ratio differs from 1 by at least 1 %, or the key is shifted;
+    * any other setting (EQ, effects, arrangement...) differs from its default.
+    Pan alone does not count.
+    """
+    if len(audible) < len(usable):
+        return None
+    if abs(doc.tempo_ratio - 1.0) >= MIN_TEMPO_CHANGE or doc.key_shift != 0:
+        return None
+    doc_level, per_stem = other_transformations(doc)
+    if doc_level or any(stem_id in per_stem for stem_id in audible):
+        return None
+    gains = [doc.stems.get(stem_id, StemSettings()).gain_db for stem_id in audible]
+    spread = max(gains) - min(gains)
+    if spread >= policy.min_balance_change_db:
+        return None
+    return Violation(
+        "not_a_derivative",
+        f"the remix is too close to the original to be a derivative: its audible stems' gains "
+        f"differ by only {spread:g} dB (this track needs at least "
+        f"{policy.min_balance_change_db:g} dB between the loudest and quietest stem), no stem "
+        "is muted and tempo and key are unchanged. Rebalance, mute a stem, or change tempo or key",
+    )
 
 
 def _load_stereo(path: str) -> tuple[np.ndarray, int]:
@@ -160,7 +263,7 @@ def render_document(doc: RemixDocument, track: Track, storage: Storage) -> tuple
     for i, (a, _) in enumerate(loaded):
         block[i, :, : a.shape[1]] = a
     del loaded
-    arrays = document_arrays(doc, [s.id for s in stems])
+    arrays = document_arrays(doc, [s.id for s in stems], bpm=track.bpm)
     mix = render_mix(
         block,
         arrays.gain_db,
@@ -169,8 +272,28 @@ def render_document(doc: RemixDocument, track: Track, storage: Storage) -> tuple
         arrays.solo,
         arrays.master_gain_db,
         sample_rate=rate,
+        strip=arrays.strip,
+        bus=arrays.bus,
     )
     return np.asarray(mix, dtype=np.float32), rate
+
+
+def render_to_file(
+    doc: RemixDocument, track: Track, storage: Storage, target: Path, normalised: bool = True
+) -> Loudness:
+    """Render, loudness-normalise and write a 24-bit FLAC atomically (the publish path and the
+    operators' `encore-platform render` both use this)."""
+    mix, rate = render_document(doc, track, storage)
+    if normalised:
+        mix, loudness = normalise(mix, rate)
+    else:
+        lufs = -math.inf
+        loudness = Loudness(lufs, lufs, 0.0, lufs, lufs)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_name(target.stem + ".tmp.flac")
+    sf.write(tmp, np.clip(mix, -1.0, 1.0), rate, format="FLAC", subtype="PCM_24")
+    os.replace(tmp, target)
+    return loudness
 
 
 def _set_status(db: Session, remix: Remix, status: RemixStatus, reason: str | None = None) -> None:
@@ -198,15 +321,16 @@ def process_remix(remix_id: str, sessions: sessionmaker, storage: Storage) -> st
             policy = RightsPolicy.model_validate(track.policy or {})
             problems = check_document(doc, track, policy)
             if problems:  # the policy may have changed since submission
-                _set_status(db, remix, RemixStatus.REJECTED, problems[0].message)
+                reason = "; ".join(p.message.rstrip(".") for p in problems)
+                _set_status(
+                    db,
+                    remix,
+                    RemixStatus.REJECTED,
+                    f"The track's policy changed after you submitted: {reason}.",
+                )
                 return remix.status
-            mix, rate = render_document(doc, track, storage)
             relpath = storage.render_relpath(remix.id)
-            target = storage.path(relpath)
-            target.parent.mkdir(parents=True, exist_ok=True)
-            tmp = target.with_name(target.stem + ".tmp.flac")
-            sf.write(tmp, np.clip(mix, -1.0, 1.0), rate, format="FLAC", subtype="PCM_24")
-            os.replace(tmp, target)
+            loudness = render_to_file(doc, track, storage, storage.path(relpath))
         except Exception as exc:
             log.exception("Rendering remix %s failed", remix_id)
             db.rollback()
@@ -215,6 +339,7 @@ def process_remix(remix_id: str, sessions: sessionmaker, storage: Storage) -> st
             )
             return remix.status
         remix.render_path = relpath
+        remix.loudness_lufs = loudness.output_lufs if math.isfinite(loudness.output_lufs) else None
         final = RemixStatus.PENDING_APPROVAL if policy.requires_approval else RemixStatus.PUBLISHED
         _set_status(db, remix, final)
         return remix.status

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import itertools
 import threading
 import time
 import uuid
@@ -78,10 +79,17 @@ def remix_doc(track: dict, **overrides: Any) -> dict:
         "track_id": track["id"],
         "track_version": track["version"],
         "title": "Night drive edit",
-        "stems": {track["stems"][0]["id"]: {"gain_db": -3.0, "pan": -0.4}},
+        "stems": {
+            track["stems"][0]["id"]: {"gain_db": -3.0, "pan": -0.4},
+            # Every document differs audibly, so none is refused as a (near) duplicate.
+            track["stems"][1]["id"]: {"gain_db": -1.5 * next(_VARIANT)},
+        },
         "master_gain_db": -1.0,
     }
     return doc | overrides
+
+
+_VARIANT = itertools.count()
 
 
 def submit(api: Api, doc: dict, key: str | None) -> requests.Response:

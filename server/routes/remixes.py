@@ -11,22 +11,30 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
 from app.contract import (
+    Disclosure,
     ErrorResponse,
     RemixDocument,
     RemixInfo,
     RemixList,
     RemixStatus,
+    SplitStatement,
 )
-from server.db import Remix, Track, User
-from server.deps import CurrentUser, OptionalUser, SessionDep, StorageDep
+from app.remix import audible_stems
+from server.antispam import check_duplicates, check_quota
+from server.config import Settings
+from server.db import Remix, StemRightsholder, Track, User
+from server.deps import CurrentUser, OptionalUser, SessionDep, SettingsDep, StorageDep
+from server.disclosure import build_disclosure
 from server.errors import ApiError
-from server.pipeline import check_document, document_hash
+from server.pipeline import canonical_hash, check_document, document_hash
 from server.routes.tracks import entitlement_problem, policy_of, require_entitled
+from server.splits import split_statement
 from server.storage import file_response
 
 router = APIRouter(prefix="/remixes", tags=["remixes"])
 
 _ERRORS = {s: {"model": ErrorResponse} for s in (400, 401, 403, 404, 409, 422)}
+_SUBMIT_ERRORS = {**_ERRORS, 413: {"model": ErrorResponse}, 429: {"model": ErrorResponse}}
 
 
 def remix_info(remix: Remix) -> RemixInfo:
@@ -39,7 +47,41 @@ def remix_info(remix: Remix) -> RemixInfo:
         reason=remix.reason,
         created_at=remix.created_at,
         link=f"encore://remix/{remix.id}",
+        split=SplitStatement.model_validate(remix.split) if remix.split else None,
+        disclosure=Disclosure.model_validate(remix.disclosure) if remix.disclosure else None,
     )
+
+
+PLATFORM_PARTY = "Encore (platform)"
+
+
+def _attribution(
+    db: Session, user: User, doc: RemixDocument, track: Track, settings: Settings
+) -> tuple[str, SplitStatement, Disclosure]:
+    """Duplicate checks, then the canonical hash, split statement and disclosure record."""
+    policy = policy_of(track)
+    stem_ids = [s.id for s in track.stems]
+    usable = [s for s in stem_ids if policy.allowed_stems is None or s in policy.allowed_stems]
+    audible = audible_stems(doc, usable)
+    canonical = canonical_hash(doc, stem_ids)
+    check_duplicates(db, user, doc, canonical, audible)
+    holders: dict[str, list[tuple[str, int]]] = {}
+    for row in db.scalars(
+        select(StemRightsholder)
+        .where(StemRightsholder.track_id == track.id)
+        .order_by(StemRightsholder.id)
+    ):
+        holders.setdefault(row.stem_id, []).append((row.party, row.share_bp))
+    split = split_statement(
+        creator=user.display_name,
+        creator_share=policy.creator_share,
+        platform=PLATFORM_PARTY,
+        platform_bp=settings.platform_share_bp,
+        used_stems=audible,
+        rightsholders=holders,
+        default_rightsholder=track.artist.display_name,
+    )
+    return canonical, split, build_disclosure(doc, track, usable, audible)
 
 
 def _remix_query() -> Select[tuple[Remix]]:
@@ -67,7 +109,9 @@ def _replay(existing: Remix, doc_hash: str, response: Response) -> RemixInfo:
 
 def _validated_track(db: Session, user: User, doc: RemixDocument) -> Track:
     track = db.scalar(
-        select(Track).where(Track.id == doc.track_id).options(selectinload(Track.stems))
+        select(Track)
+        .where(Track.id == doc.track_id)
+        .options(selectinload(Track.stems), selectinload(Track.artist))
     )
     if track is None or not (policy_of(track).opted_in or track.artist_user_id == user.id):
         raise ApiError(
@@ -78,18 +122,19 @@ def _validated_track(db: Session, user: User, doc: RemixDocument) -> Track:
     require_entitled(user, track)
     problems = check_document(doc, track, policy_of(track))
     if problems:
-        message = "; ".join(p.message for p in problems)
+        message = "; ".join(p.message.rstrip(".") for p in problems)
         raise ApiError(422, problems[0].code, message[0].upper() + message[1:] + ".")
     return track
 
 
-@router.post("", response_model=RemixInfo, status_code=201, responses=_ERRORS)
+@router.post("", response_model=RemixInfo, status_code=201, responses=_SUBMIT_ERRORS)
 def submit_remix(
     doc: RemixDocument,
     request: Request,
     response: Response,
     db: SessionDep,
     user: CurrentUser,
+    settings: SettingsDep,
     idempotency_key: Annotated[str | None, Header()] = None,
 ) -> RemixInfo:
     """Accept a remix document; rendering happens afterwards (poll GET /v1/remixes/{id})."""
@@ -105,7 +150,18 @@ def submit_remix(
     existing = _existing(db, user, key)
     if existing is not None:
         return _replay(existing, doc_hash, response)
-    track = _validated_track(db, user, doc)
+    try:
+        check_quota(db, user, settings.daily_quota)
+        track = _validated_track(db, user, doc)
+        canonical, split, disclosure = _attribution(db, user, doc, track, settings)
+    except ApiError:
+        # A concurrent request with the same key may have committed since the look-up above;
+        # then this is its retry (and its own remix is no "duplicate"), not a rejection.
+        db.rollback()
+        existing = _existing(db, user, key)
+        if existing is not None:
+            return _replay(existing, doc_hash, response)
+        raise
     remix = Remix(
         user_id=user.id,
         track_id=track.id,
@@ -113,6 +169,9 @@ def submit_remix(
         title=doc.title,
         document=doc.model_dump(mode="json"),
         document_hash=doc_hash,
+        canonical_hash=canonical,
+        split=split.model_dump(mode="json"),
+        disclosure=disclosure.model_dump(mode="json"),
         status=RemixStatus.RECEIVED.value,
     )
     db.add(remix)

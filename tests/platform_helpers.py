@@ -1,0 +1,87 @@
+"""Helpers shared by the platform test modules (policy, artist, splits, anti-spam)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+import requests
+
+from tests.plugins.platform import REPO, login
+
+PASSWORD = "encore-test-pw"
+
+
+class Api:
+    """requests with a base URL, a bearer token and a timeout on every call."""
+
+    def __init__(self, url: str, token: str | None = None) -> None:
+        self.url = url
+        self.token = token
+
+    def __call__(self, method: str, path: str, **kwargs: Any) -> requests.Response:
+        headers = dict(kwargs.pop("headers", {}))
+        if self.token:
+            headers.setdefault("Authorization", f"Bearer {self.token}")
+        return requests.request(
+            method, f"{self.url}/v1{path}", headers=headers, timeout=30, **kwargs
+        )
+
+    def submit(self, doc: dict, key: str | None = None) -> requests.Response:
+        return self(
+            "POST", "/remixes", json=doc, headers={"Idempotency-Key": key or uuid.uuid4().hex}
+        )
+
+
+def as_demo(url: str, username: str) -> Api:
+    return Api(url, login(url, username)["access_token"])
+
+
+def create_user(
+    url: str, data_dir: Path, username: str, tier: str = "superfan", artist: bool = False
+) -> Api:
+    """A fresh account through the operator CLI (a fresh daily quota, no earlier remixes)."""
+    cmd = [sys.executable, "-m", "server.cli", "create-user", username, "--tier", tier]
+    cmd += ["--password", PASSWORD, "--data-dir", str(data_dir)]
+    if artist:
+        cmd.append("--artist")
+    subprocess.run(cmd, check=True, cwd=REPO, capture_output=True, timeout=60)
+    return Api(url, login(url, username, PASSWORD)["access_token"])
+
+
+def assert_error(resp: requests.Response, status: int, code: str) -> str:
+    assert resp.status_code == status, resp.text[:800]
+    assert resp.headers["content-type"].startswith("application/json")
+    body = resp.json()
+    assert set(body) == {"error"}
+    assert body["error"]["code"] == code, body
+    return body["error"]["message"]
+
+
+def wait_for_status(api: Api, remix_id: str, timeout: float = 60.0) -> dict:
+    deadline = time.monotonic() + timeout
+    while True:
+        info = api("GET", f"/remixes/{remix_id}").json()
+        if info["status"] not in ("received", "rendering") or time.monotonic() > deadline:
+            return info
+        time.sleep(0.1)
+
+
+def stem_ids(track: dict) -> list[str]:
+    return [s["id"] for s in track["stems"]]
+
+
+def doc_for(track: dict, stems: dict | None = None, **overrides: Any) -> dict:
+    """A valid document: by default the first stem 6 dB down (a clear rebalance)."""
+    ids = stem_ids(track)
+    return {
+        "format": "encore.remix/1",
+        "track_id": track["id"],
+        "track_version": track["version"],
+        "title": "Test remix",
+        "stems": {ids[0]: {"gain_db": -6.0}} if stems is None else stems,
+    } | overrides
