@@ -7,10 +7,11 @@ cannot drift apart: a field renamed here is renamed on both sides of the wire at
 from __future__ import annotations
 
 from datetime import datetime
+from decimal import Decimal
 from enum import StrEnum
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 REMIX_FORMAT = "encore.remix/1"
 API_PREFIX = "/v1"
@@ -68,6 +69,12 @@ class Account(BaseModel):
     diagnostics: bool = False
 
 
+class ContentKey(BaseModel):
+    """A per-user key the client uses to encrypt its stem cache at rest."""
+
+    key: str = Field(description="base64 of 32 bytes, stable for the account.")
+
+
 class StemInfo(BaseModel):
     id: str
     name: str
@@ -108,13 +115,34 @@ class RightsPolicy(BaseModel):
     solo_forbidden_stems: list[str] = Field(
         default_factory=list, description="Stems that may not be heard isolated."
     )
-    tempo_ratio_min: float = 0.75
-    tempo_ratio_max: float = 1.25
-    key_shift_min: int = -3
-    key_shift_max: int = 3
-    max_length_s: float = 600.0
+    tempo_ratio_min: float = Field(0.75, gt=0.25, lt=4.0)
+    tempo_ratio_max: float = Field(1.25, gt=0.25, lt=4.0)
+    key_shift_min: int = Field(-3, ge=-12, le=12)
+    key_shift_max: int = Field(3, ge=-12, le=12)
+    max_length_s: float = Field(600.0, gt=0.0, le=3600.0)
     requires_approval: bool = False
     creator_share: float = Field(0.2, ge=0.0, le=0.5)
+    min_balance_change_db: float = Field(
+        3.0,
+        ge=0.0,
+        le=24.0,
+        description="Minimum transformation: unless a stem is silenced (muted, or left out by a "
+        "solo) or tempo/key change, the loudest and quietest audible stems must differ by at "
+        "least this many dB. A uniform gain change is only volume, not a derivative.",
+    )
+
+    @model_validator(mode="after")
+    def _ranges_are_ordered(self) -> RightsPolicy:
+        if self.tempo_ratio_min > self.tempo_ratio_max:
+            raise ValueError(
+                f"tempo_ratio_min {self.tempo_ratio_min:g} is above tempo_ratio_max "
+                f"{self.tempo_ratio_max:g}"
+            )
+        if self.key_shift_min > self.key_shift_max:
+            raise ValueError(
+                f"key_shift_min {self.key_shift_min} is above key_shift_max {self.key_shift_max}"
+            )
+        return self
 
 
 class TrackSummary(BaseModel):
@@ -146,6 +174,33 @@ class StemSettings(BaseModel):
     pan: float = Field(0.0, ge=-1.0, le=1.0)
     mute: bool = False
     solo: bool = False
+    eq_low_db: float = Field(0.0, ge=-24.0, le=24.0, description="Low shelf, 120 Hz.")
+    eq_mid_db: float = Field(0.0, ge=-24.0, le=24.0, description="Peak, 1 kHz, Q 0.7.")
+    eq_high_db: float = Field(0.0, ge=-24.0, le=24.0, description="High shelf, 6 kHz.")
+    hp_hz: float = Field(20.0, ge=20.0, le=20000.0, description="High-pass cutoff; 20 = off.")
+    lp_hz: float = Field(20000.0, ge=20.0, le=20000.0, description="Low-pass; 20000 = off.")
+    send_reverb: float = Field(0.0, ge=0.0, le=1.0, description="Post-fader send level.")
+    send_delay: float = Field(0.0, ge=0.0, le=1.0, description="Post-fader send level.")
+
+
+class ReverbSettings(BaseModel):
+    """The shared reverb bus (fed by the stems' `send_reverb`)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    size: float = Field(0.5, ge=0.0, le=1.0)
+    damping: float = Field(0.5, ge=0.0, le=1.0)
+    wet: float = Field(1.0, ge=0.0, le=1.0, description="Return level.")
+
+
+class DelaySettings(BaseModel):
+    """The shared tempo-synced delay bus (fed by the stems' `send_delay`)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    beats: float = Field(0.75, ge=0.0625, le=4.0, description="Delay time in beats of the track.")
+    feedback: float = Field(0.35, ge=0.0, le=0.95)
+    wet: float = Field(1.0, ge=0.0, le=1.0, description="Return level.")
 
 
 class AIInvolvement(BaseModel):
@@ -174,6 +229,8 @@ class RemixDocument(BaseModel):
     master_gain_db: float = Field(0.0, ge=-24.0, le=12.0)
     tempo_ratio: float = Field(1.0, gt=0.25, lt=4.0)
     key_shift: int = Field(0, ge=-12, le=12)
+    reverb: ReverbSettings = Field(default_factory=ReverbSettings)
+    delay: DelaySettings = Field(default_factory=DelaySettings)
     ai: AIInvolvement = Field(default_factory=AIInvolvement)
 
 
@@ -183,6 +240,61 @@ class RemixStatus(StrEnum):
     PENDING_APPROVAL = "pending_approval"
     PUBLISHED = "published"
     REJECTED = "rejected"
+
+
+class SplitRole(StrEnum):
+    RIGHTSHOLDER = "rightsholder"
+    CREATOR = "creator"
+    PLATFORM = "platform"
+
+
+class SplitLine(BaseModel):
+    party: str
+    role: SplitRole
+    stem_id: str | None = Field(None, description="The stem this rightsholder line is for.")
+    share: Decimal = Field(description="Fraction of the remix's revenue, e.g. 0.1500.")
+    basis_points: int = Field(description="The same share in 1/10000ths (exact integers).")
+
+
+class SplitStatement(BaseModel):
+    """How a remix's revenue divides; the lines' shares sum to exactly 1 (10000 bp)."""
+
+    lines: list[SplitLine]
+    total: Decimal = Field(Decimal(1), description="Always exactly 1.")
+
+
+class StemDisclosure(BaseModel):
+    stem_id: str
+    name: str
+    gain_db: float
+    pan: float
+    muted: bool
+    soloed: bool
+    audible: bool
+    settings: dict[str, object] = Field(
+        default_factory=dict, description="Every setting that differs from the default."
+    )
+
+
+class Disclosure(BaseModel):
+    """How a remix was made: source, stems, transformations, tools and declared AI use."""
+
+    source_track_id: str
+    source_track_title: str
+    source_artist: str
+    source_track_version: int
+    stems_used: list[str] = Field(description="Stem ids audible in the remix.")
+    stems: list[StemDisclosure]
+    tempo_ratio: float
+    key_shift: int
+    master_gain_db: float
+    other_transformations: dict[str, object] = Field(
+        default_factory=dict,
+        description="Document-level settings beyond tempo/key/gain (effects, arrangement...).",
+    )
+    tools: list[str]
+    ai: AIInvolvement = Field(description="Declared by the creator (DDEX ERN 4.3.2 categories).")
+    ai_categories: list[str] = Field(description="The declared categories, by name.")
 
 
 class RemixInfo(BaseModel):
@@ -196,6 +308,38 @@ class RemixInfo(BaseModel):
     link: str = Field(
         description="In-app link to the published remix: the one thing a fan may copy."
     )
+    split: SplitStatement | None = None
+    disclosure: Disclosure | None = None
+
+
+class ReviewDecision(StrEnum):
+    APPROVE = "approve"
+    REJECT = "reject"
+
+
+class ReviewRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    decision: ReviewDecision
+    reason: str | None = Field(
+        None, max_length=1000, description="Required when rejecting; shown to the creator."
+    )
+
+
+class AuditEntry(BaseModel):
+    id: int
+    at: datetime
+    actor: str
+    action: str = Field(description="'policy_changed', 'remix_approved' or 'remix_rejected'.")
+    track_id: str
+    remix_id: str | None = None
+    before: dict[str, object] | None = None
+    after: dict[str, object] | None = None
+    reason: str | None = None
+
+
+class AuditLog(BaseModel):
+    entries: list[AuditEntry]
 
 
 class RemixList(BaseModel):

@@ -132,7 +132,7 @@ class TrackStream:
     def _download(self, index: int) -> None:
         state = self.states[index]
         info = state.info
-        name = info.sha256  # content-addressed: the same stem is cached once
+        name = self.cache_name(info)
         for attempt in range(2):
             if self.cache.complete(name) or self._fetch(state, name):
                 if self._verified(name, info.sha256):
@@ -198,6 +198,11 @@ class TrackStream:
         finally:
             writer.close()
         return True
+
+    def cache_name(self, info: StemInfo) -> str:
+        """One entry per stem and content: two identical stems never share a file (each has its
+        own download thread), and the disk listing does not name tracks or stems."""
+        return hashlib.sha256(f"{self.detail.id}/{info.id}/{info.sha256}".encode()).hexdigest()
 
     def _verified(self, name: str, sha256: str) -> bool:
         digest = hashlib.sha256()
@@ -266,7 +271,7 @@ class TrackStream:
         if reader is not None:
             reader.close()
         try:
-            reader = _StemReader(self.cache, state, complete=complete)
+            reader = _StemReader(self.cache, self.cache_name(state.info), state, complete=complete)
         except (sf.LibsndfileError, CacheCorrupt, OSError, RuntimeError):
             reader = None
         self._readers[index] = reader
@@ -294,10 +299,12 @@ class TrackStream:
 class _StemReader:
     """A decoder over what the cache holds of one stem (all of it, or the prefix so far)."""
 
-    def __init__(self, cache: EncryptedCache, state: StemState, *, complete: bool) -> None:
+    def __init__(
+        self, cache: EncryptedCache, name: str, state: StemState, *, complete: bool
+    ) -> None:
         self.complete = complete
         self.bytes_seen = state.received
-        self._file: DecryptingFile = cache.open(state.info.sha256, partial=not complete)
+        self._file: DecryptingFile = cache.open(name, partial=not complete)
         try:
             self._sf = sf.SoundFile(self._file)
         except Exception:

@@ -116,9 +116,48 @@ class Studio:
             self.engine.set_mute(i, s.mute)
             self.engine.set_solo(i, s.solo)
         self.engine.set_master_gain_db(self.document.master_gain_db)
+        self._push_effects()
         self._notify()
 
     def _notify(self) -> None:
         if self.document is not None:
             for listener in self._listeners:
                 listener(self.document)
+
+    # -- channel strip effects and buses (issue 3) -----------------------------------------------
+
+    def set_eq(self, stem_id: str, low_db: float, mid_db: float, high_db: float) -> None:
+        self._edit(stem_id, eq_low_db=low_db, eq_mid_db=mid_db, eq_high_db=high_db)
+        self.engine.set_eq(self._index(stem_id), low_db, mid_db, high_db)
+
+    def set_filters(self, stem_id: str, hp_hz: float, lp_hz: float) -> None:
+        self._edit(stem_id, hp_hz=hp_hz, lp_hz=lp_hz)
+        self.engine.set_filters(self._index(stem_id), hp_hz, lp_hz)
+
+    def set_sends(self, stem_id: str, reverb: float, delay: float) -> None:
+        self._edit(stem_id, send_reverb=reverb, send_delay=delay)
+        self.engine.set_sends(self._index(stem_id), reverb, delay)
+
+    def set_reverb(self, *, size: float, damping: float, wet: float) -> None:
+        self._set_bus("reverb", size=size, damping=damping, wet=wet)
+
+    def set_delay(self, *, beats: float, feedback: float, wet: float) -> None:
+        self._set_bus("delay", beats=beats, feedback=feedback, wet=wet)
+
+    def _set_bus(self, which: str, **values: float) -> None:
+        assert self.document is not None
+        data = self.document.model_dump()
+        data[which] = {**data[which], **values}
+        self.document = RemixDocument.model_validate(data)  # validates the ranges
+        self._push_effects()
+        self._notify()
+
+    def _push_effects(self) -> None:
+        """Document -> engine for EQ, filters, sends, reverb, delay and the delay's tempo."""
+        from app.remix import document_arrays  # app.remix imports audio.dsp (numba)
+
+        assert self.track is not None and self.document is not None
+        bpm = self.track.detail.analysis.bpm if self.track.detail.analysis else 120.0
+        arrays = document_arrays(self.document, list(self.track.stem_ids), bpm=bpm)
+        self.engine.set_strip(arrays.strip)
+        self.engine.set_bus(arrays.bus)

@@ -14,7 +14,9 @@ class MemoryKeyring(KeyringBackend):
     """Stands in for the OS keyring (Secret Service, KWallet), which this headless machine has
     not: the vault talks to it through keyring's real backend interface."""
 
-    priority = 1
+    # keyring registers every backend subclass for discovery; below fail.Keyring's 0, discovery
+    # never picks this one, so it cannot leak into other tests' app instances.
+    priority = -1
 
     def __init__(self) -> None:
         super().__init__()

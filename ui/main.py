@@ -15,6 +15,7 @@ from app.embedded import PlatformProcess, PlatformStartError, start_platform
 from app.session import TokenVault
 from audio.device import AudioDeviceError, OutputStream
 from audio.engine import Engine
+from audio.mixer import MixKernel
 from ui.login import LoginDialog
 from ui.mainwindow import MainWindow
 from ui.tasks import TaskRunner
@@ -66,6 +67,8 @@ def main(argv: list[str] | None = None) -> int:
     app.setApplicationName("Encore")
     app.setStyleSheet(load_theme())
     tasks = TaskRunner(app)
+    # Compile the engine's DSP while the fan signs in, not when the first track opens.
+    tasks.run(lambda: MixKernel(1, 256))
     embedded: list[PlatformProcess] = []
 
     demo = args.platform is None

@@ -60,6 +60,7 @@ class MainWindow(QMainWindow):
         self.vault = vault
         self.cache: EncryptedCache | None = None
         self._reconnect_shown = False
+        self._play_pending = False
         self.studio = Studio(engine)
         self.account = account or client.account
         self.detail: TrackDetail | None = None
@@ -234,12 +235,16 @@ class MainWindow(QMainWindow):
     # -- transport and meters ---------------------------------------------------------------------
 
     def toggle_play(self) -> None:
-        if self.studio.track is None:
+        stream = self.studio.track
+        if stream is None:
             return
-        if self.engine.playing:
+        if self.engine.playing or self._play_pending:
+            self._play_pending = False
             self.engine.pause()
-        else:
+        elif stream.ready_at(int(self.engine.position_seconds * stream.sample_rate)):
             self.engine.play()
+        else:
+            self._play_pending = True  # starts on the tick the first chunk is decoded: no skip
 
     def _master_gain(self, db: float) -> None:
         if self.studio.document is not None:
@@ -250,6 +255,11 @@ class MainWindow(QMainWindow):
         if stream is None:
             return
         self._show_streaming(stream)
+        if self._play_pending and stream.ready_at(
+            int(self.engine.position_seconds * stream.sample_rate)
+        ):
+            self._play_pending = False
+            self.engine.play()
         stem_peaks, master_peak = self.engine.meters()
         for i, strip in enumerate(self.mixer.strips.values()):
             if i < len(stem_peaks):

@@ -49,8 +49,10 @@ def _stop(proc: subprocess.Popen) -> None:
         return
     import sounddevice as sd
 
+    # Fully: PortAudio counts initialisations, and one left over keeps its JACK client open.
     with contextlib.suppress(Exception):
-        sd._terminate()
+        while sd._initialized:
+            sd._terminate()
     proc.terminate()
     try:
         proc.wait(timeout=5)
