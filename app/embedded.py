@@ -76,9 +76,11 @@ def start_platform(
     ]
     if demo:
         args.append("--demo")
+    args.append("--exit-with-stdin")  # dies with us, even if we are killed
     args += extra_args or []
     proc = subprocess.Popen(
         args,
+        stdin=subprocess.PIPE,  # NB: never written; its closing is the child's signal to exit
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,

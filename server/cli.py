@@ -7,6 +7,7 @@ import getpass
 import logging
 import socket
 import sys
+import threading
 from pathlib import Path
 
 import uvicorn
@@ -71,8 +72,23 @@ def cmd_serve(args: argparse.Namespace) -> int:
     config = uvicorn.Config(
         create_app(settings), log_level="warning", access_log=False, lifespan="on"
     )
-    _ReadyServer(config, f"http://{host}:{port}").run(sockets=[sock])
+    server = _ReadyServer(config, f"http://{host}:{port}")
+    if args.exit_with_stdin:
+        _exit_when_stdin_closes(server)
+    server.run(sockets=[sock])
     return 0
+
+
+def _exit_when_stdin_closes(server: uvicorn.Server) -> None:
+    """An embedded platform must not outlive the app that started it, even a killed one: the app
+    holds our stdin open, and the kernel closes it when the app dies however it dies."""
+
+    def watch() -> None:
+        while sys.stdin.buffer.read(4096):
+            pass
+        server.should_exit = True
+
+    threading.Thread(target=watch, name="parent-watch", daemon=True).start()
 
 
 def cmd_seed_demo(args: argparse.Namespace) -> int:
@@ -182,6 +198,11 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8765, help="0 picks a free port")
     serve.add_argument("--demo", action="store_true", help="seed demo accounts and music")
+    serve.add_argument(
+        "--exit-with-stdin",
+        action="store_true",
+        help="stop when standard input closes (an embedding app's lifeline)",
+    )
     serve.add_argument(
         "--access-ttl", type=int, default=DEFAULT_ACCESS_TTL, help="access token lifetime (s)"
     )

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
 from pathlib import Path
 
 import platformdirs
+from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QApplication
 
 from app.client import PlatformClient
@@ -58,6 +60,16 @@ def open_audio(
         return None, f"No sound: {exc} You can still mix and submit."
 
 
+def quit_on_ctrl_c(app: QApplication) -> None:
+    """Ctrl-C in the terminal quits like closing the window (drafts saved, platform stopped).
+
+    Python only runs signal handlers between bytecodes, so an idle timer wakes it periodically."""
+    signal.signal(signal.SIGINT, lambda *_: app.quit())
+    waker = QTimer(app, interval=250)
+    waker.timeout.connect(lambda: None)
+    waker.start()
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(sys.argv[1:] if argv is None else argv)
     # NB: the audio callback needs the GIL; the default 5 ms switch interval is longer than a
@@ -66,6 +78,7 @@ def main(argv: list[str] | None = None) -> int:
     app = QApplication.instance() or QApplication(sys.argv[:1])
     app.setApplicationName("Encore")
     app.setStyleSheet(load_theme())
+    quit_on_ctrl_c(app)
     tasks = TaskRunner(app)
     # Compile the engine's DSP while the fan signs in, not when the first track opens.
     tasks.run(lambda: MixKernel(1, 256))
