@@ -138,6 +138,8 @@ class TrackStream:
                 if self._verified(name, info.sha256):
                     state.received = info.size
                     state.status = StemStatus.COMPLETE
+                    # Keep the cache under its size limit, never evicting this track's stems.
+                    self.cache.evict(keep={self.cache_name(s) for s in self.stems})
                     return
                 self.cache.remove(name)  # damaged in transit or at rest: fetch once more
                 self._reset_reader(index)

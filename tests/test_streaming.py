@@ -239,3 +239,20 @@ def test_logout_purges_the_cache(fan, cache):
     fan.logout()
     assert not any(Path(cache.directory).glob("*.enc"))
     assert not fan.signed_in
+
+
+def test_cache_stays_under_its_limit_keeping_the_open_track(fan, tmp_path):
+    first, second = (fan.track(t.id) for t in fan.tracks()[:2])
+    size_first = sum(s.size for s in first.stems)
+    size_second = sum(s.size for s in second.stems)
+    # Room for the open track plus a little: opening the second evicts the first.
+    limit = max(size_first, size_second) * 1.1
+    cache = EncryptedCache(tmp_path / "cache", fan.content_key(), limit_bytes=int(limit))
+    for detail in (first, second):
+        stream = open_stream(fan, detail, cache, [0])
+        assert wait_for(lambda s=stream: s.seekable, 20)
+        stream.stop()
+    kept = {p.name.removesuffix(".enc") for p in cache.directory.glob("*.enc")}
+    names_second = {TrackStream(fan, second, cache, lambda: 0).cache_name(s) for s in second.stems}
+    assert names_second <= kept
+    assert cache.usage() <= limit
