@@ -8,7 +8,8 @@ a seekable file-like object, so no plaintext temp file ever exists.
 File layout (`<name>.enc`): header = MAGIC, 16-byte file id, total plaintext size (u64); then one
 record per CHUNK bytes of plaintext: 12-byte nonce + ciphertext + 16-byte tag. The file id and the
 record index are the associated data, so records cannot be swapped between files or reordered.
-Records are appended as bytes arrive; a partial file resumes from its last complete record.
+Records are written where they belong as their bytes arrive, in any order; the file starts sparse
+and a later session finds which records are in by their (non-zero) nonces.
 """
 
 from __future__ import annotations
@@ -54,31 +55,40 @@ class EncryptedCache:
     # -- writing ---------------------------------------------------------------------------------
 
     def writer(self, name: str, total_size: int) -> CacheWriter:
-        """Append plaintext; resumes an earlier partial file for the same name and size."""
+        """Write records in any order; resumes an earlier partial entry of the same size."""
         self.directory.mkdir(parents=True, exist_ok=True)
         return CacheWriter(self, self.path(name), total_size)
 
     def put(self, name: str, data: bytes) -> None:
-        w = self.writer(name, len(data))
-        w.write(data[w.size :])
-        w.close()
+        with self.writer(name, len(data)) as w:
+            w.write_at(0, data)
 
     # -- reading ---------------------------------------------------------------------------------
 
     def complete(self, name: str) -> bool:
-        path = self.path(name)
         try:
-            with path.open("rb") as f:
-                header = _read_header(f)
+            with self.path(name).open("rb") as f:
+                _file_id, total = _read_header(f)
+                return all(_scan_present(f, _records(total)))
         except (OSError, CacheCorrupt):
             return False
-        return path.stat().st_size == _file_size(header[1])
 
-    def open(self, name: str, *, partial: bool = False) -> DecryptingFile:
-        """A reader of the entry; with `partial`, of the sealed prefix written so far."""
+    def read_records(self, name: str, first: int, last: int) -> bytes:
+        """Plaintext of records [first, last) (the caller knows they are present)."""
+        with self.path(name).open("rb") as f:
+            file_id, total = _read_header(f)
+            f.seek(_HEADER.size + first * RECORD)
+            out = bytearray()
+            for index in range(first, min(last, _records(total))):
+                size = min(CHUNK, total - index * CHUNK)
+                out += self._open(file_id, index, f.read(NONCE + size + TAG))
+            return bytes(out)
+
+    def open(self, name: str) -> DecryptingFile:
+        """A seekable plaintext reader of a complete entry."""
         path = self.path(name)
         os.utime(path)  # LRU: most recently opened is evicted last
-        return DecryptingFile(self, path, partial=partial)
+        return DecryptingFile(self, path)
 
     def remove(self, name: str) -> None:
         self.path(name).unlink(missing_ok=True)
@@ -147,58 +157,65 @@ def _file_size(total: int) -> int:
 
 
 class CacheWriter:
-    """Appends plaintext in CHUNK-sized sealed records. `size` is where a download resumes."""
+    """Seals plaintext into records at their fixed places, in any order (a seek downloads the
+    middle of a stem first). `present` says which records are in; it is shared with the decoder
+    thread, which only reads records marked present (NB: the mark is set after the flush)."""
 
     def __init__(self, cache: EncryptedCache, path: Path, total: int) -> None:
         self.cache, self.path, self.total = cache, path, total
-        self._pending = bytearray()
-        self.file_id, done_records = self._resume_or_create()
-        self.size = done_records * CHUNK
-        self._index = done_records
+        self.n_records = _records(total)
+        self.file_id, self.present = self._resume_or_create()
         self._f = path.open("r+b")
-        self._f.seek(_HEADER.size + done_records * RECORD)
-        self._f.truncate()
 
-    def _resume_or_create(self) -> tuple[bytes, int]:
+    def _resume_or_create(self) -> tuple[bytes, bytearray]:
         if self.path.exists():
             try:
                 with self.path.open("rb") as f:
                     file_id, total = _read_header(f)
-                if total == self.total:
-                    body = self.path.stat().st_size - _HEADER.size
-                    return file_id, min(body // RECORD, self.total // CHUNK)
+                    if total == self.total:
+                        return file_id, _scan_present(f, self.n_records)
             except CacheCorrupt:
                 pass
         file_id = os.urandom(16)
         with self.path.open("wb") as f:
             f.write(_HEADER.pack(MAGIC, file_id, self.total))
-        return file_id, 0
+            f.truncate(_file_size(self.total))  # sparse: holes read as zeros = "not yet"
+        return file_id, bytearray(self.n_records)
 
-    def write(self, data: bytes) -> None:
-        if self.size + len(self._pending) + len(data) > self.total:
+    def record_size(self, index: int) -> int:
+        return min(CHUNK, self.total - index * CHUNK)
+
+    def write_record(self, index: int, plain: bytes) -> None:
+        if len(plain) != self.record_size(index):
+            raise ValueError("A record must be whole: CHUNK bytes, or the stem's tail.")
+        self._f.seek(_HEADER.size + index * RECORD)
+        self._f.write(self.cache._seal(self.file_id, index, plain))
+        self._f.flush()
+        self.present[index] = 1
+
+    def write_at(self, offset: int, data: bytes) -> int:
+        """Seal the whole records in `data` (which starts at record-aligned `offset`); returns
+        how many bytes were used. A trailing part record waits for the caller's next bytes."""
+        if offset % CHUNK:
+            raise ValueError("Writes start on a record boundary.")
+        if offset + len(data) > self.total:
             raise ValueError("More bytes than the entry's announced size.")
-        self._pending += data
-        while len(self._pending) >= CHUNK:
-            self._flush_record(bytes(self._pending[:CHUNK]))
-            del self._pending[:CHUNK]
-        if self.size + len(self._pending) == self.total and self._pending:
-            self._flush_record(bytes(self._pending))
-            self._pending.clear()
+        used = 0
+        index = offset // CHUNK
+        while index < self.n_records and len(data) - used >= self.record_size(index):
+            size = self.record_size(index)
+            self.write_record(index, data[used : used + size])
+            used += size
+            index += 1
+        return used
 
-    def _flush_record(self, plain: bytes) -> None:
-        self._f.write(self.cache._seal(self.file_id, self._index, plain))
-        self._f.flush()  # NB: a decoder on another thread reads the sealed prefix as it grows
-        self._index += 1
-        self.size += len(plain)
-
-    @property
-    def position(self) -> int:
-        """Bytes received so far, including those waiting to fill a record: where to continue."""
-        return self.size + len(self._pending)
+    def first_missing(self, start: int = 0) -> int | None:
+        index = self.present.find(0, start)
+        return None if index < 0 else index
 
     @property
     def complete(self) -> bool:
-        return self.size == self.total
+        return self.present.find(0) < 0
 
     def close(self) -> None:
         self._f.flush()
@@ -212,21 +229,26 @@ class CacheWriter:
         self.close()
 
 
+def _scan_present(f: io.BufferedIOBase, n_records: int) -> bytearray:
+    """Which records an earlier session wrote: a hole (never written) has an all-zero nonce."""
+    present = bytearray(n_records)
+    for i in range(n_records):
+        f.seek(_HEADER.size + i * RECORD)
+        nonce = f.read(NONCE)
+        present[i] = len(nonce) == NONCE and any(nonce)
+    return present
+
+
 class DecryptingFile(io.RawIOBase):
-    """Seekable plaintext view of a cache entry, decrypting one record at a time.
+    """Seekable plaintext view of a cache entry, decrypting one record at a time. A record not
+    written yet fails authentication like a damaged one (CacheCorrupt)."""
 
-    `size` is the plaintext length it exposes: the whole entry, or with `partial` the whole records
-    written so far (a decoder sees a shorter file, which is what a download in progress is)."""
-
-    def __init__(self, cache: EncryptedCache, path: Path, *, partial: bool = False) -> None:
+    def __init__(self, cache: EncryptedCache, path: Path) -> None:
         super().__init__()
         self._cache = cache
         self._f = path.open("rb")
         self._file_id, self._total = _read_header(self._f)
-        size = path.stat().st_size
-        if partial and size != _file_size(self._total):
-            self._total = min(self._total, (size - _HEADER.size) // RECORD * CHUNK)
-        elif size != _file_size(self._total):
+        if path.stat().st_size != _file_size(self._total):
             self._f.close()
             raise CacheCorrupt("Cache entry is incomplete.")
         self._pos = 0

@@ -1,11 +1,13 @@
 """Progressive stem streaming: download into the encrypted cache, decode ahead of the playhead.
 
 Opening a track must feel instant and cost little memory. Each stem downloads on its own thread in
-growing `Range` requests into the encrypted cache (resuming from the last good byte, with backoff,
-when the connection drops or the platform restarts). One decode thread keeps the chunks around
-the playhead decoded into the engine's `ChunkedSource`, reading the sealed prefix as it grows, so
-playback starts once the first half-second of every stem is in. A chunk not decoded yet plays as
-silence and is counted; nothing here ever blocks the audio callback.
+`Range` requests into the encrypted cache, most urgent first: the stream header and opening
+seconds, then the window around the playhead (so after a seek, the bytes around the seek target
+come next), then the rest. A dropped connection or a restarted platform resumes from the records
+already in, with backoff. One decode thread keeps the chunks around the playhead decoded into the
+engine's `ChunkedSource`, starting libFLAC at the nearest frame of whatever bytes are in
+(`app.flac`, `app.flacdec`). A chunk not decoded yet plays as silence and is counted; nothing
+here ever blocks the audio callback.
 """
 
 from __future__ import annotations
@@ -17,15 +19,17 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 import numpy as np
-import soundfile as sf
 
-from app.cache import CacheCorrupt, DecryptingFile, EncryptedCache
+from app.cache import CHUNK, CacheCorrupt, CacheWriter, EncryptedCache
 from app.client import AuthError, PlatformClient, PlatformError, PlatformUnavailable
 from app.contract import StemInfo, TrackDetail
+from app.flac import StreamHeader, find_frame, parse_header
+from app.flacdec import FlacStreamDecoder
 from audio.chunks import CHUNK_FRAMES, ChunkedSource
 
-FIRST_REQUEST = 128 * 1024  # small first: the first seconds of every stem arrive quickly
-REQUEST = 4 * 1024 * 1024
+FIRST_RECORDS = 2  # 128 KiB: the stream header and the first seconds, for every stem, first
+REQUEST_RECORDS = 16  # 1 MiB a request: small enough that a seek redirects the download soon
+DECODE_WINDOW_SECONDS = 8.0
 BACKOFF_FIRST, BACKOFF_MAX = 0.2, 5.0
 AHEAD_SECONDS, BEHIND_SECONDS = 20.0, 4.0
 DECODE_IDLE = 0.01
@@ -77,8 +81,11 @@ class TrackStream:
         self.states = [StemState(info) for info in self.stems]
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
-        self._readers: list[_StemReader | None] = [None] * len(self.stems)
-        self._scratch = np.zeros((CHUNK_FRAMES, 2), dtype=np.float32)
+        # NB: each `_present[i]` is the writer's own bytearray, shared with the decode thread.
+        self._present = [bytearray(-(-s.size // CHUNK)) for s in self.stems]
+        self._decoders = [_StemDecoder(self, i) for i in range(len(self.stems))]
+        self._stale = [False] * len(self.stems)
+        self._stage = np.zeros((len(self.stems), 2, CHUNK_FRAMES), dtype=np.float32)
 
     @property
     def stem_ids(self) -> list[str]:
@@ -95,9 +102,6 @@ class TrackStream:
         self._stop.set()
         for t in self._threads:
             t.join(5)
-        for reader in self._readers:
-            if reader:
-                reader.close()
 
     def _spawn(self, name: str, fn: Callable, *args: object) -> None:
         t = threading.Thread(target=fn, args=args, name=name, daemon=True)
@@ -129,50 +133,54 @@ class TrackStream:
 
     # -- downloading -----------------------------------------------------------------------------
 
+    def cache_name(self, info: StemInfo) -> str:
+        """One entry per stem and content: two identical stems never share a file (each has its
+        own download thread), and the disk listing does not name tracks or stems."""
+        return hashlib.sha256(f"{self.detail.id}/{info.id}/{info.sha256}".encode()).hexdigest()
+
     def _download(self, index: int) -> None:
         state = self.states[index]
         info = state.info
         name = self.cache_name(info)
         for attempt in range(2):
-            if self.cache.complete(name) or self._fetch(state, name):
-                if self._verified(name, info.sha256):
-                    state.received = info.size
-                    state.status = StemStatus.COMPLETE
-                    # Keep the cache under its size limit, never evicting this track's stems.
-                    self.cache.evict(keep={self.cache_name(s) for s in self.stems})
-                    return
-                self.cache.remove(name)  # damaged in transit or at rest: fetch once more
-                self._reset_reader(index)
-                state.received = 0
-                if attempt == 1:
-                    self._fail(
-                        state,
-                        f"The stem '{info.name}' arrived damaged twice. Try again "
-                        "later; if it keeps happening, tell the platform's support.",
-                    )
-            elif state.status == StemStatus.FAILED or self._stop.is_set():
+            if self.cache.complete(name):
+                self._present[index] = bytearray(b"\x01" * len(self._present[index]))
+            elif not self._fetch(index, name):
+                return  # stopped, or failed for good (the state says why)
+            if self._verified(name, info.sha256):
+                state.received = info.size
+                state.status = StemStatus.COMPLETE
+                # Keep the cache under its size limit, never evicting this track's stems.
+                self.cache.evict(keep={self.cache_name(s) for s in self.stems})
                 return
+            # Damaged in transit or at rest: forget what was decoded from it and fetch again.
+            self.cache.remove(name)
+            self._present[index] = bytearray(len(self._present[index]))
+            self._stale[index] = True  # NB: the decode thread resets its own decoder
+            state.received = 0
+            if attempt == 1:
+                self._fail(
+                    state,
+                    f"The stem '{info.name}' arrived damaged twice. Try again "
+                    "later; if it keeps happening, tell the platform's support.",
+                )
 
-    def _fetch(self, state: StemState, name: str) -> bool:
-        """Download the rest of a stem into the cache; False if stopped or failed for good."""
+    def _fetch(self, index: int, name: str) -> bool:
+        """Download what the cache lacks of a stem; False if stopped or failed for good."""
+        state = self.states[index]
         info = state.info
         writer = self.cache.writer(name, info.size)
+        self._present[index] = writer.present
         backoff = BACKOFF_FIRST
-        first = True
         try:
-            while writer.position < info.size:
+            while (span := self._next_span(index, writer)) is not None:
                 if self._stop.is_set():
                     return False
-                start = writer.position
-                end = min(info.size, start + (FIRST_REQUEST if first else REQUEST)) - 1
+                first, last = span
                 try:
                     state.status = StemStatus.DOWNLOADING
-                    for chunk in self.client.stem_range(self.detail.id, info.id, start, end):
-                        writer.write(chunk)
-                        state.received = writer.position
-                        if self._stop.is_set():
-                            return False
-                    first, backoff = False, BACKOFF_FIRST
+                    self._receive(index, writer, first, last)
+                    backoff = BACKOFF_FIRST
                     state.message = None
                 except PlatformUnavailable as exc:
                     state.status = StemStatus.RECONNECTING
@@ -199,12 +207,47 @@ class TrackStream:
                     return False
         finally:
             writer.close()
-        return True
+        return not self._stop.is_set()
 
-    def cache_name(self, info: StemInfo) -> str:
-        """One entry per stem and content: two identical stems never share a file (each has its
-        own download thread), and the disk listing does not name tracks or stems."""
-        return hashlib.sha256(f"{self.detail.id}/{info.id}/{info.sha256}".encode()).hexdigest()
+    def _receive(self, index: int, writer: CacheWriter, first: int, last: int) -> None:
+        """One Range request for records [first, last), sealed into the cache as they arrive."""
+        state = self.states[index]
+        offset = first * CHUNK
+        end = min(state.info.size, last * CHUNK) - 1
+        pending = bytearray()
+        for chunk in self.client.stem_range(self.detail.id, state.info.id, offset, end):
+            pending += chunk
+            used = writer.write_at(offset, bytes(pending))
+            del pending[:used]
+            offset += used
+            state.received = min(state.info.size, writer.present.count(1) * CHUNK)
+            if self._stop.is_set():
+                return
+        if offset + len(pending) <= end:  # a clean answer, but short: the platform's copy is
+            raise PlatformError("short range", code="short_range", status=416)  # truncated
+
+    def _next_span(self, index: int, writer: CacheWriter) -> tuple[int, int] | None:
+        """The most urgent missing records: the header, then around the playhead, then the rest."""
+        first_missing = writer.first_missing()
+        if first_missing is None:
+            return None
+        n = writer.n_records
+        if first_missing < FIRST_RECORDS:
+            return first_missing, self._run_end(writer, first_missing, FIRST_RECORDS)
+        info = self.states[index].info
+        rate = info.size / max(self.n_frames, 1)  # bytes per frame, near enough for a window
+        here = max(0, int(self.playhead() * rate) // CHUNK - 1)
+        ahead = here + int(self._ahead * CHUNK_FRAMES * rate) // CHUNK + 1
+        near = writer.first_missing(here)
+        start = near if near is not None and near < min(ahead, n) else first_missing
+        return start, self._run_end(writer, start, start + REQUEST_RECORDS)
+
+    @staticmethod
+    def _run_end(writer: CacheWriter, start: int, limit: int) -> int:
+        end = start
+        while end < min(limit, writer.n_records) and not writer.present[end]:
+            end += 1
+        return end
 
     def _verified(self, name: str, sha256: str) -> bool:
         digest = hashlib.sha256()
@@ -239,100 +282,150 @@ class TrackStream:
 
     def _decode_next(self) -> bool:
         """Decode the most urgent missing chunk; False when there is nothing to do right now."""
+        for i, stale in enumerate(self._stale):
+            if stale:
+                self._stale[i] = False
+                self._decoders[i] = _StemDecoder(self, i)
         order, keep = self._wanted()
         for chunk in order:
             if self.source.has(chunk):
                 continue
             start, end = self.source.chunk_range(chunk)
-            if not all(self._can_read(i, end) for i in range(len(self.stems))):
-                return False  # the most urgent chunk waits for bytes: don't skip ahead
+            for i, decoder in enumerate(self._decoders):
+                if not decoder.decode(start, end, self._stage[i, :, : end - start]):
+                    return False  # the most urgent chunk waits for bytes: don't skip ahead
             buf = self.source.claim(chunk, keep)
             if buf is None:
                 return False
-            for i in range(len(self.stems)):
-                if not self._decode_into(i, start, end, buf[i]):
-                    return False
+            np.copyto(buf[:, :, : end - start], self._stage[:, :, : end - start])
+            buf[:, :, end - start :].fill(0.0)
             self.source.publish(chunk)
             return True
         return False
 
-    def _can_read(self, index: int, end_frame: int) -> bool:
-        reader = self._reader(index)
-        return reader is not None and (reader.complete or reader.frames_available() >= end_frame)
 
-    def _reader(self, index: int) -> _StemReader | None:
-        state = self.states[index]
-        reader = self._readers[index]
-        complete = state.status == StemStatus.COMPLETE
-        if reader is not None and (
-            reader.complete or (not complete and reader.bytes_seen == state.received)
-        ):
-            return reader
-        if state.received < FIRST_REQUEST and not complete:
-            return None
-        if reader is not None:
-            reader.close()
+class _StemDecoder:
+    """Decodes one stem's chunks from whatever records are in, starting at the nearest frame.
+
+    It keeps a libFLAC decoder running over a window of records, so consecutive chunks cost one
+    decode each; a seek, a hole or the end of the window starts a new one at the right frame.
+    """
+
+    def __init__(self, stream: TrackStream, index: int) -> None:
+        self.stream, self.index = stream, index
+        self.info = stream.stems[index]
+        self._header: tuple[StreamHeader, bytes] | None = None
+        seconds = self.info.duration or 1.0
+        self._window = int(self.info.size / seconds * DECODE_WINDOW_SECONDS) // CHUNK + 2
+        self.reset()
+
+    def reset(self) -> None:
+        self._frames = None
+        self._carry: tuple[int, np.ndarray] | None = None
+        self._next = -1  # the first sample the running decoder yields next
+        self._window_end = 0  # the record after its window
+
+    def decode(self, start: int, end: int, out: np.ndarray) -> bool:
+        """Fill out (2, end-start) with the stem's frames [start, end); False if not in yet."""
         try:
-            reader = _StemReader(self.cache, self.cache_name(state.info), state, complete=complete)
-        except (sf.LibsndfileError, CacheCorrupt, OSError, RuntimeError):
-            reader = None
-        self._readers[index] = reader
-        return reader
-
-    def _reset_reader(self, index: int) -> None:
-        reader = self._readers[index]
-        self._readers[index] = None
-        if reader:
-            reader.close()
-
-    def _decode_into(self, index: int, start: int, end: int, out: np.ndarray) -> bool:
-        reader = self._reader(index)
-        n = end - start
-        if reader is None:
+            return self._decode(start, end, out)
+        except (CacheCorrupt, ValueError, RuntimeError):
+            self.reset()  # damaged bytes: play nothing from them; verification refetches
             return False
-        got = reader.read(start, self._scratch[:n])
-        if got < n and not reader.complete:
+
+    def _decode(self, start: int, end: int, out: np.ndarray) -> bool:
+        header = self._stream_header()
+        if header is None:
             return False
-        np.copyto(out[:, :got], self._scratch[:got].T)
-        out[:, got:].fill(0.0)
+        total = header[0].total_samples
+        # Keep the running decoder for the next chunk; for a jump, start again near the target.
+        running = self._frames is not None and self._next <= start < self._next + CHUNK_FRAMES
+        if not running and not self._reposition(start):
+            return False
+        filled, progressed = 0, False
+        while filled < end - start:
+            at = start + filled
+            if at >= total:  # a stem shorter than the track: silence after its end
+                out[:, filled:].fill(0.0)
+                return True
+            frame = self._carry or next(self._frames, None)
+            self._carry = None
+            if frame is None:  # the window ran out: carry on from its last record
+                resume = self._window_end - 1
+                self.reset()
+                if not progressed or not self._reposition(at, record=resume):
+                    return False
+                progressed = False
+                continue
+            first, audio = frame
+            self._next = first + len(audio)
+            progressed = True
+            if first + len(audio) <= at:
+                continue
+            if first > at:
+                self.reset()
+                return False
+            a = at - first
+            take = min(len(audio) - a, end - start - filled)
+            out[:, filled : filled + take] = audio[a : a + take, : out.shape[0]].T
+            if audio.shape[1] == 1:
+                out[1, filled : filled + take] = out[0, filled : filled + take]
+            filled += take
+            if a + take < len(audio):
+                self._carry = frame
+                self._next = first
         return True
 
+    def _stream_header(self) -> tuple[StreamHeader, bytes] | None:
+        if self._header is None:
+            present = self.stream._present[self.index]
+            records = 1
+            while records <= len(present) and all(present[:records]):
+                data = self.stream.cache.read_records(self._name(), 0, records)
+                header = parse_header(data)
+                if header is not None:
+                    self._header = (header, data[: header.audio_offset])
+                    break
+                records += 1
+        return self._header
 
-class _StemReader:
-    """A decoder over what the cache holds of one stem (all of it, or the prefix so far)."""
+    def _name(self) -> str:
+        return self.stream.cache_name(self.info)
 
-    def __init__(
-        self, cache: EncryptedCache, name: str, state: StemState, *, complete: bool
-    ) -> None:
-        self.complete = complete
-        self.bytes_seen = state.received
-        self._file: DecryptingFile = cache.open(name, partial=not complete)
-        try:
-            self._sf = sf.SoundFile(self._file)
-        except Exception:
-            self._file.close()
-            raise
-        self.channels = self._sf.channels
-        self._total_bytes = state.info.size
+    def _reposition(self, sample: int, record: int | None = None) -> bool:
+        """Start a decoder at the last frame at or before `sample`, if its bytes are in.
 
-    def frames_available(self) -> int:
-        """A conservative guess of how far the prefix decodes (FLAC bytes ~ time, minus margin)."""
-        if self.complete:
-            return self._sf.frames
-        share = self._file.size / self._total_bytes
-        return int(self._sf.frames * share) - 2 * CHUNK_FRAMES
-
-    def read(self, start: int, out: np.ndarray) -> int:
-        try:
-            self._sf.seek(start)
-            if self.channels == 2:
-                return len(self._sf.read(out=out, dtype="float32"))
-            mono = self._sf.read(len(out), dtype="float32", always_2d=True)
-            out[: len(mono)] = mono[:, :1]
-            return len(mono)
-        except (sf.LibsndfileError, RuntimeError, CacheCorrupt):
-            return 0
-
-    def close(self) -> None:
-        self._sf.close()
-        self._file.close()
+        Without `record`, the search starts where the bytes of `sample` would be if the stem's
+        bitrate were constant, and steps back when it lands late (quiet passages compress to
+        almost nothing, so the guess can be far off)."""
+        assert self._header is not None
+        header, header_bytes = self._header
+        present = self.stream._present[self.index]
+        size, base = self.info.size, header.audio_offset
+        target = min(sample, header.total_samples - 1)
+        if record is None:
+            record = max(0, (base + (size - base) * target // header.total_samples) // CHUNK - 1)
+        for _ in range(8):
+            if not present[record]:
+                return False
+            last = record
+            while last < min(len(present), record + self._window) and present[last]:
+                last += 1
+            data = self.stream.cache.read_records(self._name(), record, last)
+            found = find_frame(data, max(base - record * CHUNK, 0), header)
+            if found is None:
+                return False
+            offset, first = found
+            if first > target:  # the estimate landed late: step back in proportion
+                back = (first - target) * (size - base) // header.total_samples // CHUNK + 2
+                if record == 0:
+                    return False
+                record = max(0, record - back)
+                continue
+            decoder = FlacStreamDecoder(header_bytes + data[offset:])
+            self._frames = decoder.frames()
+            self._carry = None
+            self._next = first
+            self._window_end = last
+            return True
+        return False

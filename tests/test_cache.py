@@ -57,17 +57,25 @@ def test_random_access_reads(cache):
         assert f.read() == data[-5:]
 
 
-def test_partial_download_resumes_from_last_whole_record(cache):
+def test_records_arrive_in_any_order_and_a_later_session_resumes(cache):
     data = os.urandom(CHUNK * 4 + 999)
     w = cache.writer("s", len(data))
-    w.write(data[: CHUNK * 2 + 500])  # the connection drops mid-record
+    assert w.write_at(CHUNK * 3, data[CHUNK * 3 :]) == CHUNK + 999  # a seek: the tail first
+    assert w.write_at(0, data[: CHUNK + 500]) == CHUNK  # a dropped connection mid-record
     w.close()
     assert not cache.complete("s")
-    w = cache.writer("s", len(data))
-    assert w.size == CHUNK * 2  # the half record is dropped, the whole ones kept
-    w.write(data[w.size :])
+    with pytest.raises(CacheCorrupt), cache.open("s") as f:
+        f.seek(CHUNK)
+        f.read(10)  # a record not written yet is never returned as zeros
+    w = cache.writer("s", len(data))  # the next session sees exactly what is in
+    assert list(w.present) == [1, 0, 0, 1, 1]
+    assert w.first_missing() == 1
+    w.write_at(CHUNK, data[CHUNK : CHUNK * 3])
+    assert w.complete
     w.close()
+    assert cache.complete("s")
     assert cache.read_all("s") == data
+    assert cache.read_records("s", 3, 5) == data[CHUNK * 3 :]
 
 
 def test_tampering_and_wrong_key_are_detected(cache, tmp_path):

@@ -101,7 +101,7 @@ def test_cache_holds_only_ciphertext_and_resumes_a_partial_stem(fan, cache):
     data = fan.stem_audio(detail.id, stem.id)
     name = TrackStream(fan, detail, cache, lambda: 0).cache_name(stem)
     writer = cache.writer(name, stem.size)  # an earlier session got 3.5 records in
-    writer.write(data[: int(CHUNK * 3.5)])
+    assert writer.write_at(0, data[: int(CHUNK * 3.5)]) == CHUNK * 3
     writer.close()
 
     asked: list[tuple[str, int]] = []
@@ -256,3 +256,33 @@ def test_cache_stays_under_its_limit_keeping_the_open_track(fan, tmp_path):
     names_second = {TrackStream(fan, second, cache, lambda: 0).cache_name(s) for s in second.stems}
     assert names_second <= kept
     assert cache.usage() <= limit
+
+
+def test_a_seek_downloads_around_its_target_first(fan, cache):
+    """After the header, each stem's next request is the window around the playhead, so a seek
+    plays long before the bytes leading up to it have arrived."""
+    detail = fan.track(fan.tracks()[0].id)
+    target = int(50 * RATE)
+    asked: list[tuple[str, int]] = []
+    real_range = fan.stem_range
+
+    def recording_range(track_id, stem_id, start, end):  # observes; the real request is made
+        asked.append((stem_id, start))
+        return real_range(track_id, stem_id, start, end)
+
+    fan.stem_range = recording_range
+    stream = open_stream(fan, detail, cache, [target])  # the fan seeked before it loaded
+    try:
+        assert wait_for(lambda: stream.ready_at(target), 20)
+        assert wait_for(lambda: stream.seekable, 20)
+        ref = reference(fan, detail)
+        out = np.zeros((len(detail.stems), 2, 2048), dtype=np.float32)
+        assert stream.source.read(target, out) == 0
+        np.testing.assert_array_equal(out, ref[:, :, target : target + 2048])
+    finally:
+        stream.stop()
+    for stem in detail.stems:
+        starts = [start for sid, start in asked if sid == stem.id]
+        assert starts[0] == 0  # the stream header first
+        estimate = stem.size * 50 / stem.duration
+        assert 0.3 * estimate < starts[1] <= estimate, (stem.name, starts[:3], estimate)
