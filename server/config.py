@@ -17,6 +17,7 @@ DEFAULT_ACCESS_TTL = 900
 DEFAULT_REFRESH_TTL = 30 * 24 * 3600
 DEFAULT_DAILY_QUOTA = 20  # remix submissions per user per UTC day
 DEFAULT_PLATFORM_SHARE_BP = 1500  # the platform's share of each remix's revenue: 15.00 %
+DEFAULT_MAX_BODY_BYTES = 1024 * 1024  # request bodies are recipes and forms: 1 MiB is plenty
 
 
 def default_data_dir() -> Path:
@@ -35,6 +36,7 @@ class Settings:
     run_worker: bool = True
     daily_quota: int = DEFAULT_DAILY_QUOTA
     platform_share_bp: int = DEFAULT_PLATFORM_SHARE_BP
+    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
 
     @property
     def db_url(self) -> str:

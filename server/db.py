@@ -1,7 +1,8 @@
 """Database engine, sessions and ORM models (SQLAlchemy 2).
 
 SQLite by default (a file in the data dir) so the embedded platform needs no server; the URL is
-configurable so the same models run on PostgreSQL. Tables are created with `create_all` for now.
+configurable so the same models run on PostgreSQL. The schema is created and upgraded by the
+Alembic migrations in server/migrations (`init_db`); change a model, add a revision.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from sqlalchemy import (
     Engine,
     Float,
     ForeignKey,
+    Index,
     Integer,
     String,
     Text,
@@ -25,8 +27,8 @@ from sqlalchemy import (
     UniqueConstraint,
     create_engine,
     event,
-    inspect,
     make_url,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship, sessionmaker
 
@@ -139,9 +141,26 @@ class Stem(Base):
     track: Mapped[Track] = relationship(back_populates="stems")
 
 
+LIVE_REMIX_SQL = "status != 'rejected'"
+
+
 class Remix(Base):
     __tablename__ = "remixes"
-    __table_args__ = (UniqueConstraint("user_id", "idempotency_key", name="uq_remix_user_key"),)
+    __table_args__ = (
+        UniqueConstraint("user_id", "idempotency_key", name="uq_remix_user_key"),
+        # One live remix per recipe and track, enforced by the database so that two concurrent
+        # submissions of the same document (different keys, users or processes) cannot both
+        # pass the duplicate check: the loser's INSERT fails and it is answered as a duplicate.
+        # Partial (SQLite and PostgreSQL both support it): a rejected remix frees its recipe.
+        Index(
+            "uq_remix_live_recipe",
+            "track_id",
+            "canonical_hash",
+            unique=True,
+            sqlite_where=text(LIVE_REMIX_SQL),
+            postgresql_where=text(LIVE_REMIX_SQL),
+        ),
+    )
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True, default=lambda: uuid.uuid4().hex)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
@@ -222,29 +241,10 @@ def make_sessionmaker(engine: Engine) -> sessionmaker:
 
 
 def init_db(engine: Engine) -> None:
-    Base.metadata.create_all(engine)
-    _add_missing_columns(engine)
+    """Create or upgrade the schema with the Alembic migrations (server/migrations)."""
+    from server.migrate import upgrade_to_head  # late: migrations import these models
 
-
-def _add_missing_columns(engine: Engine) -> None:
-    """Stopgap until Alembic migrations land: `create_all` never alters an existing table, so a
-    data dir created by an older build would lack newer columns. Add any missing *nullable*
-    column (every column added since the first release is nullable)."""
-    inspector = inspect(engine)
-    with engine.begin() as conn:
-        for table in Base.metadata.sorted_tables:
-            if not inspector.has_table(table.name):
-                continue
-            have = {c["name"] for c in inspector.get_columns(table.name)}
-            for column in table.columns:
-                if column.name in have or not column.nullable:
-                    continue
-                kind = column.type.compile(dialect=engine.dialect)
-                conn.exec_driver_sql(
-                    f'ALTER TABLE "{table.name}" ADD COLUMN "{column.name}" {kind}'
-                )
-            for index in table.indexes:
-                index.create(conn, checkfirst=True)
+    upgrade_to_head(engine)
 
 
 __all__ = [

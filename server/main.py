@@ -12,6 +12,7 @@ from server.config import Settings
 from server.db import init_db, make_engine, make_sessionmaker
 from server.demo import seed_demo
 from server.errors import install_error_handlers
+from server.limits import BodySizeLimit
 from server.pipeline import RemixPipeline
 from server.routes import artist, auth, me, remixes, tracks
 from server.secrets_store import load_or_create_secret
@@ -52,6 +53,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.state.pipeline = pipeline
     app.state.secret = load_or_create_secret(settings.data_dir)
     install_error_handlers(app)
+    app.add_middleware(BodySizeLimit, max_body_bytes=settings.max_body_bytes)
 
     api = APIRouter(prefix=API_PREFIX)
 

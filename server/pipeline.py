@@ -24,9 +24,16 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.contract import RemixDocument, RemixStatus, RightsPolicy, StemSettings
-from app.remix import audible_stems, document_arrays
+from app.remix import (
+    arranged_seconds,
+    arrangement_frames,
+    arrangement_problem,
+    audible_stems,
+    document_arrays,
+)
 from server.db import Remix, Track
 from server.loudness import Loudness, normalise
+from server.stemsource import DecodingSource
 from server.storage import Storage
 
 log = logging.getLogger("encore.platform.pipeline")
@@ -142,7 +149,11 @@ def check_document(doc: RemixDocument, track: Track, policy: RightsPolicy) -> li
                 "allow; unmute another stem",
             )
         )
-    length = max((s.duration for s in track.stems), default=0.0) / doc.tempo_ratio
+    track_seconds = max((s.duration for s in track.stems), default=0.0)
+    arrangement = arrangement_problem(doc, track_seconds)
+    if arrangement is not None:
+        problems.append(Violation("arrangement_outside_track", arrangement))
+    length = arranged_seconds(doc, track_seconds) / doc.tempo_ratio
     if length > policy.max_length_s:
         problems.append(
             Violation(
@@ -239,42 +250,34 @@ def transformation_problem(
     )
 
 
-def _load_stereo(path: str) -> tuple[np.ndarray, int]:
-    data, rate = sf.read(path, dtype="float32", always_2d=True)
-    if data.shape[1] == 1:
-        data = np.repeat(data, 2, axis=1)
-    return np.ascontiguousarray(data[:, :2].T), rate
-
-
 def render_document(doc: RemixDocument, track: Track, storage: Storage) -> tuple[np.ndarray, int]:
-    """(N, 2) float32 render of `doc` over the track's allowed stems, and its sample rate."""
+    """(N, 2) float32 render of `doc` over the track's allowed stems, and its sample rate.
+
+    The stems are decoded from their FLAC files a window at a time (server.stemsource), so a
+    render holds the output and a few MB of stems, however long the track or many its stems.
+    """
     # Imported late so the server starts (and reports a clear rejection) without the renderer.
     from audio.offline import render_mix
 
     policy = RightsPolicy.model_validate(track.policy or {})
     stems = [s for s in track.stems if policy.allowed_stems is None or s.id in policy.allowed_stems]
-    loaded = [_load_stereo(str(storage.path(s.path))) for s in stems]
-    rates = {rate for _, rate in loaded}
-    if len(rates) != 1:
-        raise RuntimeError(f"the track's stems have different sample rates {sorted(rates)}")
-    rate = rates.pop()
-    frames = max(a.shape[1] for a, _ in loaded)
-    block = np.zeros((len(loaded), 2, frames), dtype=np.float32)
-    for i, (a, _) in enumerate(loaded):
-        block[i, :, : a.shape[1]] = a
-    del loaded
     arrays = document_arrays(doc, [s.id for s in stems], bpm=track.bpm)
-    mix = render_mix(
-        block,
-        arrays.gain_db,
-        arrays.pan,
-        arrays.mute,
-        arrays.solo,
-        arrays.master_gain_db,
-        sample_rate=rate,
-        strip=arrays.strip,
-        bus=arrays.bus,
-    )
+    with DecodingSource([storage.path(s.path) for s in stems]) as source:
+        mix = render_mix(
+            source,
+            arrays.gain_db,
+            arrays.pan,
+            arrays.mute,
+            arrays.solo,
+            arrays.master_gain_db,
+            sample_rate=source.sample_rate,
+            strip=arrays.strip,
+            bus=arrays.bus,
+            tempo_ratio=arrays.tempo_ratio,
+            key_shift=arrays.key_shift,
+            arrangement=arrangement_frames(doc, source.sample_rate),
+        )
+        rate = source.sample_rate
     return np.asarray(mix, dtype=np.float32), rate
 
 

@@ -7,4 +7,4 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 # As in the app: hand the GIL to the audio callback within 1 ms (the default is 5 ms).
 sys.setswitchinterval(0.001)
 
-pytest_plugins = ["tests.plugins.jack", "tests.plugins.platform"]
+pytest_plugins = ["tests.plugins.jack", "tests.plugins.platform", "tests.plugins.postgres"]

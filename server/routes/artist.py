@@ -30,6 +30,7 @@ from server.routes.tracks import get_visible_track, is_owner, policy_of
 router = APIRouter(tags=["artist"])
 
 _ERRORS = {s: {"model": ErrorResponse} for s in (401, 403, 404, 409, 422)}
+_BODY_ERRORS = {**_ERRORS, 413: {"model": ErrorResponse}}  # a body above the size limit
 
 
 def owned_track(db: Session, user: User, track_id: str, doing: str) -> Track:
@@ -87,7 +88,7 @@ def _check_policy_stems(policy: RightsPolicy, track: Track) -> None:
         )
 
 
-@router.put("/tracks/{track_id}/policy", response_model=RightsPolicy, responses=_ERRORS)
+@router.put("/tracks/{track_id}/policy", response_model=RightsPolicy, responses=_BODY_ERRORS)
 def put_policy(
     track_id: str, policy: RightsPolicy, db: SessionDep, user: CurrentUser
 ) -> RightsPolicy:
@@ -120,7 +121,7 @@ def track_remixes(
     return RemixList(remixes=[remix_info(r) for r in remixes])
 
 
-@router.post("/remixes/{remix_id}/review", response_model=RemixInfo, responses=_ERRORS)
+@router.post("/remixes/{remix_id}/review", response_model=RemixInfo, responses=_BODY_ERRORS)
 def review_remix(
     remix_id: str, review: ReviewRequest, db: SessionDep, user: CurrentUser
 ) -> RemixInfo:

@@ -22,6 +22,8 @@ from server.security import (
 router = APIRouter(prefix="/auth", tags=["auth"])
 
 _401 = {401: {"model": ErrorResponse}}
+# Endpoints with a body: it may be malformed (422) or above the size limit (413).
+_BODY = {**_401, 413: {"model": ErrorResponse}, 422: {"model": ErrorResponse}}
 
 
 def _pair(tokens: IssuedTokens) -> TokenPair:
@@ -32,7 +34,7 @@ def _pair(tokens: IssuedTokens) -> TokenPair:
     )
 
 
-@router.post("/token", response_model=TokenPair, responses=_401)
+@router.post("/token", response_model=TokenPair, responses=_BODY)
 def login(
     form: Annotated[OAuth2PasswordRequestForm, Depends()],
     db: SessionDep,
@@ -49,7 +51,7 @@ def login(
     return _pair(issue_tokens(db, user.id, settings.access_ttl, settings.refresh_ttl))
 
 
-@router.post("/refresh", response_model=TokenPair, responses=_401)
+@router.post("/refresh", response_model=TokenPair, responses=_BODY)
 def refresh(body: RefreshRequest, db: SessionDep, settings: SettingsDep) -> TokenPair:
     """Rotation: each refresh token works once, so a copied one is useless after the next use."""
     try:

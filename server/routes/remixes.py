@@ -178,12 +178,14 @@ def submit_remix(
     try:
         db.commit()
     except IntegrityError:
-        # A concurrent request with the same key won the race: answer as its retry would.
+        # A concurrent request won the race. With the same key this is its retry: answer as the
+        # retry would. Otherwise it stored the same recipe (uq_remix_live_recipe): a duplicate.
         db.rollback()
         existing = _existing(db, user, key)
-        if existing is None:
-            raise
-        return _replay(existing, doc_hash, response)
+        if existing is not None:
+            return _replay(existing, doc_hash, response)
+        _attribution(db, user, doc, track, settings)  # raises 409 duplicate_remix naming it
+        raise
     request.app.state.pipeline.submit(remix.id)
     created = db.scalar(_remix_query().where(Remix.id == remix.id))
     assert created is not None

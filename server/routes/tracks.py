@@ -160,6 +160,7 @@ def get_track(track_id: str, db: SessionDep, user: CurrentUser) -> TrackDetail:
     responses={
         200: {"content": {"audio/flac": {}}, "description": "The stem's FLAC bytes."},
         206: {"content": {"audio/flac": {}}, "description": "The requested byte range."},
+        401: {"model": ErrorResponse},
         403: {"model": ErrorResponse},
         404: {"model": ErrorResponse},
         416: {"model": ErrorResponse},

@@ -1,0 +1,1 @@
+"""Alembic migrations of the platform database (run by `server.migrate`; shipped in the package)."""
