@@ -19,6 +19,12 @@ Transport policy (documented because the UI relies on it):
 * `load` rewinds the playhead to 0 and keeps the play state (playing stays playing). It also
   resets the per-stem controls to 0 dB / centre / unmuted / unsoloed; set them after `load`.
 * At the end of the track the engine pauses and rewinds to 0.
+* Where the playhead reads is an `audio.transport.Timeline` (section arrangement + loop region).
+  Positions the UI sees (`position_seconds`, `duration_frames`, `seek`) are *timeline* time: the
+  arranged piece. A loop change applies at the next block edge with no fade (the read position
+  wraps, the output stays continuous); an arrangement change is a cut (fade out, swap, fade in)
+  that keeps the playhead on the same source frame when the new arrangement plays it. While a
+  loop is on, a seek after the loop end lands on the loop start.
 """
 
 from __future__ import annotations
@@ -31,6 +37,7 @@ import numpy as np
 from audio import dsp
 from audio.mixer import MixKernel
 from audio.source import ArraySource, BlockSource
+from audio.transport import Timeline
 
 FADE_SECONDS = 0.005
 """Transport fade length: long enough to avoid a click, short enough to feel instant."""
@@ -66,9 +73,11 @@ class Engine:
         self._ui_playing = False
         self._ui_seek_seq = -1
         self._ui_seek_frame = 0
+        self._ui_timeline: Timeline | None = None
 
         # -- published by the callback. NB: written by the callback, read by the UI. ----------
-        self._playhead = np.zeros(1, dtype=np.int64)
+        self._playhead = np.zeros(1, dtype=np.int64)  # timeline frame
+        self._src_playhead = np.zeros(1, dtype=np.int64)  # source frame under the playhead
         self._pub_playing = np.zeros(1, dtype=bool)
         self._applied_seq = np.zeros(1, dtype=np.int64)
         self._stem_peaks = np.zeros(max_stems, dtype=np.float32)
@@ -97,6 +106,8 @@ class Engine:
         self._fade = 1.0
         self._pend_load: tuple[Any, ...] | None = None
         self._pend_seek = -1
+        self._timeline: Timeline | None = None
+        self._pend_timeline: Timeline | None = None
         self._prime_out = np.zeros((max_block, 2), dtype=np.float32)
         self._env = np.zeros(max_block, dtype=np.float32)
         self._env64 = np.zeros(max_block)
@@ -149,16 +160,19 @@ class Engine:
         )
         kernel.reset(*controls)
         scratch = np.zeros((n_stems, 2, self.max_block), dtype=np.float32)
+        timeline = Timeline(n_stems, self.max_block, int(source.n_frames), self.sample_rate)
         self._ui_names = list(names)
-        self._ui_frames = int(source.n_frames)
-        self._ui_seek_seq = self._send("load", source, kernel, controls, scratch)
+        self._ui_frames = timeline.length
+        self._ui_timeline = timeline
+        self._ui_seek_seq = self._send("load", source, kernel, controls, scratch, timeline)
         self._ui_seek_frame = 0
 
     def unload(self) -> None:
         """Queue removal of the stems (fades out first if playing); the transport stops."""
         self._ui_names = []
         self._ui_frames = 0
-        self._ui_seek_seq = self._send("load", None, None, None, None)
+        self._ui_timeline = None
+        self._ui_seek_seq = self._send("load", None, None, None, None, None)
         self._ui_seek_frame = 0
         self._ui_playing = False
 
@@ -292,8 +306,82 @@ class Engine:
         """Move the playhead (clamped to the track); fades out/in around the jump if playing."""
         frame = round(self._finite(seconds, "seek position") * self.sample_rate)
         frame = min(max(frame, 0), max(self._ui_frames - 1, 0))
+        if self._ui_timeline is not None:
+            frame = self._ui_timeline.play_frame_for_seek(frame)
         self._ui_seek_seq = self._send("seek", frame)
         self._ui_seek_frame = frame
+
+    # -- arrangement and loop (audio.transport) --------------------------------------------------
+
+    def _timeline_for(
+        self, segments: list[tuple[int, int]] | None, loop: tuple[int, int] | None
+    ) -> Timeline:
+        if self._ui_timeline is None:
+            raise RuntimeError("no track is loaded; open a track first")
+        tl = self._ui_timeline
+        return Timeline(
+            len(self._ui_names), self.max_block, tl.source_frames, self.sample_rate, segments, loop
+        )
+
+    @property
+    def timeline(self) -> Timeline | None:
+        """The arrangement/loop the UI last asked for (UI thread's view; immutable)."""
+        return self._ui_timeline
+
+    def set_arrangement(self, segments: list[tuple[int, int]] | None) -> None:
+        """Play these source frame ranges in order, crossfaded (None: the track as delivered).
+
+        A cut (fade out, swap, fade in) keeping the playhead on the same source frame when the
+        new arrangement plays it (else at the start). Clears the loop: its times meant the old
+        arrangement. Raises ValueError for ranges outside the track or shorter than 50 ms."""
+        timeline = self._timeline_for(segments, None)
+        old = self._ui_timeline
+        t = round(self.position_seconds * self.sample_rate)
+        here = timeline.timeline_of_source(old.source_frame(t)) if t > 0 else 0
+        self._ui_timeline = timeline
+        self._ui_frames = timeline.length
+        self._ui_seek_seq = self._send("timeline", timeline, True)
+        self._ui_seek_frame = timeline.play_frame_for_seek(here)
+
+    def set_loop(self, start_s: float, end_s: float) -> None:
+        """Loop timeline seconds [start, end), applied at the next block edge; the wrap is a
+        10 ms equal-power crossfade. Raises ValueError when the loop is outside the piece or
+        shorter than 50 ms."""
+        a = round(self._finite(start_s, "loop start") * self.sample_rate)
+        b = round(self._finite(end_s, "loop end") * self.sample_rate)
+        timeline = self._timeline_for(self._segments(), (a, b))
+        pos = round(self.position_seconds * self.sample_rate)
+        self._ui_timeline = timeline
+        seq = self._send("timeline", timeline, False)
+        if pos >= b:
+            self._ui_seek_seq, self._ui_seek_frame = seq, a
+
+    def clear_loop(self) -> None:
+        """Play on past the loop end (from the next block edge)."""
+        if self._ui_timeline is None or self._ui_timeline.loop is None:
+            return
+        timeline = self._timeline_for(self._segments(), None)
+        self._ui_timeline = timeline
+        self._send("timeline", timeline, False)
+
+    @property
+    def loop_seconds(self) -> tuple[float, float] | None:
+        tl = self._ui_timeline
+        if tl is None or tl.loop is None:
+            return None
+        return tl.loop[0] / self.sample_rate, tl.loop[1] / self.sample_rate
+
+    def _segments(self) -> list[tuple[int, int]] | None:
+        tl = self._ui_timeline
+        return None if tl is None or not tl.arranged else list(tl.segments)
+
+    @property
+    def source_position_seconds(self) -> float:
+        """The source (stem) time under the playhead: what a streaming reader must fetch."""
+        tl = self._ui_timeline
+        if int(self._applied_seq[0]) < self._ui_seek_seq and tl is not None:
+            return tl.source_frame(self._ui_seek_frame) / self.sample_rate
+        return int(self._src_playhead[0]) / self.sample_rate  # NB: published by the callback
 
     def reset_diagnostics(self) -> None:
         """Zero the counters, last_error and output_peak (done by the callback, at a block edge)."""
@@ -357,6 +445,11 @@ class Engine:
                     self._want_play = False
             elif kind == "seek":
                 self._pend_seek = cmd[1]
+            elif kind == "timeline":
+                if cmd[2] or self._pend_load is not None or self._pend_timeline is not None:
+                    self._pend_timeline = cmd[1]  # applied at the cut, after a pending load
+                else:
+                    self._swap_loop(cmd[1])
             elif kind == "play":
                 self._want_play = self._source is not None or (
                     self._pend_load is not None and self._pend_load[1] is not None
@@ -378,19 +471,48 @@ class Engine:
         load = self._pend_load
         if load is not None:
             self._pend_load = None
-            _, source, kernel, controls, scratch, _ = load
+            _, source, kernel, controls, scratch, timeline, _ = load
             self._source = source
+            self._timeline = timeline
             self._scratch = scratch
             self._kernel = kernel
             self._controls = controls
-            self._n_frames = 0 if source is None else int(source.n_frames)
+            self._n_frames = 0 if timeline is None else timeline.end
             self._pos = 0
             self.output_peak = 0.0
             if kernel is not None:
                 kernel.reset(*controls)
+        new = self._pend_timeline
+        if new is not None:
+            self._pend_timeline = None
+            old = self._timeline
+            if old is not None and new.source_frames == old.source_frames:
+                t = old.timeline_frame(self._pos)
+                self._timeline = new
+                self._n_frames = new.end
+                # At the very start stay there (a fresh arranged play starts at its first
+                # section); elsewhere keep the music under the playhead.
+                here = new.timeline_of_source(old.source_frame(t)) if t > 0 else 0
+                self._pos = new.play_frame_for_seek(here)
         if self._pend_seek >= 0:
             self._pos = min(self._pend_seek, max(self._n_frames - 1, 0))
             self._pend_seek = -1
+
+    def _swap_loop(self, new: Timeline) -> None:
+        """A loop set/clear at a block edge: same arrangement, so the timeline position carries
+        over; only a playhead after the new loop's end needs a (faded) jump to its start."""
+        old = self._timeline
+        if old is None or new.source_frames != old.source_frames:
+            return  # stale: built for a track that is no longer loaded
+        t = old.timeline_frame(self._pos)
+        if new.loop is not None and t >= new.loop[1]:
+            # Past the new loop: keep reading the old way while fading out, then jump.
+            self._pend_timeline = new
+            self._pend_seek = new.loop[0]
+            return
+        self._timeline = new
+        self._n_frames = new.end
+        self._pos = t
 
     def _publish_silence(self, out: np.ndarray) -> None:
         out.fill(0.0)
@@ -400,7 +522,12 @@ class Engine:
 
     def _process(self, out: np.ndarray) -> None:
         self._drain()
-        cut_pending = self._pend_load is not None or self._pend_seek >= 0 or not self._want_play
+        cut_pending = (
+            self._pend_load is not None
+            or self._pend_seek >= 0
+            or self._pend_timeline is not None
+            or not self._want_play
+        )
         if self._playing and cut_pending:
             self._render(out, -self._fade_step)
             if self._fade <= 0.0 or not self._playing:
@@ -423,7 +550,15 @@ class Engine:
                 self._publish_silence(out)
         # Publish. NB: read by the UI thread.
         self._pub_playing[0] = self._want_play
-        self._playhead[0] = self._pend_seek if self._pend_seek >= 0 else self._pos
+        timeline = self._timeline
+        if self._pend_seek >= 0:
+            head = self._pend_seek
+        elif timeline is not None:
+            head = timeline.timeline_frame(self._pos)
+        else:
+            head = self._pos
+        self._playhead[0] = head
+        self._src_playhead[0] = head if timeline is None else timeline.source_frame(head)
 
     def _read(self, start: int, n: int) -> np.ndarray:
         """Source frames [start, start + n) into the scratch (zeros past the end)."""
@@ -432,7 +567,7 @@ class Engine:
         if avail <= 0:
             block.fill(0.0)
             return block
-        missing = self._source.read(start, block[:, :, :avail])
+        missing = self._timeline.read(self._source, start, block[:, :, :avail])
         if missing:
             self.missing_frames += missing
         if avail < n:

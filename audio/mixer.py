@@ -154,9 +154,10 @@ class MixKernel:
         self._rpos = np.zeros(1, dtype=np.int64)
         self._ipos = np.zeros(1, dtype=np.int64)
         self._ceiling = 10.0 ** ((dsp.LIMITER_CEILING_DBTP - dsp.LIMITER_MARGIN_DB) / 20.0)
+        self._quiet = dsp.limiter_quiet_level(self._fir, self._ceiling)
+        # [frames since a sample above _quiet, req entries != 1, rel entries != 1]: see dsp.limiter
+        self._lstate = np.array([self._fir.shape[1], 0, 0], dtype=np.int64)
         self._release = 1.0 - math.exp(-1.0 / (dsp.LIMITER_RELEASE_S * sr))
-        self._abs = np.zeros((max_block, 2), dtype=np.float32)
-        self._ms = np.zeros(2, dtype=np.float32)
         self._lane_peak_stem = np.zeros(s)
 
         self.master_chain: list[MasterProcessor] = [] if limiter else [safety_clip]
@@ -250,6 +251,9 @@ class MixKernel:
         self._hpos[0] = 0
         self._rpos[0] = 0
         self._ipos[0] = 0
+        self._lstate[0] = self._fir.shape[1]
+        self._lstate[1] = 0
+        self._lstate[2] = 0
 
     # -- processing ------------------------------------------------------------------------
 
@@ -347,6 +351,8 @@ class MixKernel:
                 self._ipos,
                 self._ceiling,
                 self._release,
+                self._lstate,
+                self._quiet,
             )
         else:
             dsp.master_gain(self._mix, n_frames, self._master_cur, self._master_tgt, out)
@@ -365,13 +371,7 @@ class MixKernel:
             self.master_peak.fill(0.0)
             self.master_rms.fill(0.0)
             return
-        a = self._abs[:n_frames]
-        np.abs(out, out=a)
-        np.maximum.reduce(a, axis=0, out=self.master_peak)
-        np.square(out, out=a)
-        np.add.reduce(a, axis=0, out=self._ms)  # ufunc.reduce: np.mean/np.max add ~5 us
-        np.multiply(self._ms, np.float32(1.0 / n_frames), out=self._ms)
-        np.sqrt(self._ms, out=self.master_rms)
+        dsp.meter(out, n_frames, self.master_peak, self.master_rms)
 
     def silence_meters(self) -> None:
         """Zero all meters (paused / faulted blocks)."""

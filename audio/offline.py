@@ -10,6 +10,7 @@ from typing import Any
 
 import numpy as np
 
+from audio import stretch
 from audio.engine import Engine
 from audio.source import ArraySource, BlockSource
 
@@ -17,6 +18,15 @@ from audio.source import ArraySource, BlockSource
 def _per_stem(value: Any, n_stems: int, dtype: type) -> np.ndarray:
     """Scalar or length-S sequence -> length-S array (the Engine setters validate values)."""
     return np.broadcast_to(np.asarray(value, dtype=dtype), (n_stems,))
+
+
+def _whole(source: BlockSource) -> np.ndarray:
+    """Every frame of `source` as one (S, 2, N) float32 array (the stretcher needs it all)."""
+    if isinstance(source, ArraySource):
+        return source.stems
+    stems = np.zeros((int(source.n_stems), 2, int(source.n_frames)), dtype=np.float32)
+    source.read(0, stems)
+    return stems
 
 
 def render_mix(
@@ -30,26 +40,45 @@ def render_mix(
     block: int = 1024,
     strip: np.ndarray | None = None,
     bus: np.ndarray | None = None,
+    arrangement: list[tuple[int, int]] | None = None,
+    tempo_ratio: float = 1.0,
+    key_shift: int = 0,
 ) -> np.ndarray:
     """Render the whole mix of `stems` (S, 2, N) with constant controls -> (N, 2) float32.
 
     `stems` may also be any `BlockSource` (read block by block, like the live engine does).
     `strip` (S, audio.dsp.N_STRIP) and `bus` (audio.dsp.N_BUS,) carry EQ, filters, sends and
-    the reverb/delay/tempo settings (None: flat, no sends). The output passes the -1 dBTP
+    the reverb/delay/tempo settings (None: flat, no sends). `arrangement` lists source frame
+    ranges played in order with crossfaded joins (audio.transport; None: the track as is); the
+    result then lasts the arranged length. The output passes the -1 dBTP
     limiter; its latency is compensated (output frame i is the mix of stem frame i).
 
     gain_db/pan/mute/solo are scalars or length-S sequences. The controls are in place before
     the first block (no ramp at the start), and the result is bit-identical for any block size
     and to `Engine.process` live with the same constant controls (see audio.mixer for why).
+
+    `tempo_ratio` (1.25 = 25 % faster, key kept) and `key_shift` (semitones) stretch every
+    audible stem with Rubber Band before the mix (audio.stretch): the result then has
+    round(N / tempo_ratio) frames (an arrangement's ranges are scaled alike). The stretch is
+    deterministic, so a client preview and the
+    platform's render of the same document are still identical; it does not depend on `block`.
     """
     source = stems if isinstance(stems, BlockSource) else ArraySource(stems)
     if block < 1:
         raise ValueError("block must be >= 1")
-    n_stems, n_frames = int(source.n_stems), int(source.n_frames)
+    n_stems = int(source.n_stems)
     gains = _per_stem(gain_db, n_stems, float)
     pans = _per_stem(pan, n_stems, float)
     mutes = _per_stem(mute, n_stems, bool)
     solos = _per_stem(solo, n_stems, bool)
+    if not stretch.is_identity(tempo_ratio, key_shift):
+        audible = ~mutes & (solos | ~solos.any()) & (gains > -96.0)
+        source = ArraySource(
+            stretch.stretch_stems(_whole(source), sample_rate, tempo_ratio, key_shift, audible)
+        )
+        if arrangement is not None:  # source frames -> frames of the stretched stems
+            arrangement = [(round(a / tempo_ratio), round(b / tempo_ratio)) for a, b in arrangement]
+    n_frames = int(source.n_frames)
 
     engine = Engine(sample_rate=sample_rate, max_block=block, max_stems=max(1, n_stems))
     engine.load_source(source, [f"stem{i}" for i in range(n_stems)])
@@ -63,6 +92,9 @@ def render_mix(
         engine.set_strip(np.asarray(strip, dtype=np.float64))
     if bus is not None:
         engine.set_bus(np.asarray(bus, dtype=np.float64))
+    if arrangement is not None:
+        engine.set_arrangement(list(arrangement))
+        n_frames = engine.duration_frames
     engine.play()
 
     out = np.empty((n_frames, 2), dtype=np.float32)

@@ -1,0 +1,242 @@
+"""`AudioOutput`: the one owner of the output stream — open, reopen, lose and get back a device.
+
+Why an object of its own: the window must be able to reopen the stream (another device or block
+size from the settings dialog) and to notice when the device vanishes, without knowing PortAudio.
+The `Engine` outlives every stream, so the mix, the playhead and the loaded stems survive a reopen.
+
+Everything here runs on the UI thread; `poll()` is meant to be called about once a second (a
+QTimer). It never touches the audio callback's data beyond reading two counters.
+
+Device loss. A lost device shows up as the stream going inactive, or its callbacks stopping while
+PortAudio still calls it active. `poll` then pauses the engine (so sound comes back where it
+stopped, not in mid-phrase), releases the stream, and rescans the devices on every later poll;
+when the device is back it reopens it. NB (measured with the JACK dummy server, Debian's
+libportaudio2 19.6): once the JACK server a stream runs on is gone, *every* PortAudio call on that
+stream — stop, abort, close — and `Pa_Terminate` block forever. So the stream is released on a
+daemon thread with a timeout; when that thread does not come back, PortAudio in this process is
+wedged: the state becomes `WEDGED` and the message says to restart Encore (the draft is saved).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+import time
+from collections.abc import Callable
+from enum import StrEnum
+from typing import Any, Protocol
+
+import sounddevice as sd
+
+from audio.device import (
+    AudioDeviceError,
+    OutputStream,
+    default_output_device,
+    list_output_devices,
+)
+from audio.engine import Engine
+
+STALL_SECONDS = 1.0
+"""No callback for this long while the stream claims to run: the device is gone."""
+RELEASE_TIMEOUT_S = 2.0
+
+LOST_MESSAGE = "The audio device disappeared. Encore will reconnect when it comes back."
+WEDGED_MESSAGE = (
+    "The audio device disappeared and its driver did not let go of Encore. "
+    "Your mix is saved as a draft: restart Encore to get sound back."
+)
+
+
+class OutputState(StrEnum):
+    RUNNING = "running"
+    NO_DEVICE = "no_device"  # never opened, or the chosen device is not there: looking for it
+    LOST = "lost"  # it was running and vanished: looking for it
+    WEDGED = "wedged"  # vanished and PortAudio cannot be reset in this process
+    CLOSED = "closed"
+
+
+class Stream(Protocol):
+    active: bool
+    latency_seconds: float
+
+    def start(self) -> None: ...
+    def close(self) -> None: ...
+
+
+def rescan_devices() -> None:
+    """Make PortAudio see devices plugged in (or servers started) since it was initialised.
+
+    Only safe with no stream open: `Pa_Terminate` closes every open stream."""
+    sd._terminate()
+    sd._initialize()
+
+
+class AudioOutput:
+    def __init__(
+        self,
+        engine: Engine,
+        device: str | int | None = None,
+        blocksize: int = 256,
+        *,
+        opener: Callable[..., Stream] = OutputStream,
+        devices: Callable[[], list[dict[str, Any]]] = list_output_devices,
+        default_device: Callable[[], int | None] = default_output_device,
+        rescan: Callable[[], None] = rescan_devices,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.engine = engine
+        self.device = device
+        self.blocksize = blocksize
+        self._opener, self._devices, self._default = opener, devices, default_device
+        self._rescan, self._clock = rescan, clock
+        self.stream: Stream | None = None
+        self.state = OutputState.CLOSED
+        self.message: str | None = None
+        self.device_name: str | None = None
+        self._abandoned: list[Stream] = []  # wedged streams: kept so their callback stays alive
+        self._last_count = 0
+        self._last_advance = 0.0
+        self._resume = False  # it was playing when the device vanished: play on when back
+
+    # -- opening ----------------------------------------------------------------------------------
+
+    def open(self, device: str | int | None = None, blocksize: int | None = None) -> str | None:
+        """(Re)open on `device` (a name, an index or None = default) at `blocksize`; returns
+        None when sound runs, else the message to show (the state says whether it keeps
+        looking). The engine keeps its stems, mix and playhead across a reopen."""
+        if self.state == OutputState.WEDGED:
+            return self.message
+        self.device = device
+        if blocksize is not None:
+            self.blocksize = blocksize
+        self._close_stream()
+        return self._try_open(rescan=False)
+
+    def _resolve(self) -> tuple[int | None, str | None]:
+        """The device index to open and its name; (None, None) when it is not there."""
+        outputs = self._devices()
+        if isinstance(self.device, str) and not self.device.isdigit():
+            for dev in outputs:
+                if dev["name"] == self.device:
+                    return int(dev["index"]), str(dev["name"])
+            return None, None
+        if self.device is not None:
+            index = int(self.device)
+            names = {int(d["index"]): str(d["name"]) for d in outputs}
+            return (index, names[index]) if index in names else (None, None)
+        index = self._default()
+        if index is None:
+            return None, None
+        return index, next((str(d["name"]) for d in outputs if d["index"] == index), None)
+
+    def _try_open(self, *, rescan: bool) -> str | None:
+        try:
+            if rescan:
+                self._rescan()
+            index, name = self._resolve()
+        except sd.PortAudioError as exc:
+            index, name = None, None
+            self.message = f"Cannot list audio devices: {exc}. Encore keeps looking."
+        if index is None:
+            if self.state != OutputState.LOST:
+                self.state = OutputState.NO_DEVICE
+                what = f"The audio device “{self.device}”" if self.device else "No audio device"
+                self.message = (
+                    f"{what} is not connected. Connect it, or pick another in Audio settings; "
+                    "Encore starts the sound as soon as one is there. You can still mix and submit."
+                )
+            return self.message
+        try:
+            stream = self._opener(self.engine, device=index, blocksize=self.blocksize)
+            stream.start()
+        except AudioDeviceError as exc:
+            if self.state != OutputState.LOST:
+                self.state = OutputState.NO_DEVICE
+                self.message = f"No sound: {exc} You can still mix and submit."
+            return self.message
+        self.stream, self.device_name = stream, name
+        self.state, self.message = OutputState.RUNNING, None
+        self._last_count, self._last_advance = self.engine.callback_count, self._clock()
+        if self._resume:
+            self._resume = False
+            self.engine.play()  # from where it stopped, fading in
+        return None
+
+    # -- watching ---------------------------------------------------------------------------------
+
+    def poll(self) -> bool:
+        """Watch the stream (call about once a second from the UI thread); returns True when the
+        state changed, so the window updates its banner."""
+        before = self.state
+        if self.state == OutputState.RUNNING:
+            self._check_alive()
+        elif self.state in (OutputState.LOST, OutputState.NO_DEVICE):
+            self._try_open(rescan=True)
+        return self.state != before
+
+    def _check_alive(self) -> None:
+        stream, now = self.stream, self._clock()
+        count = self.engine.callback_count
+        if count != self._last_count:
+            self._last_count, self._last_advance = count, now
+        stalled = now - self._last_advance > STALL_SECONDS
+        if stream is not None and stream.active and not stalled:
+            return
+        self._resume = self.engine.playing
+        self.engine.pause()  # NB: applied by the callback when sound comes back: a clean restart
+        self.state, self.message = OutputState.LOST, LOST_MESSAGE
+        self.stream = None
+        if stream is not None and not self._release(stream):
+            self._abandoned.append(stream)
+            self.state, self.message = OutputState.WEDGED, WEDGED_MESSAGE
+
+    def _release(self, stream: Stream) -> bool:
+        """Close a dead stream without hanging the UI; False if PortAudio did not return."""
+        worker = threading.Thread(target=_close_quietly, args=(stream,), daemon=True)
+        worker.start()
+        worker.join(RELEASE_TIMEOUT_S)
+        return not worker.is_alive()
+
+    # -- figures and shutdown ---------------------------------------------------------------------
+
+    @property
+    def latency_ms(self) -> float | None:
+        """Output latency PortAudio reports for the running stream."""
+        stream = self.stream
+        return None if stream is None else 1000.0 * float(stream.latency_seconds)
+
+    @property
+    def underflows(self) -> int:
+        return int(self.engine.underflows)
+
+    @property
+    def wedged(self) -> bool:
+        """PortAudio cannot be shut down cleanly in this process (see the module notes)."""
+        return bool(self._abandoned)
+
+    def list_devices(self) -> list[dict[str, Any]]:
+        """Output devices as PortAudio saw them at its last (re)initialisation."""
+        return self._devices()
+
+    def refresh_devices(self) -> list[dict[str, Any]]:
+        """Rescan for devices plugged in since start. PortAudio only rescans by restarting, which
+        closes every stream, so the stream is closed and reopened around it (a short gap)."""
+        if self.state != OutputState.WEDGED:
+            self._close_stream()
+            self._try_open(rescan=True)
+        return self._devices()
+
+    def _close_stream(self) -> None:
+        stream, self.stream = self.stream, None
+        if stream is not None:
+            stream.close()
+
+    def close(self) -> None:
+        self._close_stream()
+        if self.state != OutputState.WEDGED:
+            self.state = OutputState.CLOSED
+
+
+def _close_quietly(stream: Stream) -> None:
+    with contextlib.suppress(Exception):  # the device is gone; nothing left to tell anyone
+        stream.close()
