@@ -18,10 +18,16 @@ from pydantic import BaseModel
 from app.contract import (
     API_PREFIX,
     Account,
+    AuditEntry,
+    AuditLog,
     ContentKey,
     RemixDocument,
     RemixInfo,
     RemixList,
+    RemixStatus,
+    ReviewDecision,
+    ReviewRequest,
+    RightsPolicy,
     TokenPair,
     TrackDetail,
     TrackList,
@@ -218,6 +224,61 @@ class PlatformClient:
 
     def my_remixes(self) -> list[RemixInfo]:
         return self._get_model("/remixes", RemixList, params={"mine": 1}).remixes
+
+    def remix_audio(self, remix_id: str, *, progress: ProgressFn | None = None) -> bytes:
+        """The published render's encoded bytes (FLAC), held in memory only: listening happens
+        in-app and the walled garden means no audio file ever exists on the client."""
+        resp = self._send("GET", f"/remixes/{remix_id}/audio", stream=True)
+        total = int(resp.headers.get("Content-Length", 0))
+        buf = bytearray()
+        try:
+            for chunk in resp.iter_content(CHUNK):
+                buf += chunk
+                if progress:
+                    progress(len(buf), total)
+        except requests.RequestException as exc:
+            raise PlatformUnavailable(
+                "The connection dropped while fetching the remix. Check your connection and "
+                "press Listen again.",
+                code="connection_lost",
+            ) from exc
+        finally:
+            resp.close()
+        return bytes(buf)
+
+    # -- artist side -----------------------------------------------------------------------------
+
+    def artist_tracks(self) -> list[TrackSummary]:
+        """The signed-in artist's own tracks (opted in or not).
+
+        The catalog lists an artist's own tracks alongside every opted-in one and names the artist
+        by display name, so this filters on it; the review calls themselves are authorised by the
+        platform (another artist's track answers 403), so a name clash cannot leak anything."""
+        if self.account is None or "artist" not in self.account.roles:
+            return []
+        name = self.account.display_name
+        return [t for t in self.tracks() if t.artist == name]
+
+    def review_queue(self, track_id: str, status: RemixStatus | None = None) -> list[RemixInfo]:
+        """Remixes of the artist's track, newest first (`status` filters, e.g. pending)."""
+        params = {"status": status.value} if status is not None else None
+        return self._get_model(f"/tracks/{track_id}/remixes", RemixList, params=params).remixes
+
+    def review(self, remix_id: str, decision: ReviewDecision, reason: str = "") -> RemixInfo:
+        """Approve (publish) or reject a pending remix; the platform requires a reason to
+        reject, and the creator sees it."""
+        body = ReviewRequest(decision=decision, reason=reason.strip() or None)
+        resp = self._send("POST", f"/remixes/{remix_id}/review", json=body.model_dump(mode="json"))
+        return RemixInfo.model_validate(resp.json())
+
+    def set_policy(self, track_id: str, policy: RightsPolicy) -> RightsPolicy:
+        """Replace the track's whole rights policy; the platform's 422 names a bad field."""
+        resp = self._send("PUT", f"/tracks/{track_id}/policy", json=policy.model_dump(mode="json"))
+        return RightsPolicy.model_validate(resp.json())
+
+    def audit(self, track_id: str) -> list[AuditEntry]:
+        """Policy changes and reviews of the artist's track, newest first."""
+        return self._get_model(f"/tracks/{track_id}/audit", AuditLog).entries
 
     # -- transport -------------------------------------------------------------------------------
 

@@ -215,6 +215,72 @@ class AIInvolvement(BaseModel):
     lyrics: bool = False
 
 
+class ArrangementSlot(BaseModel):
+    """One section of an arranged remix: source seconds [start, end) of the track, played whole.
+
+    Slots are times, not names, because section names repeat ("chorus" twice) and a document must
+    mean the same thing to every renderer; `name` is the label the fan saw."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field("", max_length=60, description="The section's name (a label only).")
+    start: float = Field(..., ge=0.0, le=3600.0, description="Seconds into the source track.")
+    end: float = Field(..., gt=0.0, le=3600.0)
+
+    @model_validator(mode="after")
+    def _long_enough(self) -> ArrangementSlot:
+        if self.end - self.start < 0.05:
+            raise ValueError(
+                f"arrangement section {self.start:g}-{self.end:g} s is shorter than 50 ms; "
+                "pick a longer section"
+            )
+        return self
+
+
+AutomationParam = Literal["gain_db", "pan", "mute", "send_reverb", "send_delay"]
+
+
+class AutomationLane(BaseModel):
+    """NOT YET PART OF RemixDocument (the engine does not play lanes back yet).
+
+    Recorded moves of one stem parameter: points (t, value), t in seconds of the arranged
+    piece at the original tempo, strictly increasing. The value holds from each point to the
+    next (applied at block edges, ramped across a block like a fader move)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    stem: str = Field(..., min_length=1, max_length=200)
+    param: AutomationParam
+    points: list[tuple[float, float]] = Field(..., min_length=1, max_length=20000)
+
+    @model_validator(mode="after")
+    def _valid_points(self) -> AutomationLane:
+        lo, hi = _AUTOMATION_RANGES[self.param]
+        prev = -1.0
+        for t, value in self.points:
+            if not 0.0 <= t <= 3600.0 or t <= prev:
+                raise ValueError(
+                    f"automation of {self.stem} {self.param}: point times must increase from 0 "
+                    f"(got {t:g} after {prev:g}); record the move again"
+                )
+            if not lo <= value <= hi:
+                raise ValueError(
+                    f"automation of {self.stem} {self.param}: value {value:g} is outside "
+                    f"{lo:g}..{hi:g}"
+                )
+            prev = t
+        return self
+
+
+_AUTOMATION_RANGES: dict[str, tuple[float, float]] = {
+    "gain_db": (-96.0, 12.0),
+    "pan": (-1.0, 1.0),
+    "mute": (0.0, 1.0),
+    "send_reverb": (0.0, 1.0),
+    "send_delay": (0.0, 1.0),
+}
+
+
 class RemixDocument(BaseModel):
     """A remix is a recipe over licensed stems, never audio. Drafts are these documents too."""
 
@@ -232,6 +298,13 @@ class RemixDocument(BaseModel):
     reverb: ReverbSettings = Field(default_factory=ReverbSettings)
     delay: DelaySettings = Field(default_factory=DelaySettings)
     ai: AIInvolvement = Field(default_factory=AIInvolvement)
+    arrangement: list[ArrangementSlot] | None = Field(
+        None,
+        min_length=1,
+        max_length=64,
+        description="Sections played in this order, joined by 15 ms equal-power crossfades; "
+        "null plays the track as delivered.",
+    )
 
 
 class RemixStatus(StrEnum):

@@ -24,6 +24,8 @@ class MixArrays:
     master_gain_db: float
     strip: np.ndarray | None = None  # float64 (S, dsp.N_STRIP): EQ, HP/LP, sends
     bus: np.ndarray | None = None  # float64 (dsp.N_BUS,): reverb, delay, tempo
+    tempo_ratio: float = 1.0  # Rubber Band tempo (key kept), audio.stretch
+    key_shift: int = 0  # semitones
 
 
 def strip_row(s: StemSettings) -> list[float]:
@@ -50,7 +52,8 @@ def bus_row(doc: RemixDocument, bpm: float) -> np.ndarray:
     bus[dsp.B_REV_WET] = doc.reverb.wet
     bus[dsp.B_DLY_BEATS], bus[dsp.B_DLY_FEEDBACK] = doc.delay.beats, doc.delay.feedback
     bus[dsp.B_DLY_WET] = doc.delay.wet
-    bus[dsp.B_BPM] = min(240.0, max(60.0, float(bpm)))
+    # The delay follows the remix's tempo: the track's bpm times the tempo ratio.
+    bus[dsp.B_BPM] = min(240.0, max(60.0, float(bpm) * doc.tempo_ratio))
     return bus
 
 
@@ -69,6 +72,8 @@ def document_arrays(doc: RemixDocument, stem_ids: list[str], bpm: float = 120.0)
         master_gain_db=doc.master_gain_db,
         strip=np.array([strip_row(s) for s in settings], dtype=np.float64).reshape(-1, dsp.N_STRIP),
         bus=bus_row(doc, bpm),
+        tempo_ratio=doc.tempo_ratio,
+        key_shift=doc.key_shift,
     )
 
 
@@ -81,3 +86,35 @@ def audible_stems(doc: RemixDocument, stem_ids: list[str]) -> list[str]:
         for stem_id, mute, solo in zip(stem_ids, arrays.mute, arrays.solo, strict=True)
         if not mute and (solo or not any_solo)
     ]
+
+
+# -- arrangement (issue 3, transport) ------------------------------------------------------------
+
+
+def arrangement_frames(doc: RemixDocument, sample_rate: int) -> list[tuple[int, int]] | None:
+    """The document's arrangement as source frame ranges for `audio` (None: as delivered).
+
+    One rounding rule (`round(seconds * rate)`) for the client preview and the platform render."""
+    if doc.arrangement is None:
+        return None
+    return [(round(s.start * sample_rate), round(s.end * sample_rate)) for s in doc.arrangement]
+
+
+def arranged_seconds(doc: RemixDocument, track_seconds: float) -> float:
+    """How long the remix plays before any tempo change: the sum of its arranged sections, or
+    the track's length. The platform's maximum-length rule measures this (divided by tempo)."""
+    if doc.arrangement is None:
+        return track_seconds
+    return sum(min(s.end, track_seconds) - min(s.start, track_seconds) for s in doc.arrangement)
+
+
+def arrangement_problem(doc: RemixDocument, track_seconds: float) -> str | None:
+    """Why the arrangement cannot be rendered on this track, in words a fan can act on."""
+    for slot in doc.arrangement or []:
+        if slot.end > track_seconds + 1e-3:
+            label = f"'{slot.name}' " if slot.name else ""
+            return (
+                f"arrangement section {label}{slot.start:g}-{slot.end:g} s ends after the track "
+                f"({track_seconds:.3f} s); rebuild the arrangement from this track's sections"
+            )
+    return None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import signal
 import sys
 from pathlib import Path
@@ -15,9 +16,11 @@ from app.client import PlatformClient
 from app.drafts import DraftStore
 from app.embedded import PlatformProcess, PlatformStartError, start_platform
 from app.session import TokenVault
+from app.settings import BLOCK_SIZES, load_settings
 from audio.device import AudioDeviceError, OutputStream
 from audio.engine import Engine
 from audio.mixer import MixKernel
+from audio.output import AudioOutput
 from ui.login import LoginDialog
 from ui.mainwindow import MainWindow
 from ui.tasks import TaskRunner
@@ -38,8 +41,15 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         default=Path(platformdirs.user_data_dir(APP_NAME)),
         help="where drafts and the embedded platform's data live",
     )
-    parser.add_argument("--device", help="audio output device (name or index)")
-    parser.add_argument("--blocksize", type=int, default=256, help="audio block size in frames")
+    parser.add_argument(
+        "--device", help="audio output device (name or index; default: from Audio settings)"
+    )
+    parser.add_argument(
+        "--blocksize",
+        type=int,
+        choices=BLOCK_SIZES,
+        help="audio block size in frames (default: from Audio settings, else 256)",
+    )
     return parser.parse_args(argv)
 
 
@@ -111,7 +121,13 @@ def main(argv: list[str] | None = None) -> int:
         if login.exec() != LoginDialog.DialogCode.Accepted or login.client is None:
             return 0
         engine = Engine()
-        stream, problem = open_audio(engine, args.device, args.blocksize)
+        settings = load_settings()
+        device = args.device if args.device is not None else settings.output_device
+        blocksize = args.blocksize or settings.blocksize
+        # The one owner of the output stream: the window reopens it (Audio settings) and it
+        # watches for the device vanishing and coming back.
+        output = AudioOutput(engine, device, blocksize)
+        output.open(device, blocksize)
         account = login.client.account
         assert account is not None
         cache_dir = Path(platformdirs.user_cache_dir(APP_NAME)) / "stems" / account.username
@@ -122,12 +138,21 @@ def main(argv: list[str] | None = None) -> int:
             DraftStore(args.data_dir / "drafts"),
             cache_dir,
             vault=login.vault,
-            audio_problem=problem,
+            output=output,
+            settings=settings,
         )
         window.show()
         code = app.exec()
-        if stream is not None:
-            stream.close()
+        output.close()
+        if output.wedged:
+            # PortAudio cannot shut down after its device vanished (audio/output.py): its atexit
+            # handler would hang. Everything of ours is saved and closed; leave without it.
+            tasks.wait(5000)
+            for platform in embedded:
+                platform.stop()
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os._exit(code)
         return code
     finally:
         tasks.wait(5000)

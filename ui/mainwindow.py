@@ -22,17 +22,25 @@ from app.client import PlatformClient, PlatformError
 from app.contract import Account, RemixDocument, TrackDetail, TrackSummary
 from app.drafts import DraftStore
 from app.session import TokenVault
+from app.settings import Settings
 from app.streaming import TrackStream
 from app.studio import Studio
 from audio.engine import Engine
+from audio.output import LOST_MESSAGE, AudioOutput
+from ui.arrangement import ArrangementEditor
 from ui.catalog import CatalogPanel
+from ui.devices import AudioSettingsDialog
 from ui.mixer import MixerPanel
+from ui.sections import Sections
 from ui.submit import SubmitDialog
 from ui.tasks import TaskRunner
 from ui.transport import TransportBar, format_time
+from ui.transportctl import TransportController
 
 POLL_MS = 33  # ~30 Hz: meters and playhead
 AUTOSAVE_MS = 800
+DEVICE_POLL_MS = 1000
+DEVICE_MESSAGES = (LOST_MESSAGE,)
 
 
 def describe(exc: BaseException) -> str:
@@ -53,6 +61,8 @@ class MainWindow(QMainWindow):
         account: Account | None = None,
         vault: TokenVault | None = None,
         audio_problem: str | None = None,
+        output: AudioOutput | None = None,
+        settings: Settings | None = None,
     ) -> None:
         super().__init__()
         self.client, self.engine, self.tasks, self.drafts = client, engine, tasks, drafts
@@ -69,13 +79,14 @@ class MainWindow(QMainWindow):
         self.resize(1180, 720)
 
         self.catalog = CatalogPanel()
-        self.catalog.setFixedWidth(300)
         self.header = self._build_header()
         self.banner = QLabel("")
         self.banner.setObjectName("banner")
         self.banner.setWordWrap(True)
         self.banner.setVisible(False)
         self.transport = TransportBar()
+        self.arrangement = ArrangementEditor()
+        self.transport_ctl = TransportController(self.studio, self.transport, self.arrangement)
         self.mixer = MixerPanel()
         scroll = QScrollArea()
         scroll.setWidgetResizable(True)
@@ -98,6 +109,7 @@ class MainWindow(QMainWindow):
         right.addWidget(self.header)
         right.addWidget(self.banner)
         right.addWidget(self.transport)
+        right.addWidget(self.arrangement)
         mixer_title = QLabel("MIXER")
         mixer_title.setObjectName("sectionTitle")
         right.addWidget(mixer_title)
@@ -108,8 +120,14 @@ class MainWindow(QMainWindow):
         row = QHBoxLayout(central)
         row.setContentsMargins(0, 0, 0, 0)
         row.setSpacing(0)
-        row.addWidget(self.catalog)
-        row.addLayout(right, 1)
+        studio_page = QWidget()
+        studio_page.setLayout(right)
+        # Catalog · My remixes · Review (artists): the sidebar switch also switches this area.
+        self.sections = Sections(
+            self.catalog, studio_page, client, tasks, self.studio, self.account
+        )
+        row.addWidget(self.sections.sidebar)
+        row.addWidget(self.sections.pages, 1)
         self.setCentralWidget(central)
         if self.account:
             self.statusBar().showMessage(
@@ -124,6 +142,8 @@ class MainWindow(QMainWindow):
         self.submit_button.clicked.connect(self.open_submit)
         QShortcut(QKeySequence(Qt.Key.Key_Space), self, activated=self.toggle_play)
         self.mixer.master.gainChanged.connect(self._master_gain)
+        self.mixer.returns.reverbChanged.connect(self._reverb_bus)
+        self.mixer.returns.delayChanged.connect(self._delay_bus)
 
         self._poll = QTimer(self, interval=POLL_MS)
         self._poll.timeout.connect(self._tick)
@@ -133,6 +153,15 @@ class MainWindow(QMainWindow):
         self.studio.on_change(lambda _doc: self._autosave.start())
         if audio_problem:
             self.show_banner(audio_problem)
+        # The audio device: settings dialog, and loss/recovery watched once a second.
+        self.output, self.settings = output, settings or Settings()
+        self._device_banner = output.message if output is not None else None
+        self._device_timer = QTimer(self, interval=DEVICE_POLL_MS)
+        self._device_timer.timeout.connect(self._watch_device)
+        if output is not None:
+            self._device_timer.start()
+            if output.message and not audio_problem:
+                self.show_banner(output.message)
         self.refresh_catalog("")
 
     def _build_header(self) -> QWidget:
@@ -157,6 +186,11 @@ class MainWindow(QMainWindow):
         row = QHBoxLayout(header)
         row.setContentsMargins(20, 16, 20, 16)
         row.addLayout(text, 1)
+        self.audio_button = QPushButton("Audio…")
+        self.audio_button.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+        self.audio_button.setToolTip("Output device, block size, latency and dropouts")
+        self.audio_button.clicked.connect(self.open_audio_settings)
+        row.addWidget(self.audio_button, 0, Qt.AlignmentFlag.AlignTop)
         row.addWidget(self.sign_out, 0, Qt.AlignmentFlag.AlignTop)
         return header
 
@@ -202,7 +236,10 @@ class MainWindow(QMainWindow):
         self._loading_id = None
         engine, rate = self.engine, detail.stems[0].sample_rate if detail.stems else 48000
         stream = TrackStream(
-            self.client, detail, self.cache, playhead=lambda: int(engine.position_seconds * rate)
+            self.client,
+            detail,
+            self.cache,
+            playhead=lambda: int(engine.source_position_seconds * rate),
         )
         draft = self.drafts.load(detail.id)
         if draft is not None and draft.track_version != detail.version:
@@ -217,10 +254,15 @@ class MainWindow(QMainWindow):
             strip.panChanged.connect(self.studio.set_pan)
             strip.muteToggled.connect(self.studio.set_mute)
             strip.soloToggled.connect(self.studio.set_solo)
+            strip.eqChanged.connect(self.studio.set_eq)
+            strip.filtersChanged.connect(self.studio.set_filters)
+            strip.sendsChanged.connect(self.studio.set_sends)
+        self.mixer.returns.show_settings(doc.reverb, doc.delay)
         self.load_progress.setValue(0)
         self.load_progress.setVisible(True)
         self.transport.set_duration(stream.n_frames / stream.sample_rate)
         self.transport.set_enabled(True)
+        self.transport_ctl.track_opened()  # arrangement chips, arranged duration, loop
         self.submit_button.setEnabled(True)
         self.draft_label.setText(
             "Restored your unsaved draft of this remix." if draft else "Draft autosaves as you mix."
@@ -241,7 +283,7 @@ class MainWindow(QMainWindow):
         if self.engine.playing or self._play_pending:
             self._play_pending = False
             self.engine.pause()
-        elif stream.ready_at(int(self.engine.position_seconds * stream.sample_rate)):
+        elif stream.ready_at(int(self.engine.source_position_seconds * stream.sample_rate)):
             self.engine.play()
         else:
             self._play_pending = True  # starts on the tick the first chunk is decoded: no skip
@@ -250,13 +292,21 @@ class MainWindow(QMainWindow):
         if self.studio.document is not None:
             self.studio.set_master_gain_db(db)
 
+    def _reverb_bus(self, size: float, damping: float, wet: float) -> None:
+        if self.studio.document is not None:
+            self.studio.set_reverb(size=size, damping=damping, wet=wet)
+
+    def _delay_bus(self, beats: float, feedback: float, wet: float) -> None:
+        if self.studio.document is not None:
+            self.studio.set_delay(beats=beats, feedback=feedback, wet=wet)
+
     def _tick(self) -> None:
         stream = self.studio.track
-        if stream is None:
+        if stream is None or self.studio.listening:  # the engine plays a render (ui/sections)
             return
         self._show_streaming(stream)
         if self._play_pending and stream.ready_at(
-            int(self.engine.position_seconds * stream.sample_rate)
+            int(self.engine.source_position_seconds * stream.sample_rate)
         ):
             self._play_pending = False
             self.engine.play()
@@ -266,7 +316,8 @@ class MainWindow(QMainWindow):
                 strip.meter.push(float(stem_peaks[i]))
         self.mixer.master.meter.push(float(master_peak[0]), float(master_peak[1]))
         pos = self.engine.position_seconds
-        self.transport.show_state(pos, self.engine.playing, self._section_at(pos))
+        section = self._section_at(self.engine.source_position_seconds)
+        self.transport.show_state(pos, self.engine.playing, section)
         if self.engine.callback_errors and self.banner.isHidden():
             self.show_banner(
                 "The audio engine hit an error and went silent to protect your ears. "
@@ -339,6 +390,24 @@ class MainWindow(QMainWindow):
     def show_banner(self, text: str) -> None:
         self.banner.setText(text)
         self.banner.setVisible(True)
+
+    def open_audio_settings(self) -> AudioSettingsDialog | None:
+        if self.output is None:
+            return None
+        dialog = AudioSettingsDialog(self.output, self.settings, parent=self)
+        dialog.finished.connect(lambda _r: setattr(self, "settings", dialog.settings))
+        dialog.open()
+        return dialog
+
+    def _watch_device(self) -> None:
+        """Device loss and recovery (audio/output.py), shown in the banner."""
+        if self.output is None or not self.output.poll():
+            return
+        if self.output.message:
+            self.show_banner(self.output.message)
+        elif self.banner.text() in (*DEVICE_MESSAGES, self._device_banner):
+            self.hide_banner()
+        self._device_banner = self.output.message
 
     def hide_banner(self) -> None:
         self.banner.setVisible(False)

@@ -24,7 +24,7 @@ class LevelMeter(QWidget):
         self._holds = [FLOOR_DB] * channels
         self._hold_age = [0] * channels
         self.setSizePolicy(QSizePolicy.Policy.Fixed, QSizePolicy.Policy.Expanding)
-        self.setMinimumHeight(120)
+        self.setMinimumHeight(100)
 
     def sizeHint(self) -> QSize:
         return QSize(6 + 6 * len(self._levels), 200)

@@ -1,9 +1,11 @@
-"""The mixer: one strip per stem (fader in dB, pan, mute, solo, meter) and the master strip."""
+"""The mixer: one strip per stem (EQ, filters, sends, pan, fader in dB, mute, solo, meter), the
+effect-return strip (reverb and delay buses) and the master strip."""
 
 from __future__ import annotations
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
+    QGridLayout,
     QHBoxLayout,
     QLabel,
     QProgressBar,
@@ -13,7 +15,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.contract import StemInfo, StemSettings
+from app.contract import DelaySettings, ReverbSettings, StemInfo, StemSettings
+from ui.knob import Knob, format_db, format_hz, format_percent
 from ui.meter import LevelMeter
 
 FADER_MIN_DB = -60.0  # the bottom of the fader is silence
@@ -42,8 +45,54 @@ def db_to_slider(db: float) -> int:
     return round(max(FADER_MIN_DB, min(FADER_MAX_DB, db)) * STEPS_PER_DB)
 
 
-def format_db(db: float) -> str:
+def format_fader_db(db: float) -> str:
     return "−∞ dB" if db <= FADER_MIN_DB else f"{db:+.1f} dB"
+
+
+def format_hp(hz: float) -> str:
+    return "Off" if hz <= 20.0 else format_hz(hz)
+
+
+def format_lp(hz: float) -> str:
+    return "Off" if hz >= 20000.0 else format_hz(hz)
+
+
+DELAY_BEATS = (1 / 16, 1 / 8, 3 / 16, 1 / 4, 3 / 8, 1 / 2, 3 / 4, 1.0, 1.5, 2.0, 3.0, 4.0)
+"""Musical delay times in beats (the bus is tempo-synced): the delay-time knob snaps to these."""
+_FRACTIONS = {1 / 16: "1/16", 1 / 8: "1/8", 3 / 16: "3/16", 1 / 4: "1/4", 3 / 8: "3/8"}
+_FRACTIONS |= {1 / 2: "1/2", 3 / 4: "3/4"}
+
+
+def format_beats(beats: float) -> str:
+    if beats in _FRACTIONS:
+        return f"{_FRACTIONS[beats]} beat"
+    return f"{beats:g} beat" + ("" if beats == 1.0 else "s")
+
+
+def knob_grid(rows: list[list[Knob]], title: str | None = None) -> QWidget:
+    """Knobs in centred rows, under an optional tiny title: the strip's compact FX section."""
+    box = QWidget()
+    box.setObjectName("knobPanel")
+    box.setAttribute(Qt.WidgetAttribute.WA_StyledBackground, True)
+    layout = QVBoxLayout(box)
+    layout.setContentsMargins(0, 4, 0, 3)
+    layout.setSpacing(2)
+    if title:
+        label = QLabel(title)
+        label.setObjectName("knobTitle")
+        label.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        layout.addWidget(label)
+    grid = QGridLayout()
+    grid.setContentsMargins(0, 0, 0, 0)
+    grid.setHorizontalSpacing(0)
+    grid.setVerticalSpacing(2)
+    for r, row in enumerate(rows):
+        # Six columns: three knobs take two each, two knobs sit centred on columns 1-2, 3-4.
+        offset = 1 if len(row) == 2 else 0
+        for c, knob in enumerate(row):
+            grid.addWidget(knob, r, offset + 2 * c, 1, 2, Qt.AlignmentFlag.AlignCenter)
+    layout.addLayout(grid)
+    return box
 
 
 class Fader(QSlider):
@@ -55,17 +104,23 @@ class Fader(QSlider):
         self.setSingleStep(5)
         self.setPageStep(30)
         self.setValue(0)
-        self.setMinimumHeight(150)
+        self.setMinimumHeight(110)  # the strip knobs above need the room on a 800 px screen
 
     def mouseDoubleClickEvent(self, _event: object) -> None:
         self.setValue(0)
 
 
 class StemStrip(QWidget):
+    """One stem's channel strip. Signals carry the stem id and map 1:1 onto `Studio` setters
+    (`set_gain_db`, `set_pan`, `set_mute`, `set_solo`, `set_eq`, `set_filters`, `set_sends`)."""
+
     gainChanged = Signal(str, float)
     panChanged = Signal(str, float)
     muteToggled = Signal(str, bool)
     soloToggled = Signal(str, bool)
+    eqChanged = Signal(str, float, float, float)  # low, mid, high dB
+    filtersChanged = Signal(str, float, float)  # high-pass Hz, low-pass Hz
+    sendsChanged = Signal(str, float, float)  # reverb, delay (0..1)
 
     def __init__(
         self,
@@ -114,7 +169,7 @@ class StemStrip(QWidget):
         self.loading.setTextVisible(False)
         self.loading.setFixedHeight(4)
         self.loading.setAccessibleName(f"{info.name} streaming progress")
-        self.db_label = QLabel(format_db(settings.gain_db))
+        self.db_label = QLabel(format_fader_db(settings.gain_db))
         self.db_label.setObjectName("dbLabel")
         self.db_label.setAlignment(Qt.AlignmentFlag.AlignCenter)
 
@@ -135,6 +190,8 @@ class StemStrip(QWidget):
         buttons.addWidget(self.mute)
         buttons.addWidget(self.solo)
 
+        self.fx = self._build_fx(info.name, settings)
+
         layout = QVBoxLayout(self)
         layout.setContentsMargins(8, 8, 8, 8)
         layout.setSpacing(6)
@@ -142,6 +199,7 @@ class StemStrip(QWidget):
         layout.addWidget(self.name)
         layout.addWidget(kind)
         layout.addWidget(self.loading)
+        layout.addWidget(self.fx)
         layout.addWidget(self.pan)
         layout.addLayout(faders, 1)
         layout.addWidget(self.db_label)
@@ -153,6 +211,85 @@ class StemStrip(QWidget):
         self.solo.toggled.connect(self._on_solo)
         self._on_solo(settings.solo, emit=False)
 
+    def _build_fx(self, name: str, s: StemSettings) -> QWidget:
+        def eq(label: str, band: str) -> Knob:
+            return Knob(
+                label,
+                -24.0,
+                24.0,
+                0.0,
+                fmt=format_db,
+                bipolar=True,
+                accessible_name=f"{name} EQ {band}",
+            )
+
+        self.eq_low = eq("LOW", "low (120 Hz shelf)")
+        self.eq_mid = eq("MID", "mid (1 kHz)")
+        self.eq_high = eq("HIGH", "high (6 kHz shelf)")
+        self.hp = Knob(
+            "HPF",
+            20.0,
+            20000.0,
+            20.0,
+            log=True,
+            fmt=format_hp,
+            accessible_name=f"{name} high-pass filter",
+        )
+        self.lp = Knob(
+            "LPF",
+            20.0,
+            20000.0,
+            20000.0,
+            log=True,
+            fmt=format_lp,
+            accessible_name=f"{name} low-pass filter",
+        )
+        self.send_reverb = Knob(
+            "REV", 0.0, 1.0, 0.0, fmt=format_percent, accessible_name=f"{name} reverb send"
+        )
+        self.send_delay = Knob(
+            "DLY", 0.0, 1.0, 0.0, fmt=format_percent, accessible_name=f"{name} delay send"
+        )
+        self.show_settings(s)
+        for knob in (self.eq_low, self.eq_mid, self.eq_high):
+            knob.valueChanged.connect(self._emit_eq)
+        for knob in (self.hp, self.lp):
+            knob.valueChanged.connect(self._emit_filters)
+        for knob in (self.send_reverb, self.send_delay):
+            knob.valueChanged.connect(self._emit_sends)
+        return knob_grid(
+            [
+                [self.eq_low, self.eq_mid, self.eq_high],
+                [self.hp, self.lp],
+                [self.send_reverb, self.send_delay],
+            ]
+        )
+
+    def show_settings(self, s: StemSettings) -> None:
+        """Show EQ, filters and sends of `s` without emitting (a restored draft is already in
+        the document and the engine)."""
+        for knob, value in (
+            (self.eq_low, s.eq_low_db),
+            (self.eq_mid, s.eq_mid_db),
+            (self.eq_high, s.eq_high_db),
+            (self.hp, s.hp_hz),
+            (self.lp, s.lp_hz),
+            (self.send_reverb, s.send_reverb),
+            (self.send_delay, s.send_delay),
+        ):
+            knob.setValue(value, emit=False)
+
+    def _emit_eq(self) -> None:
+        self.eqChanged.emit(
+            self.stem_id, self.eq_low.value(), self.eq_mid.value(), self.eq_high.value()
+        )
+
+    def _emit_filters(self) -> None:
+        self.filtersChanged.emit(self.stem_id, self.hp.value(), self.lp.value())
+
+    def _emit_sends(self) -> None:
+        self.sendsChanged.emit(self.stem_id, self.send_reverb.value(), self.send_delay.value())
+
     def show_loading(self, fraction: float, problem: str | None = None) -> None:
         """Streaming progress of this stem; the bar hides once the whole stem is in."""
         self.loading.setValue(int(fraction * 1000))
@@ -161,7 +298,7 @@ class StemStrip(QWidget):
 
     def _on_fader(self, value: int) -> None:
         db = slider_to_db(value)
-        self.db_label.setText(format_db(db))
+        self.db_label.setText(format_fader_db(db))
         self.gainChanged.emit(self.stem_id, db)
 
     def _on_solo(self, on: bool, emit: bool = True) -> None:
@@ -193,7 +330,7 @@ class MasterStrip(QWidget):
         row.addSpacing(6)
         row.addWidget(self.meter)
         row.addStretch(1)
-        self.db_label = QLabel(format_db(0.0))
+        self.db_label = QLabel(format_fader_db(0.0))
         self.db_label.setObjectName("dbLabel")
         self.db_label.setAlignment(Qt.AlignmentFlag.AlignCenter)
         layout = QVBoxLayout(self)
@@ -215,6 +352,98 @@ class MasterStrip(QWidget):
         self.gainChanged.emit(db)
 
 
+class ReturnStrip(QWidget):
+    """The shared effect buses the stems' sends feed: reverb (size, damping, return) and the
+    tempo-synced delay (time in beats, feedback, return). Maps onto `Studio.set_reverb` and
+    `Studio.set_delay`."""
+
+    reverbChanged = Signal(float, float, float)  # size, damping, wet
+    delayChanged = Signal(float, float, float)  # beats, feedback, wet
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("strip")
+        self.setAttribute(Qt.WidgetAttribute.WA_StyledBackground, True)
+        self.setFixedWidth(112)
+        rev, dly = ReverbSettings(), DelaySettings()
+        self.reverb_size = Knob(
+            "SIZE", 0.0, 1.0, rev.size, fmt=format_percent, accessible_name="Reverb size"
+        )
+        self.reverb_damping = Knob(
+            "DAMP", 0.0, 1.0, rev.damping, fmt=format_percent, accessible_name="Reverb damping"
+        )
+        self.reverb_wet = Knob(
+            "RET", 0.0, 1.0, rev.wet, fmt=format_percent, accessible_name="Reverb return level"
+        )
+        self.delay_beats = Knob(
+            "TIME",
+            DELAY_BEATS[0],
+            DELAY_BEATS[-1],
+            dly.beats,
+            log=True,
+            steps=DELAY_BEATS,
+            fmt=format_beats,
+            accessible_name="Delay time",
+        )
+        self.delay_feedback = Knob(
+            "FDBK", 0.0, 0.95, dly.feedback, fmt=format_percent, accessible_name="Delay feedback"
+        )
+        self.delay_wet = Knob(
+            "RET", 0.0, 1.0, dly.wet, fmt=format_percent, accessible_name="Delay return level"
+        )
+
+        band = QWidget()
+        band.setFixedHeight(4)
+        band.setStyleSheet("background: #9a9bb0; border-radius: 2px;")
+        title = QLabel("Returns")
+        title.setObjectName("stemName")
+        title.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        kind = QLabel("FX BUSES")
+        kind.setObjectName("sectionTitle")
+        kind.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(8, 8, 8, 8)
+        layout.setSpacing(6)
+        layout.addWidget(band)
+        layout.addWidget(title)
+        layout.addWidget(kind)
+        layout.addSpacing(4)
+        layout.addWidget(
+            knob_grid([[self.reverb_size, self.reverb_damping, self.reverb_wet]], "REVERB")
+        )
+        layout.addSpacing(6)
+        layout.addWidget(
+            knob_grid([[self.delay_beats, self.delay_feedback, self.delay_wet]], "DELAY")
+        )
+        layout.addStretch(1)
+        for knob in (self.reverb_size, self.reverb_damping, self.reverb_wet):
+            knob.valueChanged.connect(self._emit_reverb)
+        for knob in (self.delay_beats, self.delay_feedback, self.delay_wet):
+            knob.valueChanged.connect(self._emit_delay)
+
+    def show_settings(self, reverb: ReverbSettings, delay: DelaySettings) -> None:
+        """Show the document's buses without emitting (they are already in the engine)."""
+        for knob, value in (
+            (self.reverb_size, reverb.size),
+            (self.reverb_damping, reverb.damping),
+            (self.reverb_wet, reverb.wet),
+            (self.delay_beats, delay.beats),
+            (self.delay_feedback, delay.feedback),
+            (self.delay_wet, delay.wet),
+        ):
+            knob.setValue(value, emit=False)
+
+    def _emit_reverb(self) -> None:
+        self.reverbChanged.emit(
+            self.reverb_size.value(), self.reverb_damping.value(), self.reverb_wet.value()
+        )
+
+    def _emit_delay(self) -> None:
+        self.delayChanged.emit(
+            self.delay_beats.value(), self.delay_feedback.value(), self.delay_wet.value()
+        )
+
+
 class MixerPanel(QWidget):
     """Strips side by side; rebuilt when a track opens."""
 
@@ -222,11 +451,13 @@ class MixerPanel(QWidget):
         super().__init__(parent)
         self.setObjectName("mixerPanel")
         self.strips: dict[str, StemStrip] = {}
+        self.returns = ReturnStrip()
         self.master = MasterStrip()
         self._row = QHBoxLayout(self)
         self._row.setContentsMargins(0, 0, 0, 0)
         self._row.setSpacing(10)
         self._row.addStretch(1)
+        self._row.addWidget(self.returns)
         self._row.addWidget(self.master)
 
     def set_stems(

@@ -1,8 +1,10 @@
-"""Transport: play/pause, the position bar (click or drag to seek) and the clock."""
+"""Transport: play/pause, the position bar (click or drag to seek), the clock, the loop controls
+(loop on/off, loop this section, snap to bars) and the automation record arm."""
 
 from __future__ import annotations
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import QRectF, Qt, Signal
+from PySide6.QtGui import QColor, QPainter
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QSlider, QWidget
 
 PLAY, PAUSE = "▶", "❚❚"
@@ -14,9 +16,41 @@ def format_time(seconds: float) -> str:
     return f"{int(seconds // 60)}:{seconds % 60:04.1f}"
 
 
+class PositionBar(QSlider):
+    """The position slider with the loop region painted over its groove."""
+
+    def __init__(self) -> None:
+        super().__init__(Qt.Orientation.Horizontal)
+        self._loop: tuple[float, float] | None = None  # fractions of the range
+
+    def set_loop(self, loop: tuple[float, float] | None) -> None:
+        self._loop = loop
+        self.update()
+
+    def paintEvent(self, event) -> None:
+        super().paintEvent(event)
+        if self._loop is None:
+            return
+        painter = QPainter(self)
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+        w, h = self.width(), self.height()
+        x0, x1 = self._loop[0] * w, self._loop[1] * w
+        painter.setPen(Qt.PenStyle.NoPen)
+        painter.setBrush(QColor(124, 156, 255, 60))
+        painter.drawRoundedRect(QRectF(x0, 2, max(2.0, x1 - x0), h - 4), 4, 4)
+        painter.setBrush(QColor(124, 156, 255, 220))
+        painter.drawRect(QRectF(x0, 2, 2, h - 4))
+        painter.drawRect(QRectF(x1 - 2, 2, 2, h - 4))
+
+
 class TransportBar(QWidget):
     playToggled = Signal()
     seekRequested = Signal(float)
+    loopToggled = Signal(bool)
+    """On: loop the current section (or the last loop); off: play on."""
+    loopSectionRequested = Signal()
+    snapToggled = Signal(bool)
+    recordToggled = Signal(bool)
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -25,7 +59,7 @@ class TransportBar(QWidget):
         self.play_button.setToolTip("Play / pause (Space)")
         self.play_button.setFocusPolicy(Qt.FocusPolicy.NoFocus)
         self.play_button.setFixedSize(44, 44)
-        self.position = QSlider(Qt.Orientation.Horizontal)
+        self.position = PositionBar()
         self.position.setRange(0, 0)
         self.position.setAccessibleName("Position")
         self.position.setFocusPolicy(Qt.FocusPolicy.NoFocus)
@@ -34,6 +68,19 @@ class TransportBar(QWidget):
         self.section = QLabel("")
         self.section.setObjectName("trackMeta")
         self.section.setMinimumWidth(90)
+        self.loop_button = self._toggle("⟲  Loop", "loopButton", "Loop on/off (L)")
+        self.loop_section_button = QPushButton("Loop section")
+        self.loop_section_button.setObjectName("transportButton")
+        self.loop_section_button.setToolTip("Loop the section under the playhead")
+        self.loop_section_button.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+        self.snap_button = self._toggle("Snap", "snapButton", "Snap loop ends to bar lines")
+        self.snap_button.setChecked(True)
+        self.record_button = self._toggle(
+            "●  Rec",
+            "recordButton",
+            "Arm automation: fader, pan, mute and send moves made "
+            "while playing are recorded into the remix",
+        )
         self._duration = 0.0
         layout = QHBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
@@ -42,7 +89,18 @@ class TransportBar(QWidget):
         layout.addWidget(self.clock)
         layout.addWidget(self.position, 1)
         layout.addWidget(self.section)
+        layout.addSpacing(4)
+        layout.addWidget(self.loop_button)
+        layout.addWidget(self.loop_section_button)
+        layout.addWidget(self.snap_button)
+        layout.addSpacing(4)
+        layout.addWidget(self.record_button)
+        self.record_button.setVisible(False)  # until the engine plays automation lanes back
         self.play_button.clicked.connect(self.playToggled)
+        self.loop_button.toggled.connect(self.loopToggled)
+        self.loop_section_button.clicked.connect(self.loopSectionRequested)
+        self.snap_button.toggled.connect(self.snapToggled)
+        self.record_button.toggled.connect(self.recordToggled)
         self.position.sliderReleased.connect(
             lambda: self.seekRequested.emit(self.position.value() / MS)
         )
@@ -57,9 +115,35 @@ class TransportBar(QWidget):
         ):
             self.seekRequested.emit(self.position.sliderPosition() / MS)
 
+    @staticmethod
+    def _toggle(text: str, name: str, tip: str) -> QPushButton:
+        button = QPushButton(text)
+        button.setObjectName(name)
+        button.setCheckable(True)
+        button.setToolTip(tip)
+        button.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+        return button
+
     def set_enabled(self, on: bool) -> None:
-        self.play_button.setEnabled(on)
-        self.position.setEnabled(on)
+        for widget in (
+            self.play_button,
+            self.position,
+            self.loop_button,
+            self.loop_section_button,
+            self.snap_button,
+            self.record_button,
+        ):
+            widget.setEnabled(on)
+
+    def show_loop(self, loop: tuple[float, float] | None) -> None:
+        """Reflect the engine's loop (seconds of the piece) without re-emitting loopToggled."""
+        self.loop_button.blockSignals(True)
+        self.loop_button.setChecked(loop is not None)
+        self.loop_button.blockSignals(False)
+        if loop is None or self._duration <= 0:
+            self.position.set_loop(None)
+        else:
+            self.position.set_loop((loop[0] / self._duration, loop[1] / self._duration))
 
     def set_duration(self, seconds: float) -> None:
         self._duration = seconds

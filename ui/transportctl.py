@@ -1,0 +1,85 @@
+"""Wires the transport's loop/record controls and the arrangement editor to the `Studio`.
+
+Kept out of ui/mainwindow.py so the window only creates it and calls `track_opened`; every edit
+goes through `Studio` (document + engine together; drafts autosave from its change listeners).
+"""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QObject
+
+from app.studio import Studio
+from ui.arrangement import ArrangementEditor
+from ui.transport import TransportBar
+
+
+class TransportController(QObject):
+    def __init__(
+        self, studio: Studio, transport: TransportBar, arrangement: ArrangementEditor
+    ) -> None:
+        super().__init__(transport)
+        self.studio = studio
+        self.transport = transport
+        self.arrangement = arrangement
+        self._last_loop: tuple[float, float] | None = None
+        transport.loopToggled.connect(self._loop_toggled)
+        transport.loopSectionRequested.connect(self._loop_section)
+        transport.snapToggled.connect(self._snap_toggled)
+        transport.recordToggled.connect(self._record_toggled)
+        arrangement.arrangementChanged.connect(self._arrangement_changed)
+
+    @property
+    def snap(self) -> bool:
+        return self.transport.snap_button.isChecked()
+
+    def track_opened(self) -> None:
+        """A track (and maybe a restored draft with an arrangement) is open: redraw."""
+        self._last_loop = None
+        self.arrangement.set_sections(self.studio.sections())
+        self.arrangement.show_arrangement(self.studio.arrangement_indices())
+        self._show()
+
+    def _show(self) -> None:
+        engine = self.studio.engine
+        self.transport.set_duration(engine.duration_frames / engine.sample_rate)
+        self.transport.show_loop(engine.loop_seconds)
+
+    def _loop_toggled(self, on: bool) -> None:
+        if self.studio.document is None:
+            return
+        if not on:
+            self.studio.clear_loop()
+        elif self._last_loop is not None:
+            self.studio.set_loop(*self._last_loop, snap=self.snap)
+        else:
+            self.studio.loop_current_section()
+        self._remember()
+
+    def _loop_section(self) -> None:
+        if self.studio.document is not None:
+            self.studio.loop_current_section()
+            self._remember()
+
+    def _snap_toggled(self, on: bool) -> None:
+        loop = self.studio.engine.loop_seconds
+        if on and loop is not None:
+            self.studio.set_loop(*loop, snap=True)
+            self._remember()
+
+    def _record_toggled(self, on: bool) -> None:
+        arm = getattr(self.studio, "arm_automation", None)
+        if arm is not None and self.studio.document is not None:
+            arm(on)
+
+    def _arrangement_changed(self, indices: list[int]) -> None:
+        if self.studio.document is None:
+            return
+        self.studio.set_arrangement(indices or None)
+        self._last_loop = None
+        self._show()
+
+    def _remember(self) -> None:
+        loop = self.studio.engine.loop_seconds
+        if loop is not None:
+            self._last_loop = loop
+        self.transport.show_loop(loop)
