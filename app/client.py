@@ -152,20 +152,12 @@ class PlatformClient:
         progress: ProgressFn | None = None,
     ) -> bytes:
         """The stem's encoded bytes, held in memory only (the walled garden: never on disk)."""
-        resp = self._send("GET", f"/tracks/{track_id}/stems/{stem_id}/audio", stream=True)
-        total = int(resp.headers.get("Content-Length", 0))
-        buf = bytearray()
-        try:
-            for chunk in resp.iter_content(CHUNK):
-                buf += chunk
-                if progress:
-                    progress(len(buf), total)
-        except requests.RequestException as exc:
-            raise PlatformUnavailable(
-                "The connection dropped while downloading a stem. Check your connection and "
-                "open the track again.",
-                code="connection_lost",
-            ) from exc
+        buf = self._fetch_bytes(
+            f"/tracks/{track_id}/stems/{stem_id}/audio",
+            progress,
+            "The connection dropped while downloading a stem. Check your connection and open "
+            "the track again.",
+        )
         if expected_sha256 and hashlib.sha256(buf).hexdigest() != expected_sha256:
             raise PlatformError(
                 "A stem arrived damaged (its checksum does not match). Open the track again; "
@@ -228,7 +220,17 @@ class PlatformClient:
     def remix_audio(self, remix_id: str, *, progress: ProgressFn | None = None) -> bytes:
         """The published render's encoded bytes (FLAC), held in memory only: listening happens
         in-app and the walled garden means no audio file ever exists on the client."""
-        resp = self._send("GET", f"/remixes/{remix_id}/audio", stream=True)
+        return self._fetch_bytes(
+            f"/remixes/{remix_id}/audio",
+            progress,
+            "The connection dropped while fetching the remix. Check your connection and press "
+            "Listen again.",
+        )
+
+    def _fetch_bytes(self, path: str, progress: ProgressFn | None, dropped: str) -> bytes:
+        """A whole response body into memory, with progress; `dropped` is the message for a
+        connection lost midway."""
+        resp = self._send("GET", path, stream=True)
         total = int(resp.headers.get("Content-Length", 0))
         buf = bytearray()
         try:
@@ -237,11 +239,7 @@ class PlatformClient:
                 if progress:
                     progress(len(buf), total)
         except requests.RequestException as exc:
-            raise PlatformUnavailable(
-                "The connection dropped while fetching the remix. Check your connection and "
-                "press Listen again.",
-                code="connection_lost",
-            ) from exc
+            raise PlatformUnavailable(dropped, code="connection_lost") from exc
         finally:
             resp.close()
         return bytes(buf)

@@ -16,26 +16,11 @@ import requests
 import soundfile as sf
 
 from app.embedded import start_platform
+from tests.platform_helpers import Api
 from tests.plugins.platform import login
 
 DEMO_USERS = ("fan", "casual", "premium", "artist", "qa")
 UPGRADE = "Stems are part of the Superfan tier. Upgrade to Superfan to remix this track."
-
-
-class Api:
-    """A thin requests wrapper: base URL, bearer token, and a timeout on every call."""
-
-    def __init__(self, url: str, token: str | None = None) -> None:
-        self.url = url
-        self.token = token
-
-    def __call__(self, method: str, path: str, **kwargs: Any) -> requests.Response:
-        headers = dict(kwargs.pop("headers", {}))
-        if self.token:
-            headers.setdefault("Authorization", f"Bearer {self.token}")
-        return requests.request(
-            method, f"{self.url}/v1{path}", headers=headers, timeout=30, **kwargs
-        )
 
 
 def assert_error(resp: requests.Response, status: int, code: str) -> str:
