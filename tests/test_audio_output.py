@@ -209,6 +209,7 @@ def test_settings_dialog_reopens_on_the_real_device(qtbot, jackd, tmp_path):
 
         dialog.device.setCurrentIndex(names.index("system"))
         dialog.blocksize.setCurrentIndex(dialog.blocksize.findData(1024))
+        dialog.cache_limit.setValue(512)
         dialog.apply_button.click()
         assert output.state == OutputState.RUNNING and output.blocksize == 1024
         assert output.device_name == "system"
@@ -221,7 +222,9 @@ def test_settings_dialog_reopens_on_the_real_device(qtbot, jackd, tmp_path):
         assert output.stream._stream.blocksize == 1024
         assert dialog.underflows.text() == str(engine.underflows)
         assert dialog.status.text() == "Playing on system"
-        assert load_settings(path) == Settings(output_device="system", blocksize=1024)
+        assert load_settings(path) == Settings(
+            output_device="system", blocksize=1024, cache_limit_mb=512
+        )
         dialog.close_button.click()
     finally:
         output.close()

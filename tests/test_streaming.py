@@ -286,3 +286,31 @@ def test_a_seek_downloads_around_its_target_first(fan, cache):
         assert starts[0] == 0  # the stream header first
         estimate = stem.size * 50 / stem.duration
         assert 0.3 * estimate < starts[1] <= estimate, (stem.name, starts[:3], estimate)
+
+
+def test_a_new_cache_limit_reaches_the_open_cache(qtbot, fan, tmp_path):
+    from app.drafts import DraftStore
+    from app.settings import Settings
+    from audio.engine import Engine
+    from ui.mainwindow import MainWindow
+    from ui.tasks import TaskRunner
+
+    tasks = TaskRunner()
+    window = MainWindow(fan, Engine(), tasks, DraftStore(tmp_path / "d"), tmp_path / "c")
+    qtbot.addWidget(window)
+    ids = [t.id for t in fan.tracks()[:2]]
+    for track_id in ids:
+        window.open_track(track_id)
+        qtbot.waitUntil(
+            lambda t=track_id: (
+                window.detail is not None and window.detail.id == t and window.studio.track.seekable
+            ),
+            timeout=20000,
+        )
+    window._settings_changed(Settings(cache_limit_mb=64))  # what the dialog's Apply hands over
+    assert window.cache.limit_bytes == 64 * 1024 * 1024
+    open_track = {window.studio.track.cache_name(s) for s in window.studio.track.stems}
+    kept = {p.name.removesuffix(".enc") for p in (tmp_path / "c").glob("*.enc")}
+    assert open_track <= kept
+    window.close()
+    tasks.wait(5000)

@@ -16,6 +16,7 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QPushButton,
+    QSpinBox,
     QVBoxLayout,
     QWidget,
 )
@@ -71,6 +72,17 @@ class AudioSettingsDialog(QDialog):
         form.addRow("Status", self.status)
         form.addRow("Output latency", self.latency)
         form.addRow("Underflows", self.underflows)
+        self.cache_limit = QSpinBox()
+        self.cache_limit.setRange(256, 100_000)
+        self.cache_limit.setSingleStep(256)
+        self.cache_limit.setSuffix(" MB")
+        self.cache_limit.setValue(settings.cache_limit_mb)
+        self.cache_limit.setAccessibleName("Stem cache limit")
+        self.cache_limit.setToolTip(
+            "Streamed stems are kept encrypted on disk so tracks reopen instantly; the least "
+            "recently opened go first when the cache passes this size. Signing out empties it."
+        )
+        form.addRow("Stem cache limit", self.cache_limit)
 
         self.apply_button = QPushButton("Apply")
         self.apply_button.setObjectName("primary")
@@ -115,7 +127,11 @@ class AudioSettingsDialog(QDialog):
         blocksize = int(self.blocksize.currentData())
         self.output.open(device, blocksize)
         self.settings = self.settings.model_copy(
-            update={"output_device": device, "blocksize": blocksize}
+            update={
+                "output_device": device,
+                "blocksize": blocksize,
+                "cache_limit_mb": self.cache_limit.value(),
+            }
         )
         save_settings(self.settings, self.settings_path)
         self.show_figures()

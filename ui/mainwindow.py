@@ -228,7 +228,9 @@ class MainWindow(QMainWindow):
     def _ensure_cache(self) -> EncryptedCache:
         """The encrypted stem cache, under this user's content key (fetched once, kept in RAM)."""
         if self.cache is None:
-            self.cache = EncryptedCache(self.cache_dir, self.client.content_key())
+            self.cache = EncryptedCache(
+                self.cache_dir, self.client.content_key(), self._cache_limit_bytes()
+            )
         return self.cache
 
     def _start_stream(self, detail: TrackDetail) -> None:
@@ -391,11 +393,22 @@ class MainWindow(QMainWindow):
         self.banner.setText(text)
         self.banner.setVisible(True)
 
+    def _cache_limit_bytes(self) -> int:
+        return self.settings.cache_limit_mb * 1024 * 1024
+
+    def _settings_changed(self, settings: Settings) -> None:
+        self.settings = settings
+        if self.cache is not None:
+            self.cache.limit_bytes = self._cache_limit_bytes()
+            track = self.studio.track
+            keep = {track.cache_name(s) for s in track.stems} if track else set()
+            self.cache.evict(keep=keep)
+
     def open_audio_settings(self) -> AudioSettingsDialog | None:
         if self.output is None:
             return None
         dialog = AudioSettingsDialog(self.output, self.settings, parent=self)
-        dialog.finished.connect(lambda _r: setattr(self, "settings", dialog.settings))
+        dialog.finished.connect(lambda _r: self._settings_changed(dialog.settings))
         dialog.open()
         return dialog
 
