@@ -62,7 +62,9 @@ def assert_error(resp: requests.Response, status: int, code: str) -> str:
     return body["error"]["message"]
 
 
-def wait_for_status(api: Api, remix_id: str, timeout: float = 60.0) -> dict:
+def wait_for_status(api: Api, remix_id: str, timeout: float = 180.0) -> dict:
+    """Poll until the pipeline is done with a remix. Renders queue behind one worker, and a
+    loaded CI machine is slow: the bound only catches a pipeline that hangs."""
     deadline = time.monotonic() + timeout
     while True:
         info = api("GET", f"/remixes/{remix_id}").json()

@@ -16,7 +16,7 @@ import requests
 import soundfile as sf
 
 from app.embedded import start_platform
-from tests.platform_helpers import Api
+from tests.platform_helpers import Api, wait_for_status
 from tests.plugins.platform import login
 
 DEMO_USERS = ("fan", "casual", "premium", "artist", "qa")
@@ -382,15 +382,6 @@ def test_unknown_remix_is_404(as_user):
 
 
 # -- pipeline ------------------------------------------------------------------------------------
-
-
-def wait_for_status(api: Api, remix_id: str, timeout: float = 30.0) -> dict:
-    deadline = time.monotonic() + timeout
-    while True:
-        info = api("GET", f"/remixes/{remix_id}").json()
-        if info["status"] not in ("received", "rendering") or time.monotonic() > deadline:
-            return info
-        time.sleep(0.2)
 
 
 def test_a_remix_is_rendered_and_published(as_user, track, stem_bytes):

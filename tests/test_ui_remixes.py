@@ -122,10 +122,10 @@ def test_artist_reviews_and_the_fan_sees_the_outcome(qtbot, tasks, platform, tmp
         for remix in (keep, drop):
             qtbot.waitUntil(
                 lambda r=remix: fan.remix(r.id).status == RemixStatus.PENDING_APPROVAL,
-                timeout=60000,
+                timeout=180000,
             )
         view.refresh_queue()
-        qtbot.waitUntil(lambda: {keep.id, drop.id} <= set(row_ids(view.queue_list)), timeout=60000)
+        qtbot.waitUntil(lambda: {keep.id, drop.id} <= set(row_ids(view.queue_list)), timeout=180000)
         assert all(r.status == RemixStatus.PENDING_APPROVAL for r in view.queue.values())
 
         select(view.queue_list, keep.id)
@@ -211,7 +211,7 @@ def test_status_chips_follow_a_remix_while_it_renders(qtbot, tasks, platform, tm
     qtbot.waitUntil(lambda: row_ids(remixes.list) == [remix.id], timeout=10000)
     select(remixes.list, remix.id)
     # No further nudge: the view polls while the remix is received or rendering.
-    qtbot.waitUntil(lambda: remixes.detail.chip.text() == "Published", timeout=60000)
+    qtbot.waitUntil(lambda: remixes.detail.chip.text() == "Published", timeout=180000)
     assert not remixes._timer.isActive()
     assert remixes.empty.text() == ""
 
@@ -246,7 +246,7 @@ def test_listen_plays_the_render_in_memory_and_gives_the_track_back(
         remixes = window.sections.remixes
         qtbot.waitUntil(lambda: row_ids(remixes.list) == [remix.id], timeout=10000)
         qtbot.waitUntil(
-            lambda: remixes.remixes[remix.id].status == RemixStatus.PUBLISHED, timeout=60000
+            lambda: remixes.remixes[remix.id].status == RemixStatus.PUBLISHED, timeout=180000
         )
         select(remixes.list, remix.id)
         bar = remixes.detail.listen
