@@ -54,7 +54,7 @@ def remix_doc(detail, stem: int, gain_db: float, title: str) -> RemixDocument:
     )
 
 
-def wait_rendered(client: PlatformClient, remix_id: str, timeout: float = 60.0):
+def wait_rendered(client: PlatformClient, remix_id: str, timeout: float = 180.0):
     import time
 
     deadline = time.monotonic() + timeout
