@@ -239,19 +239,25 @@ class ArrangementSlot(BaseModel):
 
 AutomationParam = Literal["gain_db", "pan", "mute", "send_reverb", "send_delay"]
 
+MAX_AUTOMATION_POINTS = 10_000
+"""Points per lane (a recorded pass keeps at most one point per 20 ms: minutes of moves)."""
+MAX_AUTOMATION_LANES = 320
+"""Lanes per document: 5 automatable parameters x 64 stems."""
+
 
 class AutomationLane(BaseModel):
-    """NOT YET PART OF RemixDocument (the engine does not play lanes back yet).
+    """Recorded moves of one stem parameter (docs/remix-format.md, "Automation").
 
-    Recorded moves of one stem parameter: points (t, value), t in seconds of the arranged
-    piece at the original tempo, strictly increasing. The value holds from each point to the
-    next (applied at block edges, ramped across a block like a fader move)."""
+    `points` are `[t, value]`: t in seconds of the arranged piece at the original tempo (the
+    engine divides by `tempo_ratio`), strictly increasing from 0. The value holds from each
+    point to the next; before the first point the first value holds. Values use the
+    `StemSettings` range of the parameter; `mute` is 0 (sounding) or 1 (muted)."""
 
     model_config = ConfigDict(extra="forbid")
 
     stem: str = Field(..., min_length=1, max_length=200)
     param: AutomationParam
-    points: list[tuple[float, float]] = Field(..., min_length=1, max_length=20000)
+    points: list[tuple[float, float]] = Field(..., min_length=1, max_length=MAX_AUTOMATION_POINTS)
 
     @model_validator(mode="after")
     def _valid_points(self) -> AutomationLane:
@@ -266,7 +272,12 @@ class AutomationLane(BaseModel):
             if not lo <= value <= hi:
                 raise ValueError(
                     f"automation of {self.stem} {self.param}: value {value:g} is outside "
-                    f"{lo:g}..{hi:g}"
+                    f"{lo:g}..{hi:g}; record the move again"
+                )
+            if self.param == "mute" and value not in (0.0, 1.0):
+                raise ValueError(
+                    f"automation of {self.stem} mute: value {value:g} must be 0 (sounding) or "
+                    "1 (muted); record the move again"
                 )
             prev = t
         return self
@@ -305,6 +316,25 @@ class RemixDocument(BaseModel):
         description="Sections played in this order, joined by 15 ms equal-power crossfades; "
         "null plays the track as delivered.",
     )
+    automation: list[AutomationLane] = Field(
+        default_factory=list,
+        max_length=MAX_AUTOMATION_LANES,
+        description="Recorded parameter moves, at most one lane per stem and parameter; while "
+        "a lane exists it drives its parameter (the stem's static value is not heard).",
+    )
+
+    @model_validator(mode="after")
+    def _one_lane_per_parameter(self) -> RemixDocument:
+        seen: set[tuple[str, str]] = set()
+        for lane in self.automation:
+            key = (lane.stem, lane.param)
+            if key in seen:
+                raise ValueError(
+                    f"automation of {lane.stem} {lane.param} appears twice; merge the two lanes "
+                    "into one (or clear the automation and record it again)"
+                )
+            seen.add(key)
+        return self
 
 
 class RemixStatus(StrEnum):

@@ -30,6 +30,7 @@ from app.remix import (
     arrangement_problem,
     audible_stems,
     document_arrays,
+    lone_stem_moment,
 )
 from server.db import Remix, Track
 from server.loudness import Loudness, normalise
@@ -43,9 +44,10 @@ UNFINISHED = (RemixStatus.RECEIVED.value, RemixStatus.RENDERING.value)
 
 def document_hash(doc: RemixDocument) -> str:
     """sha256 of canonical JSON, so the same recipe hashes the same however it was spelled."""
-    canonical = json.dumps(
-        doc.model_dump(mode="json"), sort_keys=True, separators=(",", ":"), ensure_ascii=False
-    )
+    dumped = doc.model_dump(mode="json")
+    if not dumped.get("automation"):
+        dumped.pop("automation", None)  # documents from before automation hash as they did
+    canonical = json.dumps(dumped, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
@@ -59,6 +61,8 @@ def canonical_hash(doc: RemixDocument, stem_ids: list[str]) -> str:
     stems = dumped.get("stems", {})
     default = StemSettings().model_dump(mode="json")
     dumped["stems"] = {stem_id: stems.get(stem_id, default) for stem_id in stem_ids}
+    if not dumped.get("automation"):
+        dumped.pop("automation", None)  # documents from before automation hash as they did
     canonical = json.dumps(dumped, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     return hashlib.sha256(canonical.encode()).hexdigest()
 
@@ -98,6 +102,23 @@ def check_document(doc: RemixDocument, track: Track, policy: RightsPolicy) -> li
                 Violation(
                     "stem_not_allowed",
                     f"stem '{stem_id}' is not one the artist allows in remixes",
+                )
+            )
+    for lane in doc.automation:
+        if lane.stem not in stem_ids:
+            problems.append(
+                Violation(
+                    "unknown_stem",
+                    f"automation lane {lane.stem} {lane.param}: '{lane.stem}' is not a stem of "
+                    "this track; clear that lane",
+                )
+            )
+        elif lane.stem not in allowed:
+            problems.append(
+                Violation(
+                    "stem_not_allowed",
+                    f"automation lane {lane.stem} {lane.param}: '{lane.stem}' is not a stem the "
+                    "artist allows in remixes; clear that lane",
                 )
             )
     if doc.tempo_ratio > policy.tempo_ratio_max:
@@ -149,6 +170,17 @@ def check_document(doc: RemixDocument, track: Track, policy: RightsPolicy) -> li
                 "allow; unmute another stem",
             )
         )
+    else:
+        alone = lone_stem_moment(doc, usable, policy.solo_forbidden_stems)
+        if alone is not None:
+            t, stem_id = alone
+            problems.append(
+                Violation(
+                    "solo_forbidden",
+                    f"from {t:.2f} s the automation leaves stem '{stem_id}' heard on its own, "
+                    "which this track does not allow; keep another stem sounding there",
+                )
+            )
     track_seconds = max((s.duration for s in track.stems), default=0.0)
     arrangement = arrangement_problem(doc, track_seconds)
     if arrangement is not None:
@@ -199,6 +231,17 @@ def other_transformations(doc: RemixDocument) -> tuple[dict[str, Any], dict[str,
         and name in dumped
         and dumped[name] != _json_default(field)
     }
+    if "automation" in doc_level:  # a summary: lanes may hold thousands of points
+        doc_level["automation"] = [
+            {
+                "stem": lane.stem,
+                "param": lane.param,
+                "points": len(lane.points),
+                "min": min(v for _, v in lane.points),
+                "max": max(v for _, v in lane.points),
+            }
+            for lane in doc.automation
+        ]
     stem_default = StemSettings().model_dump(mode="json")
     per_stem = {}
     for stem_id, settings in dumped.get("stems", {}).items():
@@ -227,7 +270,8 @@ def transformation_problem(
     * the audible stems' gains span at least `policy.min_balance_change_db` (a uniform gain
       change is only volume, and loudness normalisation undoes it);
     * the tempo ratio differs from 1 by at least 1 %, or the key is shifted;
-    * any other setting (EQ, effects, arrangement...) differs from its default.
+    * any other setting (EQ, effects, arrangement...) differs from its default;
+    * an automation lane of a usable stem moves (holds two or more values).
     Pan alone does not count.
     """
     if len(audible) < len(usable):
@@ -235,8 +279,10 @@ def transformation_problem(
     if abs(doc.tempo_ratio - 1.0) >= MIN_TEMPO_CHANGE or doc.key_shift != 0:
         return None
     doc_level, per_stem = other_transformations(doc)
-    if doc_level or any(stem_id in per_stem for stem_id in audible):
+    if any(k != "automation" for k in doc_level) or any(s in per_stem for s in audible):
         return None
+    if any(lane.stem in usable and len({v for _, v in lane.points}) > 1 for lane in doc.automation):
+        return None  # recorded moves: the mix changes over time
     gains = [doc.stems.get(stem_id, StemSettings()).gain_db for stem_id in audible]
     spread = max(gains) - min(gains)
     if spread >= policy.min_balance_change_db:
@@ -276,6 +322,7 @@ def render_document(doc: RemixDocument, track: Track, storage: Storage) -> tuple
             tempo_ratio=arrays.tempo_ratio,
             key_shift=arrays.key_shift,
             arrangement=arrangement_frames(doc, source.sample_rate),
+            automation=arrays.automation,
         )
         rate = source.sample_rate
     return np.asarray(mix, dtype=np.float32), rate

@@ -51,6 +51,7 @@ class TransportBar(QWidget):
     loopSectionRequested = Signal()
     snapToggled = Signal(bool)
     recordToggled = Signal(bool)
+    clearAutomationRequested = Signal()
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -76,11 +77,20 @@ class TransportBar(QWidget):
         self.snap_button = self._toggle("Snap", "snapButton", "Snap loop ends to bar lines")
         self.snap_button.setChecked(True)
         self.record_button = self._toggle(
-            "●  Rec",
+            "●  Auto",
             "recordButton",
-            "Arm automation: fader, pan, mute and send moves made "
-            "while playing are recorded into the remix",
+            "Arm automation: fader, pan, mute and send moves made while playing are recorded "
+            "into the remix (a moved control writes until playback stops)",
         )
+        self.record_button.setStyleSheet(
+            "QPushButton#recordButton:checked { background: #d0342c; color: white; }"
+        )
+        self.clear_automation_button = QPushButton("Clear auto")
+        self.clear_automation_button.setObjectName("transportButton")
+        self.clear_automation_button.setToolTip(
+            "Delete every recorded move: the controls' own settings play again"
+        )
+        self.clear_automation_button.setFocusPolicy(Qt.FocusPolicy.NoFocus)
         self._duration = 0.0
         layout = QHBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
@@ -95,7 +105,8 @@ class TransportBar(QWidget):
         layout.addWidget(self.snap_button)
         layout.addSpacing(4)
         layout.addWidget(self.record_button)
-        self.record_button.setVisible(False)  # until the engine plays automation lanes back
+        layout.addWidget(self.clear_automation_button)
+        self.clear_automation_button.clicked.connect(self.clearAutomationRequested)
         self.play_button.clicked.connect(self.playToggled)
         self.loop_button.toggled.connect(self.loopToggled)
         self.loop_section_button.clicked.connect(self.loopSectionRequested)
@@ -132,6 +143,7 @@ class TransportBar(QWidget):
             self.loop_section_button,
             self.snap_button,
             self.record_button,
+            self.clear_automation_button,
         ):
             widget.setEnabled(on)
 

@@ -26,6 +26,7 @@ class TransportController(QObject):
         transport.loopSectionRequested.connect(self._loop_section)
         transport.snapToggled.connect(self._snap_toggled)
         transport.recordToggled.connect(self._record_toggled)
+        transport.clearAutomationRequested.connect(self._clear_automation)
         arrangement.arrangementChanged.connect(self._arrangement_changed)
 
     @property
@@ -35,6 +36,7 @@ class TransportController(QObject):
     def track_opened(self) -> None:
         """A track (and maybe a restored draft with an arrangement) is open: redraw."""
         self._last_loop = None
+        self.transport.record_button.setChecked(False)  # a new track starts disarmed
         self.arrangement.set_sections(self.studio.sections())
         self.arrangement.show_arrangement(self.studio.arrangement_indices())
         self._show()
@@ -67,9 +69,12 @@ class TransportController(QObject):
             self._remember()
 
     def _record_toggled(self, on: bool) -> None:
-        arm = getattr(self.studio, "arm_automation", None)
-        if arm is not None and self.studio.document is not None:
-            arm(on)
+        if self.studio.document is not None:
+            self.studio.arm_automation(on)
+
+    def _clear_automation(self) -> None:
+        if self.studio.document is not None:
+            self.studio.clear_automation()
 
     def _arrangement_changed(self, indices: list[int]) -> None:
         if self.studio.document is None:
