@@ -7,6 +7,7 @@ together, so the recipe that is submitted is always exactly the mix that was hea
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import get_args
 
 import numpy as np
 
@@ -25,6 +26,12 @@ class Studio:
         self._listeners: list[DocumentListener] = []
         self._suspended: Engine | None = None  # the real engine while a render is heard
         self._resume_at = 0.0  # seconds: where the suspended track resumes
+        # Automation recording (UI thread only): armed flag, the open latch passes per
+        # (stem id, parameter) -> ([(t, value)], value before the touch), and the latest
+        # playhead seen while they were open.
+        self._auto_armed = False
+        self._passes: dict[tuple[str, str], tuple[list[tuple[float, float]], float]] = {}
+        self._pass_end = 0.0
 
     @property
     def detail(self) -> TrackDetail | None:
@@ -53,6 +60,7 @@ class Studio:
         return self.document
 
     def close(self) -> None:
+        self.arm_automation(False)
         self.stop_listening(restore=False)
         if self.track is not None:
             self.engine.pause()
@@ -68,16 +76,22 @@ class Studio:
         return self.document.stems.setdefault(stem_id, StemSettings())
 
     def set_gain_db(self, stem_id: str, db: float) -> None:
+        before = self.stem(stem_id).gain_db
         self._edit(stem_id, gain_db=db)
         self.engine.set_gain_db(self._index(stem_id), db)
+        self._record(stem_id, "gain_db", db, before)
 
     def set_pan(self, stem_id: str, pan: float) -> None:
+        before = self.stem(stem_id).pan
         self._edit(stem_id, pan=pan)
         self.engine.set_pan(self._index(stem_id), pan)
+        self._record(stem_id, "pan", pan, before)
 
     def set_mute(self, stem_id: str, muted: bool) -> None:
+        before = self.stem(stem_id).mute
         self._edit(stem_id, mute=muted)
         self.engine.set_mute(self._index(stem_id), muted)
+        self._record(stem_id, "mute", float(muted), float(before))
 
     def set_solo(self, stem_id: str, soloed: bool) -> None:
         self._edit(stem_id, solo=soloed)
@@ -123,6 +137,8 @@ class Studio:
         self.engine.set_master_gain_db(self.document.master_gain_db)
         self._push_effects()
         self._push_arrangement()
+        self._push_automation()
+        self._push_stretch()
         self._notify()
 
     def _notify(self) -> None:
@@ -141,8 +157,13 @@ class Studio:
         self.engine.set_filters(self._index(stem_id), hp_hz, lp_hz)
 
     def set_sends(self, stem_id: str, reverb: float, delay: float) -> None:
+        before = self.stem(stem_id)
         self._edit(stem_id, send_reverb=reverb, send_delay=delay)
         self.engine.set_sends(self._index(stem_id), reverb, delay)
+        if reverb != before.send_reverb or ("send_reverb" in self._open_params(stem_id)):
+            self._record(stem_id, "send_reverb", reverb, before.send_reverb)
+        if delay != before.send_delay or ("send_delay" in self._open_params(stem_id)):
+            self._record(stem_id, "send_delay", delay, before.send_delay)
 
     def set_reverb(self, *, size: float, damping: float, wet: float) -> None:
         self._set_bus("reverb", size=size, damping=damping, wet=wet)
@@ -332,8 +353,8 @@ class Studio:
     def set_tempo_ratio(self, ratio: float) -> None:
         """Tempo with key lock (1.25 = 25 % faster), within the track's rights policy.
 
-        NB: the offline render (preview and platform) applies it; live playback does not stretch
-        yet, only the tempo-synced delay follows at once."""
+        Heard live at once (audio.livestretch, Rubber Band R2 ahead of the playhead); the
+        submitted render applies it with R3 (audio.stretch). The tempo-synced delay follows."""
         assert self.document is not None and self.track is not None
         policy = self.track.detail.policy
         if not policy.tempo_ratio_min <= ratio <= policy.tempo_ratio_max:
@@ -359,4 +380,178 @@ class Studio:
         data = {**self.document.model_dump(), **changes}
         self.document = RemixDocument.model_validate(data)  # validates the ranges
         self._push_effects()
+        self._push_stretch()
         self._notify()
+
+    # -- automation (issue 3) ---------------------------------------------------------------------
+    #
+    # Latch recording: while armed and playing, the first edit of a parameter starts a pass; the
+    # control is then heard live (its lane is overridden) and every edit adds a point at the
+    # playhead (at most one per AUTOMATION_MIN_INTERVAL s; a faster edit updates the last point).
+    # The pass writes its last value until playback stops, jumps back (seek, loop wrap) or the
+    # arm is released; it then replaces the lane over [first point, that moment], the old
+    # automation (or, on a fresh lane, the value from before the touch) resumes after it, and the
+    # lane is simplified and written into the document (drafts autosave).
+
+    AUTOMATION_MIN_INTERVAL = 0.02
+    AUTOMATION_MAX_GAP = 0.5
+    """A playhead more than this far ahead of the last one seen (polls come at >= 30 Hz) has
+    jumped (a seek): the pass ends where it was."""
+
+    @property
+    def automation_armed(self) -> bool:
+        return self._auto_armed
+
+    def arm_automation(self, on: bool) -> None:
+        """Arm (or disarm) automation recording; disarming writes any open pass."""
+        if not on and self._passes:
+            t = self._automation_time()
+            moved_on = self._pass_end <= t <= self._pass_end + self.AUTOMATION_MAX_GAP
+            self._finish_passes(t if moved_on else self._pass_end)
+        self._auto_armed = bool(on) and self.document is not None
+
+    def poll_automation(self) -> None:
+        """Call from the UI timer: ends the open pass when playback stopped or jumped back."""
+        if not self._passes:
+            return
+        t = self._automation_time()
+        moved_on = self._pass_end <= t <= self._pass_end + self.AUTOMATION_MAX_GAP
+        if not self.engine.playing:  # paused (the playhead stays) or ended (it rewound)
+            self._finish_passes(t if moved_on else self._pass_end)
+        elif moved_on:
+            self._pass_end = t
+        else:
+            self._finish_passes(self._pass_end)
+
+    def automated(self) -> set[tuple[str, str]]:
+        """(stem id, parameter) of every lane in the document."""
+        if self.document is None:
+            return set()
+        return {(lane.stem, lane.param) for lane in self.document.automation}
+
+    def automated_value(self, stem_id: str, param: str) -> float | None:
+        """The automated value of (stem, parameter) under the playhead (None: not automated or
+        being recorded, so the control itself is what is heard)."""
+        auto = self.engine.automation
+        if auto is None or self.track is None or (stem_id, param) in self._passes:
+            return None
+        frame = round(self.engine.position_seconds * self.engine.sample_rate)
+        return auto.value(self._index(stem_id), param, frame)
+
+    def clear_automation(self, stem_id: str | None = None) -> None:
+        """Delete the automation lanes (of one stem, or all); the controls' own values play."""
+        assert self.document is not None
+        self._passes.clear()
+        self.engine.clear_automation_overrides()
+        lanes = [x for x in self.document.automation if stem_id is not None and x.stem != stem_id]
+        self.document = self.document.model_copy(update={"automation": lanes})
+        self._push_automation()
+        self._notify()
+
+    def _automation_time(self) -> float:
+        """Seconds of the arranged piece at the original tempo under the playhead (the lanes'
+        time base). NB: live playback plays at the original tempo; a live stretch must scale
+        this by the tempo ratio."""
+        return self.engine.position_seconds
+
+    def _open_params(self, stem_id: str) -> set[str]:
+        return {param for s, param in self._passes if s == stem_id}
+
+    def _record(self, stem_id: str, param: str, value: float, before: float) -> None:
+        if not self._auto_armed or not self.engine.playing or self.listening:
+            return
+        t = self._automation_time()
+        if self._passes and not self._pass_end <= t <= self._pass_end + self.AUTOMATION_MAX_GAP:
+            self._finish_passes(self._pass_end)  # the playhead jumped: a new pass
+        key = (stem_id, param)
+        if key not in self._passes:
+            self._passes[key] = ([(t, float(value))], float(before))
+            self.engine.set_automation_override(self._index(stem_id), param, True)
+        else:
+            points = self._passes[key][0]
+            if t - points[-1][0] < self.AUTOMATION_MIN_INTERVAL:
+                points[-1] = (points[-1][0], float(value))
+            else:
+                points.append((t, float(value)))
+        self._pass_end = max(self._pass_end, t)
+
+    def _finish_passes(self, end: float) -> None:
+        """Write the open passes into their lanes, up to `end` seconds (latch)."""
+        from app.contract import MAX_AUTOMATION_POINTS, AutomationLane, AutomationParam
+
+        passes, self._passes = self._passes, {}
+        self._pass_end = 0.0
+        self.engine.clear_automation_overrides()
+        if self.document is None or not passes:
+            return
+        lanes = {(x.stem, x.param): list(x.points) for x in self.document.automation}
+        for key, (points, before) in passes.items():
+            old = lanes.get(key)
+            t0, t_last = points[0][0], points[-1][0]
+            stop = max(end, t_last + 1e-3)
+            if old is None:
+                resume = before
+                head = [(0.0, before)] if t0 > 0.0 else []
+                tail: list[tuple[float, float]] = []
+            else:
+                resume = _held(old, stop)
+                head = [p for p in old if p[0] < t0]
+                tail = [p for p in old if p[0] > stop]
+            merged = [*head, *points, (stop, resume), *tail]
+            lanes[key] = _simplify(merged, MAX_AUTOMATION_POINTS)
+        order = {p: i for i, p in enumerate(get_args(AutomationParam))}
+        ids = list(self.track.stem_ids) if self.track is not None else []
+        self.document = RemixDocument.model_validate(
+            {
+                **self.document.model_dump(),
+                "automation": [
+                    AutomationLane(stem=stem, param=param, points=points).model_dump()
+                    for (stem, param), points in sorted(
+                        lanes.items(),
+                        key=lambda kv: (
+                            ids.index(kv[0][0]) if kv[0][0] in ids else len(ids),
+                            order[kv[0][1]],
+                        ),
+                    )
+                ],
+            }
+        )
+        self._push_automation()
+        self._notify()
+
+    def _push_automation(self) -> None:
+        """Document -> engine for the automation lanes."""
+        from app.remix import automation_lanes
+
+        assert self.track is not None and self.document is not None
+        lanes = automation_lanes(self.document, list(self.track.stem_ids))
+        self.engine.set_automation(self.engine.automation_for(lanes) if lanes else None)
+
+    # -- live tempo and key (issue 3, S2) --------------------------------------------------------
+
+    def _push_stretch(self) -> None:
+        """Document -> engine for tempo and key (live R2 stretch; 1 / 0 is the plain engine)."""
+        assert self.document is not None
+        self.engine.set_stretch(self.document.tempo_ratio, self.document.key_shift)
+
+
+def _held(points: list[tuple[float, float]], t: float) -> float:
+    """The value a lane holds at time t (its first value before its first point)."""
+    value = points[0][1]
+    for pt, pv in points:
+        if pt > t:
+            break
+        value = pv
+    return value
+
+
+def _simplify(points: list[tuple[float, float]], limit: int) -> list[tuple[float, float]]:
+    """Drop points that repeat the value before them (the lane sounds the same), then, if the
+    lane is still over `limit`, every other interior point until it fits."""
+    out = [points[0]]
+    for p in points[1:]:
+        if p[1] != out[-1][1]:
+            out.append(p)
+    while len(out) > limit:
+        out = [out[0], *out[1:-1:2], out[-1]]
+    return out

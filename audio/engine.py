@@ -25,6 +25,9 @@ Transport policy (documented because the UI relies on it):
   wraps, the output stays continuous); an arrangement change is a cut (fade out, swap, fade in)
   that keeps the playhead on the same source frame when the new arrangement plays it. While a
   loop is on, a seek after the loop end lands on the loop start.
+* Tempo and key (`set_stretch`, audio.livestretch) stretch the timeline's output in a worker
+  ahead of the playhead; positions stay in the track's own time (at tempo 1.25 the playhead
+  moves 1.25 frames per output frame). Ratio 1 / shift 0 reads exactly as without it.
 """
 
 from __future__ import annotations
@@ -34,7 +37,10 @@ from typing import Any
 
 import numpy as np
 
+from audio import automation as auto_mod
 from audio import dsp
+from audio.automation import Automation, LaneSpec
+from audio.livestretch import StretchedSource
 from audio.mixer import MixKernel
 from audio.source import ArraySource, BlockSource
 from audio.transport import Timeline
@@ -108,10 +114,27 @@ class Engine:
         self._pend_seek = -1
         self._timeline: Timeline | None = None
         self._pend_timeline: Timeline | None = None
+        # Live tempo/key (audio.livestretch): None until a non-identity tempo/key is set.
+        self._stretch: StretchedSource | None = None  # callback-owned
+        self._pend_stretch: StretchedSource | None = None  # attached at a pending load's cut
+        self._ui_stretch: StretchedSource | None = None  # UI thread's; closed on load/unload
         self._prime_out = np.zeros((max_block, 2), dtype=np.float32)
         self._env = np.zeros(max_block, dtype=np.float32)
         self._env64 = np.zeros(max_block)
         self._idx = np.arange(1, max_block + 1, dtype=np.float64)
+
+        # -- automation (audio.automation). The callback owns `_automation` (swapped in by a
+        # command) and the effective control arrays it fills per sub-block; the UI writes
+        # `_auto_override` (NB: read by the callback) while a control is being recorded.
+        self._automation: Automation | None = None
+        self._ui_automation: Automation | None = None
+        self._auto_override = np.zeros((max_stems, len(auto_mod.PARAMS)), dtype=bool)
+        self._eff_gain = np.zeros(max_stems)
+        self._eff_pan = np.zeros(max_stems)
+        self._eff_mute = np.zeros(max_stems, dtype=bool)
+        self._eff_strip = np.tile(dsp.STRIP_DEFAULTS, (max_stems, 1))
+        self._eff: tuple[Any, ...] | None = None
+        self._peak_acc = np.zeros(max_stems, dtype=np.float32)
 
     # ---------------------------------------------------------------------------- UI thread
 
@@ -159,20 +182,34 @@ class Engine:
             self._bus,
         )
         kernel.reset(*controls)
+        eff = (
+            self._eff_gain[:n_stems],
+            self._eff_pan[:n_stems],
+            self._eff_mute[:n_stems],
+            self._solo[:n_stems],
+            self._master_db,
+            self._eff_strip[:n_stems],
+            self._bus,
+        )
+        self._auto_override.fill(False)
+        self._ui_automation = None
         scratch = np.zeros((n_stems, 2, self.max_block), dtype=np.float32)
         timeline = Timeline(n_stems, self.max_block, int(source.n_frames), self.sample_rate)
+        self._close_stretch()  # tempo/key is reset like the other controls: set it after load
         self._ui_names = list(names)
         self._ui_frames = timeline.length
         self._ui_timeline = timeline
-        self._ui_seek_seq = self._send("load", source, kernel, controls, scratch, timeline)
+        self._ui_seek_seq = self._send("load", source, kernel, controls, scratch, timeline, eff)
         self._ui_seek_frame = 0
 
     def unload(self) -> None:
         """Queue removal of the stems (fades out first if playing); the transport stops."""
+        self._close_stretch()
         self._ui_names = []
         self._ui_frames = 0
         self._ui_timeline = None
-        self._ui_seek_seq = self._send("load", None, None, None, None, None)
+        self._ui_automation = None
+        self._ui_seek_seq = self._send("load", None, None, None, None, None, None)
         self._ui_seek_frame = 0
         self._ui_playing = False
 
@@ -441,10 +478,19 @@ class Engine:
             if kind == "load":
                 self._pend_load = cmd
                 self._pend_seek = -1
+                self._automation = None  # lanes meant the old stems; a later command sets new
+                self._pend_stretch = None  # likewise the stretcher (set_stretch sends a new one)
                 if cmd[1] is None:
                     self._want_play = False
             elif kind == "seek":
                 self._pend_seek = cmd[1]
+            elif kind == "automation":
+                self._automation = cmd[1]
+            elif kind == "stretch":
+                if self._pend_load is not None:
+                    self._pend_stretch = cmd[1]
+                else:
+                    self._stretch = cmd[1]  # starts direct; its first read crossfades in
             elif kind == "timeline":
                 if cmd[2] or self._pend_load is not None or self._pend_timeline is not None:
                     self._pend_timeline = cmd[1]  # applied at the cut, after a pending load
@@ -471,12 +517,14 @@ class Engine:
         load = self._pend_load
         if load is not None:
             self._pend_load = None
-            _, source, kernel, controls, scratch, timeline, _ = load
+            _, source, kernel, controls, scratch, timeline, eff, _ = load
             self._source = source
             self._timeline = timeline
             self._scratch = scratch
             self._kernel = kernel
             self._controls = controls
+            self._eff = eff
+            self._stretch, self._pend_stretch = self._pend_stretch, None
             self._n_frames = 0 if timeline is None else timeline.end
             self._pos = 0
             self.output_peak = 0.0
@@ -512,6 +560,8 @@ class Engine:
             return
         self._timeline = new
         self._n_frames = new.end
+        if self._stretch is not None:
+            self._stretch.retime(self._source, new, t - self._pos)
         self._pos = t
 
     def _publish_silence(self, out: np.ndarray) -> None:
@@ -567,7 +617,10 @@ class Engine:
         if avail <= 0:
             block.fill(0.0)
             return block
-        missing = self._timeline.read(self._source, start, block[:, :, :avail])
+        if self._stretch is None:
+            missing = self._timeline.read(self._source, start, block[:, :, :avail])
+        else:
+            missing = self._stretch.read(self._source, self._timeline, start, block[:, :, :avail])
         if missing:
             self.missing_frames += missing
         if avail < n:
@@ -579,10 +632,17 @@ class Engine:
         playhead through the kernel, so the next output frame is the playhead's frame."""
         kernel = self._kernel
         kernel.reset_state()
+        if self._stretch is not None:
+            self._stretch.cut(self._pos, self._source, self._timeline)
+        auto = self._automation
+        if auto is not None and auto.n_stems == kernel.n_stems:
+            # Start at the automated values under the playhead (no ramp from the static ones).
+            self._automated_controls(auto, self._timeline.timeline_frame(self._pos))
+            kernel.reset(*self._eff)
         latency = kernel.latency
         for a in range(0, latency, self.max_block):
             n = min(self.max_block, latency - a)
-            kernel.process(self._read(self._pos + a, n), self._prime_out[:n], *self._controls)
+            self._mix(self._read(self._pos + a, n), self._prime_out[:n], self._pos + a)
 
     def _render(self, out: np.ndarray, fade_step: float) -> None:
         """Mix from the playhead into `out`, fading by `fade_step` per frame unless at 0 or 1."""
@@ -592,7 +652,7 @@ class Engine:
         n = min(n_out, self._n_frames - pos)
         # The kernel's output lags its input by kernel.latency frames: read that far ahead.
         block = self._read(pos + kernel.latency, n)
-        kernel.process(block, out[:n], *self._controls)
+        self._mix(block, out[:n], pos + kernel.latency)
         if n < n_out:
             out[n:].fill(0.0)
         fade = self._fade
@@ -615,7 +675,7 @@ class Engine:
         peak = float(self._master_peak.max())
         if peak > self.output_peak:
             self.output_peak = peak
-        self._pos = pos + n
+        self._pos = pos + (n if self._stretch is None else self._stretch.advance())
         if self._pos >= self._n_frames:
             # End of track: pause and rewind. A pending seek/load still applies afterwards.
             self._playing = False
@@ -623,3 +683,135 @@ class Engine:
             self._pos = 0
             self._fade = 1.0
             self._apply_cut()
+
+    def _automated_controls(self, auto: Automation, frame: int) -> None:
+        """Effective controls = the UI's controls with every automated value at `frame`."""
+        controls = self._controls
+        eff = self._eff
+        np.copyto(eff[0], controls[0])
+        np.copyto(eff[1], controls[1])
+        np.copyto(eff[2], controls[2])
+        np.copyto(eff[5], controls[5])
+        auto_mod.apply(
+            auto.frames,
+            auto.values,
+            auto.off,
+            auto.stem,
+            auto.param,
+            frame,
+            self._auto_override,
+            eff[0],
+            eff[1],
+            eff[2],
+            eff[5],
+        )
+
+    def _mix(self, block: np.ndarray, out: np.ndarray, v: int) -> None:
+        """`kernel.process` of kernel-input play frames [v, v + F), with automation played back
+        in sub-blocks cut on its cell grid (audio.automation). Callback only; allocation-free."""
+        kernel = self._kernel
+        auto = self._automation
+        if auto is None or auto.n_stems != kernel.n_stems:
+            kernel.process(block, out, *self._controls)
+            return
+        n = out.shape[0]
+        timeline = self._timeline
+        loop = timeline.loop
+        peaks = self._peak_acc[: kernel.n_stems]
+        peaks.fill(0.0)
+        done = 0
+        while done < n:
+            t = timeline.timeline_frame(v + done)
+            m = n - done
+            if loop is not None:
+                m = min(m, loop[1] - t)  # a wrap jumps the timeline: cut there
+            step, frame = auto_mod.span(auto.cells, t, m, auto.step)
+            self._automated_controls(auto, frame)
+            kernel.process(block[:, :, done : done + step], out[done : done + step], *self._eff)
+            np.maximum(peaks, kernel.stem_peaks, out=peaks)
+            done += step
+        np.copyto(kernel.stem_peaks, peaks)
+        kernel.measure(out)
+
+    # -------------------------------------------------------------- automation (UI thread)
+
+    def automation_for(self, lanes: list[LaneSpec], tempo_ratio: float = 1.0) -> Automation:
+        """Pack lanes (stem index, parameter, times in seconds at the original tempo, values)
+        for this engine's loaded stems; raises ValueError naming a bad lane."""
+        if not self._ui_names:
+            raise RuntimeError("no track is loaded; open a track first")
+        return Automation(
+            lanes,
+            len(self._ui_names),
+            self.sample_rate,
+            dsp.limiter_latency(self.sample_rate),
+            tempo_ratio,
+        )
+
+    def set_automation(self, automation: Automation | None) -> None:
+        """Play these lanes back from the next block edge (None: no automation). The lanes
+        override the static controls of the parameters they automate. A `load` clears them."""
+        if automation is not None:
+            if automation.n_stems != len(self._ui_names):
+                raise ValueError(
+                    f"automation built for {automation.n_stems} stems, {self.n_stems} loaded"
+                )
+            auto_mod.warm_up()  # compile here, never in the callback
+        self._ui_automation = automation
+        self._send("automation", automation)
+
+    @property
+    def automation(self) -> Automation | None:
+        """The lanes the UI last set (UI thread's view)."""
+        return self._ui_automation
+
+    def set_automation_override(self, index: int, param: str, on: bool) -> None:
+        """While on, the live control drives (stem, param) instead of its lane: a control being
+        recorded is heard as the user moves it."""
+        self._check_index(index)
+        self._auto_override[index, auto_mod.PARAMS.index(param)] = bool(on)  # NB: callback
+
+    def clear_automation_overrides(self) -> None:
+        self._auto_override.fill(False)  # NB: read by the callback
+
+    # -- live tempo and key (audio.livestretch; UI thread) ---------------------------------------
+
+    def set_stretch(self, tempo_ratio: float, key_shift: int) -> None:
+        """Tempo (1.25 = 25 % faster, key kept) and key shift in semitones, while playing.
+
+        A worker stretches ahead of the playhead (Rubber Band R2, real time); the change is heard
+        within ~0.1 s, crossfaded. Positions stay in the track's own time (the playhead moves
+        `tempo_ratio` frames per output frame). Ratio 1 and shift 0 is the plain engine, bit for
+        bit. `load`/`unload` reset it to 1 / 0."""
+        ratio = self._ranged(tempo_ratio, 0.25, 4.0, "tempo ratio")
+        key = int(key_shift)
+        if key != key_shift or not -12 <= key <= 12:
+            raise ValueError(
+                f"key shift must be a whole number of semitones in -12..12, got {key_shift}"
+            )
+        st = self._ui_stretch
+        if st is None:
+            if (ratio, key) == (1.0, 0) or not self._ui_names:
+                return
+            st = StretchedSource(len(self._ui_names), self.sample_rate, self.max_block)
+            st.set_params(ratio, key)
+            self._ui_stretch = st
+            self._send("stretch", st)
+        else:
+            st.set_params(ratio, key)
+
+    @property
+    def stretch(self) -> tuple[float, int]:
+        """(tempo ratio, key shift) last set (UI thread's view)."""
+        st = self._ui_stretch
+        return (1.0, 0) if st is None else st.params
+
+    @property
+    def stretcher(self) -> StretchedSource | None:
+        """The live stretcher (diagnostics: worker time, frames), None when never engaged."""
+        return self._ui_stretch
+
+    def _close_stretch(self) -> None:
+        st, self._ui_stretch = self._ui_stretch, None
+        if st is not None:
+            st.close()  # the callback may read its ring until the load applies: silence

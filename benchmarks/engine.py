@@ -115,6 +115,85 @@ def bench_case(stems: np.ndarray, block: int) -> dict:
     }
 
 
+def bench_tempo(n_stems: int, block: int, seconds: float, ratio: float, key: int) -> dict:
+    """Live tempo/key (audio.livestretch): the full strip at `ratio`/`key`, paced in real time
+    (each block waits for its due time, as a device would call it), so the stretch worker runs
+    concurrently as in the app. Reports the callback's cost per block (ring copy + mix), the
+    worker's CPU time per second of output, and frames the worker did not deliver in time."""
+    stems = make_stems(n_stems, max(seconds * ratio + 5.0, 30.0), seed=n_stems)
+    engine = Engine(SR, max_block=block, max_stems=n_stems)
+    engine.load(stems, [f"s{i}" for i in range(n_stems)])
+    strip, bus = full_strip(n_stems)
+    engine.set_strip(strip)
+    engine.set_bus(bus)
+    engine.set_master_gain_db(6.0)
+    engine.play()
+    out = np.zeros((block, 2), dtype=np.float32)
+    for _ in range(200):  # warm-up, unstretched
+        engine.process(out)
+    n_blocks = round(seconds * SR / block)
+    clock = time.perf_counter_ns
+    period = block / SR
+
+    def paced(times: np.ndarray | None, count: int) -> None:
+        t_start = time.perf_counter()
+        for i in range(count):
+            delay = t_start + i * period - time.perf_counter()
+            if delay > 0:
+                time.sleep(delay)
+            t0 = clock()
+            engine.process(out)
+            if times is not None:
+                times[i] = clock() - t0
+
+    def summary(times: np.ndarray) -> dict:
+        us = times / 1000.0
+        return {
+            "mean": round(float(us.mean()), 1),
+            "p99": round(float(np.percentile(us, 99)), 1),
+            "p99.9": round(float(np.percentile(us, 99.9)), 1),
+            "max": round(float(us.max()), 1),
+        }
+
+    plain = np.empty(n_blocks, dtype=np.int64)
+    paced(plain, n_blocks)  # the same paced loop without the stretcher: the baseline
+    engine.set_stretch(ratio, key)
+    times = np.empty(n_blocks, dtype=np.int64)
+    st = engine.stretcher
+    paced(None, round(0.5 * SR / block))  # the switch, its priming and the crossfade
+    engine.reset_diagnostics()
+    engine.process(out)
+    cpu0, frames0, pos0 = st.worker_cpu_seconds, st.worker_frames, engine.position_seconds
+    t_start = time.perf_counter()
+    paced(times, n_blocks)
+    wall = time.perf_counter() - t_start
+    assert engine.callback_errors == 0, engine.last_error
+    cpu = st.worker_cpu_seconds - cpu0
+    produced = st.worker_frames - frames0
+    played = engine.position_seconds - pos0
+    engine.unload()
+    engine.process(out)
+    budget_us = block / SR * 1e6
+    stats = summary(times)
+    return {
+        "stems": n_stems,
+        "block": block,
+        "tempo_ratio": ratio,
+        "key_shift": key,
+        "seconds": seconds,
+        "budget_us": round(budget_us, 1),
+        "callback_us": stats,
+        "callback_fraction_of_budget": {k: round(v / budget_us, 4) for k, v in stats.items()},
+        "callback_us_unstretched_same_loop": summary(plain),
+        "worker_cpu_per_output_s": round(cpu / (produced / SR), 3) if produced else None,
+        "worker_us_per_128_frames": round(cpu / produced * 128 * 1e6, 1) if produced else None,
+        "missing_frames": engine.missing_frames,
+        "playhead_rate": round(played / (n_blocks * block / SR), 4),
+        "wall_s": round(wall, 2),
+        "loadavg": round(os.getloadavg()[0], 2),
+    }
+
+
 def bench_offline() -> dict:
     seconds = 60.0
     stems = make_stems(8, seconds, seed=1)
@@ -179,7 +258,20 @@ def main() -> None:
     parser.add_argument("--soak", type=float, metavar="SECONDS", help="also play on JACK dummy")
     parser.add_argument("--stems", type=int, nargs="*", default=STEM_COUNTS)
     parser.add_argument("--blocks", type=int, nargs="*", default=BLOCKS)
+    parser.add_argument(
+        "--tempo",
+        type=float,
+        nargs=2,
+        metavar=("RATIO", "KEY"),
+        help="only the live tempo/key cases (--stems, block 128, 10 s each), e.g. --tempo 1.25 2",
+    )
     args = parser.parse_args()
+    if args.tempo:
+        ratio, key = args.tempo[0], int(args.tempo[1])
+        stems_list = args.stems if args.stems != STEM_COUNTS else [4, 8, 16]
+        cases = [bench_tempo(n, 128, 10.0, ratio, key) for n in stems_list]
+        print(json.dumps({"machine": machine_info(), "sample_rate": SR, "tempo": cases}))
+        return
 
     result: dict = {"machine": machine_info(), "sample_rate": SR, "live": []}
     for n_stems in args.stems:

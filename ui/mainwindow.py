@@ -34,6 +34,7 @@ from ui.mixer import MixerPanel
 from ui.sections import Sections
 from ui.submit import SubmitDialog
 from ui.tasks import TaskRunner
+from ui.trackcontrols import TrackControls
 from ui.transport import TransportBar, format_time
 from ui.transportctl import TransportController
 
@@ -186,6 +187,10 @@ class MainWindow(QMainWindow):
         row = QHBoxLayout(header)
         row.setContentsMargins(20, 16, 20, 16)
         row.addLayout(text, 1)
+        self.track_controls = TrackControls()  # tempo and key, inside the track's policy
+        self.track_controls.tempoChanged.connect(self._tempo_ratio)
+        self.track_controls.keyChanged.connect(self._key_shift)
+        row.addWidget(self.track_controls, 0, Qt.AlignmentFlag.AlignTop)
         self.audio_button = QPushButton("Audio…")
         self.audio_button.setFocusPolicy(Qt.FocusPolicy.NoFocus)
         self.audio_button.setToolTip("Output device, block size, latency and dropouts")
@@ -264,6 +269,13 @@ class MainWindow(QMainWindow):
         self.load_progress.setVisible(True)
         self.transport.set_duration(stream.n_frames / stream.sample_rate)
         self.transport.set_enabled(True)
+        self.track_controls.set_track(
+            detail.analysis.bpm if detail.analysis else detail.bpm,
+            detail.analysis.key if detail.analysis else detail.key,
+            detail.policy,
+            doc.tempo_ratio,
+            doc.key_shift,
+        )
         self.transport_ctl.track_opened()  # arrangement chips, arranged duration, loop
         self.submit_button.setEnabled(True)
         self.draft_label.setText(
@@ -290,6 +302,14 @@ class MainWindow(QMainWindow):
         else:
             self._play_pending = True  # starts on the tick the first chunk is decoded: no skip
 
+    def _tempo_ratio(self, ratio: float) -> None:
+        if self.studio.document is not None:
+            self.studio.set_tempo_ratio(ratio)
+
+    def _key_shift(self, semitones: int) -> None:
+        if self.studio.document is not None:
+            self.studio.set_key_shift(semitones)
+
     def _master_gain(self, db: float) -> None:
         if self.studio.document is not None:
             self.studio.set_master_gain_db(db)
@@ -312,6 +332,7 @@ class MainWindow(QMainWindow):
         ):
             self._play_pending = False
             self.engine.play()
+        self.studio.poll_automation()  # ends a recording pass when playback stops or jumps
         stem_peaks, master_peak = self.engine.meters()
         for i, strip in enumerate(self.mixer.strips.values()):
             if i < len(stem_peaks):

@@ -1,0 +1,483 @@
+"""Live tempo (key kept) and key shift: Rubber Band's real-time R2 stretcher in a worker thread.
+
+Where it sits: *after* the transport's `Timeline`. The stretcher's input is the stream the
+engine would otherwise play (play frames: sections arranged, loop folded, joins crossfaded), so
+loops, arrangements and seeks keep their meaning in the original track time, and the engine's
+playhead stays in original-tempo frames: at tempo 1.25 it moves 1.25 frames per output frame.
+The kernel (strip, buses, limiter) then processes the stretched stream, as in the offline render
+(audio/stretch.py: stretch before the strip).
+
+Threads (the engine's rules hold: the callback never waits, locks, allocates or does I/O):
+
+* **worker** (one per `StretchedSource`): one `RubberBandStretcher` with 2 x S channels per ring
+  slot (one stretcher for all stems, so every stem gets the same time increments: stems cannot
+  drift apart), fed in `CHUNK`-frame pieces read through its own copy of the Timeline, writes the
+  stretched frames into a preallocated ring and keeps `LEAD_S` of them ahead of the read index.
+  pylibrb releases the GIL inside `process`, so the callback is not held up by it.
+* **callback** (`read`, `advance`, `cut`, `retime`; called by `Engine` only): copies out of the
+  ring. A read the worker has not reached plays silence and is counted
+  (`Engine.missing_frames`); the read index then holds (no skip), and the audio fades back in
+  over `FADE_S` when it arrives.
+* **UI thread**: `set_params`, `close`.
+
+Changes while playing: a new tempo/key starts a new *segment* in the other ring slot, anchored
+`SWITCH_LEAD_S` ahead of the read head (the worker primes it meanwhile); when the read head gets
+there the callback crossfades (`XFADE_S`, equal power) from the old segment to the new one. Back
+to tempo 1 / key 0 crossfades to the direct (unstretched) read, which is then exactly the
+engine's plain path: with ratio 1 and shift 0 the output is bit-identical to no stretcher at all.
+A cut (seek, load, arrangement change, play from stop) re-anchors at the new playhead at once
+and holds the playhead, in silence (counted), until the worker has the first frames.
+
+Live is a preview: R2 (`ENGINE_FASTER`), real-time mode. The offline/platform render uses R3 on
+whole stems (audio/stretch.py); the two differ in transient detail, not in tempo, key or length.
+"""
+
+from __future__ import annotations
+
+import atexit
+import threading
+import weakref
+
+import numpy as np
+
+from audio.source import BlockSource
+from audio.transport import Timeline, equal_power
+
+LEAD_S = 0.12
+"""Stretched audio the worker keeps ahead of the read index (covers worker scheduling gaps)."""
+
+SWITCH_LEAD_S = 0.06
+"""A tempo/key change while playing starts this far ahead of the read head."""
+
+XFADE_S = 0.02
+"""Equal-power crossfade between the old and the new segment (or the direct read)."""
+
+FADE_S = 0.005
+"""Fade-in after the stretcher had nothing to give (a cut, or an underrun)."""
+
+CHUNK = 512
+"""Input frames per Rubber Band `process` call."""
+
+RING_FRAMES = 1 << 15
+"""Output frames per ring slot (0.68 s at 48 kHz): far more than LEAD_S plus a burst."""
+
+POLL_S = 0.003
+"""Worker poll period while it feeds a slot (the callback never signals it: that takes a lock)."""
+
+IDLE_POLL_S = 0.01
+"""Worker poll period with nothing to feed: a request waits at most this long to start."""
+
+
+_LIVE: weakref.WeakSet[StretchedSource] = weakref.WeakSet()
+
+
+@atexit.register
+def _close_all() -> None:
+    """Stop workers before the interpreter tears pylibrb down (it reports live stretchers)."""
+    for st in list(_LIVE):
+        st.close()
+
+
+def is_identity(tempo_ratio: float, key_shift: int) -> bool:
+    return float(tempo_ratio) == 1.0 and int(key_shift) == 0
+
+
+def rb_options() -> int:
+    from pylibrb import Option
+
+    # R2 in real-time mode; never its own threads (the worker is the thread). PitchHighSpeed:
+    # measured here (pylibrb 0.1.2), HighQuality/HighConsistency put a 1 kHz tone at +2
+    # semitones on 1129 Hz at tempo 1.25 and 1117.5 Hz at 1.1 (should be 1122.5); HighSpeed is
+    # exact at every tempo, and cheaper. Its one drawback, glitches when the pitch changes on a
+    # running stretcher, does not apply: every change starts a fresh segment.
+    return int(
+        Option.PROCESS_REALTIME
+        | Option.ENGINE_FASTER
+        | Option.THREADING_NEVER
+        | Option.PitchHighSpeed
+    )
+
+
+class StretchedSource:
+    """Stretches the engine's play stream ahead of the playhead; see the module docstring.
+
+    Made by `Engine.set_stretch` in the UI thread (all buffers allocated here), then handed to
+    the callback through the engine's command queue."""
+
+    def __init__(self, n_stems: int, sample_rate: int, max_block: int) -> None:
+        s, sr = int(n_stems), int(sample_rate)
+        self.n_stems = s
+        self.sample_rate = sr
+        self.max_block = int(max_block)
+        self.lead = round(LEAD_S * sr)
+        self.switch_lead = round(SWITCH_LEAD_S * sr)
+        self.xfade = max(1, round(XFADE_S * sr))
+        self.fade = max(1, round(FADE_S * sr))
+        self._ring = np.zeros((2, s, 2, RING_FRAMES), dtype=np.float32)
+
+        # NB: UI thread -> callback: one immutable (ratio, key) tuple, rebound atomically.
+        self._want: tuple[float, int] = (1.0, 0)
+
+        # NB: callback -> worker (the callback writes the request fields, then bumps `_req_gen`).
+        self._req_gen = np.zeros(2, dtype=np.int64)
+        self._req_anchor = np.zeros(2, dtype=np.int64)  # play frame of the segment's frame 0
+        self._req_ratio = np.ones(2)
+        self._req_key = np.zeros(2, dtype=np.int64)
+        self._req_tl: list[Timeline | None] = [None, None]
+        self._req_src: list[BlockSource | None] = [None, None]
+        self._active = np.zeros(2, dtype=bool)  # slots the worker should keep filled
+        self._rd = np.zeros(2, dtype=np.int64)  # frames the callback has consumed per slot
+        # NB: worker -> callback.
+        self._built = np.zeros(2, dtype=np.int64)  # generation the slot's ring holds
+        self._written = np.zeros(2, dtype=np.int64)  # frames of that generation in the ring
+        # NB: diagnostics, written by the worker, read by anyone.
+        self.worker_cpu_seconds = 0.0  # worker thread CPU time spent producing audio
+        self.worker_frames = 0  # output frames produced
+        self.source_missing = 0  # frames the worker read before the source had them
+        self.worker_error: str | None = None
+
+        # -- callback-owned state -------------------------------------------------------------
+        self._have: tuple[float, int] | None = (1.0, 0)
+        self._cur = -1  # slot being played, -1 = direct read
+        self._pend = -1  # slot requested, not yet switched to
+        self._j = 0  # read index in the current slot
+        self._head = 0.0  # play frame of the next frame the engine reads (kernel input)
+        self._adv = 0  # play frames the last read moved
+        self._hold = False  # after a cut: silence until the worker has frames
+        self._fade_left = 0
+        self._xf_from = -2  # crossfade source: -2 none, -1 direct, 0/1 slot
+        self._xf_pos = 0
+        self._xf_j = 0
+        self._xf_v = 0
+        self._anchor = np.zeros(2)  # callback's copy of each slot's anchor (shifted by retime)
+        self._xo, self._xi = equal_power(self.xfade)
+        self._ramp = ((np.arange(self.fade) + 0.5) / self.fade).astype(np.float32)
+        self._scratch = np.zeros((s, 2, self.max_block), dtype=np.float32)
+
+        self._stop = False
+        self._wake = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="encore-stretch", daemon=True)
+        self._thread.start()
+        _LIVE.add(self)
+
+    # ------------------------------------------------------------------------------ UI thread
+
+    def set_params(self, tempo_ratio: float, key_shift: int) -> None:
+        self._want = (float(tempo_ratio), int(key_shift))  # NB: read by the callback
+        self._wake.set()
+
+    @property
+    def params(self) -> tuple[float, int]:
+        return self._want
+
+    def close(self) -> None:
+        """Stop the worker (the callback may still read the ring: it then plays silence)."""
+        self._stop = True
+        self._wake.set()
+        if self._thread is not threading.current_thread():
+            self._thread.join(timeout=2.0)
+
+    def settled(self) -> bool:
+        """Every slot in use holds at least half the lead (tests and benchmarks pace on it)."""
+        for k in (0, 1):
+            if self._active[k] and (
+                self._built[k] != self._req_gen[k]
+                or self._written[k] - self._rd[k] < self.lead // 2
+            ):
+                return self.worker_error is not None or self._stop
+        return True
+
+    @property
+    def engaged(self) -> bool:
+        """True while anything but the plain direct read is in effect (UI polling)."""
+        return self._cur >= 0 or self._pend >= 0 or self._xf_from != -2
+
+    # -------------------------------------------------------------------------- audio callback
+
+    def cut(self, v: int, source: BlockSource, timeline: Timeline) -> None:
+        """The engine jumped (or starts) at play frame v: drop everything, re-anchor there."""
+        self._xf_from = -2
+        self._pend = -1
+        self._active[:] = False
+        self._head = float(v)
+        self._have = self._want
+        ratio, key = self._have
+        if is_identity(ratio, key):
+            self._cur = -1
+            self._hold = False
+            return
+        self._request(0, v, ratio, key, source, timeline)
+        self._cur = 0
+        self._j = 0
+        self._hold = True
+
+    def retime(self, source: BlockSource, timeline: Timeline, delta: int) -> None:
+        """A loop set/clear at a block edge changed play-frame coordinates by `delta` (and the
+        stream past the loop end): shift the anchors and re-anchor on the new timeline."""
+        self._head += delta
+        self._anchor += delta
+        self._xf_v += delta
+        if self._hold:  # nothing heard yet: restart the segment on the new timeline
+            ratio, key = self._have
+            self._request(self._cur, int(self._anchor[self._cur]), ratio, key, source, timeline)
+        elif self._cur >= 0 or self._pend >= 0:
+            self._have = None  # the next read requests a segment on the new timeline
+
+    def advance(self) -> int:
+        """Play frames the last `read` moved the playhead (the engine adds them to its own)."""
+        return self._adv
+
+    def read(self, source: BlockSource, timeline: Timeline, v: int, out: np.ndarray) -> int:
+        """Fill out (S, 2, F) with the stream at play frame v (the engine's read head); returns
+        frames missing. Bypassed (the engine's plain `timeline.read`) at ratio 1 / shift 0."""
+        n = out.shape[2]
+        if (
+            self._cur < 0
+            and self._pend < 0
+            and self._xf_from == -2
+            and (self._want is self._have or is_identity(*self._want))
+        ):
+            self._have = self._want
+            self._head = float(v + n)
+            self._adv = n
+            return timeline.read(source, v, out)
+        if self._xf_from == -2 and not self._hold and self._want is not self._have:
+            self._change(source, timeline, v)
+        if self._pend >= 0:
+            self._try_switch(v)
+        if self._xf_from == -2:
+            if self._cur < 0:
+                self._head = float(v + n)
+                self._adv = n
+                return timeline.read(source, v, out)
+            return self._ring_read(out)
+        return self._crossfade(source, timeline, v, out)
+
+    # -- callback internals --------------------------------------------------------------------
+
+    def _request(
+        self, k: int, anchor: int, ratio: float, key: int, source: BlockSource, tl: Timeline
+    ) -> None:
+        self._req_anchor[k] = anchor
+        self._req_ratio[k] = ratio
+        self._req_key[k] = key
+        self._req_tl[k] = tl
+        self._req_src[k] = source
+        self._rd[k] = 0
+        self._anchor[k] = anchor
+        self._active[k] = True
+        self._req_gen[k] += 1  # NB: published last: the worker restarts the slot on it
+        # (No Event.set here: it takes a lock. The worker polls; see POLL_S.)
+
+    def _rate(self) -> float:
+        return float(self._req_ratio[self._cur]) if self._cur >= 0 else 1.0
+
+    def _change(self, source: BlockSource, timeline: Timeline, v: int) -> None:
+        self._have = self._want
+        ratio, key = self._have
+        if is_identity(ratio, key):
+            if self._pend >= 0:
+                self._active[self._pend] = False
+                self._pend = -1
+            if self._cur >= 0:  # crossfade from the ring back to the direct read
+                self._xf_from, self._xf_j, self._xf_pos = self._cur, self._j, 0
+                self._cur = -1
+            return
+        k = 1 - self._cur if self._cur >= 0 else (self._pend if self._pend >= 0 else 0)
+        head = self._head if self._cur >= 0 else float(v)
+        anchor = round(head + self.switch_lead * self._rate())
+        self._request(k, anchor, ratio, key, source, timeline)
+        self._pend = k
+
+    def _try_switch(self, v: int) -> None:
+        k = self._pend
+        if self._built[k] != self._req_gen[k]:
+            return
+        head = self._head if self._cur >= 0 else float(v)
+        ratio = float(self._req_ratio[k])
+        off = (head - float(self._anchor[k])) / ratio
+        if off < 0.0:
+            return
+        j = int(off)
+        # NB: read by the worker: it keeps its lead ahead of where the switch will now land (a
+        # late worker is caught up with, never waited for).
+        self._rd[k] = j
+        if self._written[k] < j + self.xfade + self.max_block:
+            return
+        if self._cur >= 0:
+            self._xf_from, self._xf_j = self._cur, self._j
+        else:
+            self._xf_from, self._xf_v = -1, v
+        self._xf_pos = 0
+        self._cur, self._pend, self._j = k, -1, j
+        self._rd[k] = j
+        self._head = float(self._anchor[k]) + j * ratio
+
+    def _copy_ring(self, k: int, j: int, dst: np.ndarray) -> int:
+        """Copy up to dst's length of slot k from index j; returns the frames copied."""
+        n = dst.shape[2]
+        if self._built[k] != self._req_gen[k]:
+            return 0
+        m = min(n, int(self._written[k]) - j)
+        if m <= 0:
+            return 0
+        a = j % RING_FRAMES
+        first = min(m, RING_FRAMES - a)
+        np.copyto(dst[:, :, :first], self._ring[k, :, :, a : a + first])
+        if first < m:
+            np.copyto(dst[:, :, first:m], self._ring[k, :, :, : m - first])
+        return m
+
+    def _ring_read(self, out: np.ndarray) -> int:
+        """The current slot's next frames; a shortfall plays silence and holds the index."""
+        n = out.shape[2]
+        k = self._cur
+        self._adv = 0
+        if self._hold:
+            if self._built[k] != self._req_gen[k] or self._written[k] < self._j + n:
+                out.fill(0.0)
+                return n
+            self._hold = False
+            self._fade_left = self.fade
+        m = self._copy_ring(k, self._j, out)
+        if self._fade_left > 0 and m > 0:
+            q = min(m, self._fade_left)
+            a = self.fade - self._fade_left
+            np.multiply(out[:, :, :q], self._ramp[a : a + q], out=out[:, :, :q])
+            self._fade_left -= q
+        if m < n:
+            out[:, :, m:].fill(0.0)
+            self._fade_left = self.fade  # fade back in when the frames arrive
+        before = self._head
+        self._j += m
+        self._rd[k] = self._j  # NB: read by the worker (ring space)
+        self._head = float(self._anchor[k]) + self._j * float(self._req_ratio[k])
+        self._adv = round(self._head) - round(before)
+        return n - m
+
+    def _crossfade(self, source: BlockSource, timeline: Timeline, v: int, out: np.ndarray) -> int:
+        n = out.shape[2]
+        src = self._xf_from
+        if self._cur >= 0:
+            missing = self._ring_read(out)
+        else:
+            missing = timeline.read(source, v, out)
+            self._head = float(v + n)
+            self._adv = n
+        q = min(n, self.xfade - self._xf_pos)
+        old = self._scratch[:, :, :q]
+        if src < 0:
+            missing += timeline.read(source, self._xf_v, old)
+            self._xf_v += q
+        else:
+            m = self._copy_ring(src, self._xf_j, old)
+            if m < q:
+                old[:, :, m:].fill(0.0)
+            self._xf_j += m
+            self._rd[src] = self._xf_j
+        a = self._xf_pos
+        np.multiply(out[:, :, :q], self._xi[a : a + q], out=out[:, :, :q])
+        np.multiply(old, self._xo[a : a + q], out=old)
+        np.add(out[:, :, :q], old, out=out[:, :, :q])
+        self._xf_pos += q
+        if self._xf_pos >= self.xfade:
+            if src >= 0:
+                self._active[src] = False
+            self._xf_from = -2
+        return missing
+
+    # ----------------------------------------------------------------------------------- worker
+
+    def _run(self) -> None:
+        from time import thread_time
+
+        from audio.stretch import pylibrb_quiet
+
+        pylibrb_quiet()
+        s = self.n_stems
+        rbs: list = [None, None]
+        gens = [0, 0]
+        in_pos = [0, 0]
+        discard = [0, 0]
+        tls: list[Timeline | None] = [None, None]
+        srcs: list[BlockSource | None] = [None, None]
+        clones: dict[int, Timeline] = {}
+        buf = np.zeros((s, 2, CHUNK), dtype=np.float32)
+        flat = buf.reshape(2 * s, CHUNK)
+        try:
+            while not self._stop:
+                busy = False
+                for k in (0, 1):
+                    if not self._active[k]:
+                        continue
+                    g = int(self._req_gen[k])
+                    if g != gens[k]:
+                        ratio, key = float(self._req_ratio[k]), int(self._req_key[k])
+                        anchor = int(self._req_anchor[k])
+                        tl, src = self._req_tl[k], self._req_src[k]
+                        if tl is None or src is None:
+                            continue
+                        rb = rbs[k]
+                        if rb is None:
+                            from pylibrb import RubberBandStretcher
+
+                            rb = RubberBandStretcher(self.sample_rate, 2 * s, rb_options())
+                            rb.set_max_process_size(CHUNK)
+                            rbs[k] = rb
+                        rb.reset()
+                        rb.time_ratio = 1.0 / ratio
+                        rb.pitch_scale = 2.0 ** (key / 12.0)
+                        pad = int(rb.get_preferred_start_pad())
+                        discard[k] = int(rb.get_start_delay())
+                        in_pos[k] = anchor - pad
+                        if id(tl) not in clones:
+                            if len(clones) > 8:
+                                clones.clear()
+                            clones[id(tl)] = Timeline(
+                                s,
+                                CHUNK,
+                                tl.source_frames,
+                                tl.sample_rate,
+                                list(tl.segments) if tl.arranged else None,
+                                tl.loop,
+                            )
+                        tls[k], srcs[k] = clones[id(tl)], src
+                        self._written[k] = 0
+                        gens[k] = g
+                        self._built[k] = g  # NB: after `_written` is reset
+                    ahead = int(self._written[k]) - int(self._rd[k])
+                    if ahead >= self.lead or RING_FRAMES - ahead < 8 * CHUNK:
+                        continue
+                    busy = True
+                    tl, src, rb = tls[k], srcs[k], rbs[k]
+                    t0 = thread_time()
+                    self.source_missing += tl.read(src, in_pos[k], buf)
+                    in_pos[k] += CHUNK
+                    rb.process(flat)
+                    got = rb.retrieve_available() if rb.available() > 0 else None
+                    if got is None or got.shape[1] == 0:
+                        self.worker_cpu_seconds += thread_time() - t0
+                        continue
+                    if discard[k] > 0:
+                        drop = min(discard[k], got.shape[1])
+                        discard[k] -= drop
+                        got = got[:, drop:]
+                    m = got.shape[1]
+                    if m == 0 or int(self._req_gen[k]) != g:
+                        continue
+                    w = int(self._written[k])
+                    a = w % RING_FRAMES
+                    first = min(m, RING_FRAMES - a)
+                    frames = got.reshape(s, 2, m)
+                    self._ring[k, :, :, a : a + first] = frames[:, :, :first]
+                    if first < m:
+                        self._ring[k, :, :, : m - first] = frames[:, :, first:]
+                    self._written[k] = w + m  # NB: published after the frames are in
+                    self.worker_frames += m
+                    self.worker_cpu_seconds += thread_time() - t0
+                if not busy:
+                    self._wake.wait(POLL_S if self._active.any() else IDLE_POLL_S)
+                    self._wake.clear()
+        except Exception as exc:  # a worker fault: the callback plays silence (counted)
+            self.worker_error = f"{type(exc).__name__}: {exc}"
+            raise

@@ -1,0 +1,250 @@
+"""Live tempo/key (audio.livestretch): the engine is driven block by block without a device,
+giving the stretch worker time between blocks (`drive`), and the output is measured: FFT pitch,
+click spacing, playhead rate, sample-to-sample steps, and bit-identity of the bypass."""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import pytest
+
+from audio.engine import Engine
+from tests.plugins.jack import jackd  # noqa: F401  (fixture)
+
+SR = 48000
+BLOCK = 128
+
+
+def tone(hz: float, seconds: float, n_stems: int = 1, amp: float = 0.25) -> np.ndarray:
+    t = np.arange(round(seconds * SR)) / SR
+    x = (amp * np.sin(2 * np.pi * hz * t)).astype(np.float32)
+    return np.broadcast_to(x, (n_stems, 2, x.size)).copy()
+
+
+def clicks(seconds: float, every: float) -> np.ndarray:
+    """One stem of single-sample impulses every `every` seconds, from 0.25 s."""
+    x = np.zeros((1, 2, round(seconds * SR)), dtype=np.float32)
+    for t in np.arange(0.25, seconds, every):
+        x[:, :, round(t * SR)] = 0.8
+    return x
+
+
+def peak_hz(x: np.ndarray) -> float:
+    """Strongest FFT bin of a mono signal (bins of SR / len(x) Hz)."""
+    x = x.astype(np.float64)
+    spec = np.abs(np.fft.rfft(x * np.hanning(x.size)))
+    return float(np.argmax(spec) * SR / x.size)
+
+
+def wait_settled(engine: Engine, timeout: float = 2.0) -> None:
+    st = engine.stretcher
+    deadline = time.monotonic() + timeout
+    while st is not None and not st.settled() and time.monotonic() < deadline:
+        time.sleep(0.001)
+
+
+def drive(engine: Engine, seconds: float, *, paced: bool = True) -> np.ndarray:
+    """Process `seconds` of output; paced: before each block wait (≤ 2 s) until the worker holds
+    its lead, as a real-time device would give it time."""
+    out = np.zeros((BLOCK, 2), dtype=np.float32)
+    blocks = []
+    for _ in range(round(seconds * SR / BLOCK)):
+        if paced:
+            wait_settled(engine)
+        engine.process(out)
+        blocks.append(out.copy())
+    return np.concatenate(blocks)
+
+
+@pytest.fixture
+def engine():
+    e = Engine(SR, BLOCK, 4)
+    yield e
+    e.unload()
+    e.process(np.zeros((BLOCK, 2), dtype=np.float32))
+
+
+def test_key_up_two_semitones_live_measures_1122_hz(engine):
+    engine.load(tone(1000.0, 4.0), ["tone"])
+    engine.play()
+    drive(engine, 0.2)
+    engine.set_stretch(1.0, 2)
+    y = drive(engine, 1.5)
+    expected = 1000.0 * 2 ** (2 / 12)  # 1122.5 Hz
+    assert peak_hz(y[-SR:, 0]) == pytest.approx(expected, abs=2.0)
+    assert peak_hz(y[-SR:, 1]) == pytest.approx(expected, abs=2.0)
+    # Same level as the source: the stretcher neither drops nor doubles the tone (limiter aside).
+    assert np.sqrt(np.mean(y[-SR:, 0] ** 2)) == pytest.approx(0.25 / np.sqrt(2), rel=0.05)
+    assert engine.callback_errors == 0 and engine.missing_frames == 0
+    # Playhead at the original speed: 0.2 + 1.5 s of output = 1.7 s of track.
+    assert engine.position_seconds == pytest.approx(1.7, abs=0.01)
+
+
+def test_tempo_1_25_moves_the_playhead_and_the_beats_1_25_times_faster(engine):
+    engine.load(clicks(8.0, 0.5), ["clicks"])
+    engine.play()
+    drive(engine, 0.1)
+    engine.set_stretch(1.25, 0)
+    drive(engine, 0.5)  # past the switch and its crossfade
+    p0 = engine.position_seconds
+    y = drive(engine, 3.0)
+    p1 = engine.position_seconds
+    assert (p1 - p0) / 3.0 == pytest.approx(1.25, rel=0.005)
+    # The audio itself: clicks 0.5 s apart in the stem arrive 0.4 s apart.
+    env = np.abs(y[:, 0])
+    peaks = []
+    i = 0
+    while i < env.size:
+        if env[i] > 0.2:
+            j = i + int(np.argmax(env[i : i + 480]))
+            peaks.append(j)
+            i = j + SR // 10
+        else:
+            i += 1
+    gaps = np.diff(peaks) / SR
+    assert len(gaps) >= 5
+    np.testing.assert_allclose(gaps, 0.4, atol=0.003)
+    assert engine.missing_frames == 0
+
+
+def test_tempo_keeps_the_key(engine):
+    engine.load(tone(1000.0, 6.0), ["tone"])
+    engine.play()
+    engine.set_stretch(0.8, 0)
+    y = drive(engine, 1.5)
+    assert peak_hz(y[-SR:, 0]) == pytest.approx(1000.0, abs=2.0)
+    assert engine.position_seconds == pytest.approx(1.5 * 0.8, abs=0.02)
+
+
+def max_step(x: np.ndarray) -> float:
+    return float(np.max(np.abs(np.diff(x.astype(np.float64), axis=0))))
+
+
+def test_changing_tempo_and_key_while_playing_has_no_click(engine):
+    """A 220 Hz tone: its own largest sample-to-sample step is ~0.007; a cut between two
+    unaligned waveforms would step by up to 0.5. Every change crossfades."""
+    engine.load(tone(220.0, 10.0), ["tone"])
+    engine.play()
+    parts = [drive(engine, 0.3)]
+    for ratio, key in [(1.2, 0), (1.2, 3), (0.85, -2), (1.0, 0), (1.1, 1)]:
+        engine.set_stretch(ratio, key)
+        parts.append(drive(engine, 0.4))
+    y = np.concatenate(parts)
+    natural = 0.25 * 2 * np.pi * 220.0 * 2 ** (3 / 12) / SR  # the highest pitch played
+    assert max_step(y) < 1.6 * natural  # equal-power bump at most sqrt(2)
+    assert engine.missing_frames == 0 and engine.callback_errors == 0
+
+
+def test_a_change_is_heard_within_a_fraction_of_a_second(engine):
+    """Paced in real time (no waiting for the worker): 1000 Hz, then key +12 -> 2000 Hz."""
+    engine.load(tone(1000.0, 6.0), ["tone"])
+    engine.play()
+    drive(engine, 0.2, paced=False)
+    engine.set_stretch(1.0, 12)
+    out = np.zeros((BLOCK, 2), dtype=np.float32)
+    blocks = []
+    t0 = time.perf_counter()
+    for i in range(round(1.0 * SR / BLOCK)):
+        # NB: real-time pacing: block i is due at i * BLOCK / SR.
+        delay = t0 + i * BLOCK / SR - time.perf_counter()
+        if delay > 0:
+            time.sleep(delay)
+        engine.process(out)
+        blocks.append(out.copy())
+    y = np.concatenate(blocks)[:, 0]
+    win = 2048  # ~43 ms windows: when does 2000 Hz dominate 1000 Hz?
+    spec = [
+        np.abs(np.fft.rfft(y[a : a + win] * np.hanning(win))) for a in range(0, y.size - win, 512)
+    ]
+    b1, b2 = round(1000 * win / SR), round(2000 * win / SR)
+    switched = next(i for i, s in enumerate(spec) if s[b2] > s[b1])
+    assert switched * 512 / SR < 0.25  # heard within a quarter of a second
+
+
+def test_identity_is_bit_identical_to_the_plain_engine_even_after_stretching():
+    """A stretcher that was engaged and set back to 1 / 0 plays the engine's own path: a whole
+    run with a seek and a loop equals an engine that never stretched, sample for sample."""
+    rng = np.random.default_rng(3)
+    stems = (rng.standard_normal((3, 2, 3 * SR)) * 0.2).astype(np.float32)
+    outs = []
+    for stretch in (False, True):
+        e = Engine(SR, BLOCK, 4)
+        e.load(stems, ["a", "b", "c"])
+        if stretch:
+            e.set_stretch(1.2, 2)
+            e.process(np.zeros((BLOCK, 2), dtype=np.float32))
+            assert e.stretcher is not None
+            e.set_stretch(1.0, 0)
+        e.play()
+        y = [drive(e, 0.5, paced=False)]
+        e.seek(1.7)
+        y.append(drive(e, 0.5, paced=False))
+        e.set_loop(1.0, 2.0)
+        y.append(drive(e, 1.5, paced=False))
+        outs.append(np.concatenate(y))
+        e.unload()
+    np.testing.assert_array_equal(outs[0], outs[1])
+
+
+def test_seek_and_loop_while_stretched(engine):
+    engine.load(tone(1000.0, 8.0), ["tone"])
+    engine.set_stretch(1.25, 2)
+    engine.play()
+    drive(engine, 0.3)
+    engine.seek(5.0)
+    y = drive(engine, 0.8)
+    assert engine.position_seconds == pytest.approx(5.0 + 0.8 * 1.25, abs=0.05)
+    assert peak_hz(y[-SR // 2 :, 0]) == pytest.approx(1122.5, abs=2.0)
+    engine.set_loop(6.0, 7.0)
+    y = drive(engine, 2.0)
+    assert 6.0 <= engine.position_seconds < 7.0
+    assert peak_hz(y[-SR:, 0]) == pytest.approx(1122.5, abs=2.0)
+    assert engine.callback_errors == 0
+    # The cut at the seek played silence while the worker primed: counted, never waited for.
+    assert engine.missing_frames < 0.1 * SR
+
+
+def test_an_underrun_plays_silence_counts_it_and_never_blocks(engine):
+    """No time for the worker: the callback returns at once with silence, counted."""
+    engine.load(tone(1000.0, 4.0), ["tone"])
+    engine.set_stretch(1.5, 0)
+    engine.play()
+    st = engine.stretcher
+    st.close()  # the worker is gone: nothing will ever arrive
+    t0 = time.perf_counter()
+    y = drive(engine, 0.5, paced=False)
+    assert time.perf_counter() - t0 < 0.5
+    assert np.all(y == 0.0)
+    assert engine.missing_frames >= 0.5 * SR - BLOCK
+    assert engine.position_seconds == 0.0  # the playhead holds: no skip
+
+
+@pytest.mark.device
+def test_tempo_and_key_on_the_jack_device(jackd):  # noqa: F811
+    """The real callback thread: a 4-stem mix at tempo 1.25, key +2 on the clocked JACK dummy
+    device. The playhead runs 1.25x the device's frames and the worker keeps up (misses are
+    only the priming after the first start), with no callback error."""
+    from audio.device import OutputStream
+
+    engine = Engine(SR, max_block=1024)
+    engine.load(
+        np.concatenate([tone(220.0 * (s + 1), 10.0, amp=0.1) for s in range(4)]), list("abcd")
+    )
+    engine.set_stretch(1.25, 2)
+    stream = OutputStream(engine, device=jackd, blocksize=BLOCK)
+    try:
+        stream.start()
+        engine.play()
+        time.sleep(0.5)  # the cut at play, its priming, the fade-in
+        f0, p0, m0 = engine.frames_rendered, engine.position_seconds, engine.missing_frames
+        time.sleep(2.0)
+        f1, p1, m1 = engine.frames_rendered, engine.position_seconds, engine.missing_frames
+        stream.stop()
+    finally:
+        stream.close()
+    assert engine.callback_errors == 0, engine.last_error
+    assert f1 - f0 > SR  # the device ran
+    assert (p1 - p0) / ((f1 - f0) / SR) == pytest.approx(1.25, rel=0.02)
+    assert m1 - m0 < 0.02 * (f1 - f0)  # the worker kept up (a loaded VM may drop a little)
+    assert engine.output_peak > 0.05

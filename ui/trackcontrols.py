@@ -1,0 +1,150 @@
+"""Tempo and key controls for the track header: inside the track's rights policy, limits shown.
+
+Tempo is a ratio (1.25 = 25 % faster, key kept) shown as the resulting BPM; key shift is in
+semitones, shown with the resulting key ("A minor → B minor"). Both are heard live (the engine's
+R2 stretcher) and land in the remix document through `Studio` (drafts autosave).
+"""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import (
+    QHBoxLayout,
+    QLabel,
+    QPushButton,
+    QSlider,
+    QSpinBox,
+    QVBoxLayout,
+    QWidget,
+)
+
+from app.contract import RightsPolicy
+
+NOTES = ["C", "C#", "D", "D#", "E", "F", "F#", "G", "G#", "A", "A#", "B"]
+FLATS = {"Db": "C#", "Eb": "D#", "Gb": "F#", "Ab": "G#", "Bb": "A#"}
+
+
+def shifted_key(key: str, semitones: int) -> str:
+    """'A minor' shifted by +2 -> 'B minor' (sharps, mode kept); an unknown name is returned."""
+    parts = key.split(maxsplit=1)
+    if not parts:
+        return key
+    root = FLATS.get(parts[0], parts[0])
+    if root not in NOTES:
+        return key
+    new = NOTES[(NOTES.index(root) + int(semitones)) % 12]
+    return new if len(parts) == 1 else f"{new} {parts[1]}"
+
+
+class TrackControls(QWidget):
+    """Tempo slider (in hundredths of the ratio) with BPM readout and reset; key spin box with
+    the resulting key name and reset. `set_track` shows a track's policy and the document's
+    values without emitting."""
+
+    tempoChanged = Signal(float)
+    keyChanged = Signal(int)
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self._bpm = 120.0
+        self._key = ""
+        self.tempo = QSlider(Qt.Orientation.Horizontal)
+        self.tempo.setObjectName("tempoSlider")
+        self.tempo.setFixedWidth(90)
+        self.tempo.setAccessibleName("Tempo")
+        self.tempo.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
+        self.tempo_label = QLabel()
+        self.tempo_label.setMinimumWidth(140)
+        self.tempo_reset = QPushButton("1×")
+        self.tempo_reset.setToolTip("Original tempo")
+        self.tempo_reset.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+        self.key = QSpinBox()
+        self.key.setObjectName("keySpin")
+        self.key.setAccessibleName("Key shift")
+        self.key.setSuffix(" st")
+        self.key.setFixedWidth(74)
+        self.key_label = QLabel()
+        self.key_label.setMinimumWidth(120)
+        self.key_reset = QPushButton("±0")
+        self.key_reset.setToolTip("Original key")
+        self.key_reset.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+        self.limits = QLabel()
+        self.limits.setObjectName("trackMeta")
+
+        column = QVBoxLayout(self)
+        column.setContentsMargins(0, 0, 0, 0)
+        column.setSpacing(2)
+        row = QHBoxLayout()
+        row.setSpacing(6)
+        for w in (self.tempo_label, self.tempo, self.tempo_reset):
+            row.addWidget(w)
+        row.addSpacing(10)
+        for w in (self.key_label, self.key, self.key_reset):
+            row.addWidget(w)
+        column.addLayout(row)
+        column.addWidget(self.limits, 0, Qt.AlignmentFlag.AlignRight)
+
+        self.tempo.valueChanged.connect(self._tempo_moved)
+        self.key.valueChanged.connect(self._key_moved)
+        self.tempo_reset.clicked.connect(lambda: self.tempo.setValue(100))
+        self.key_reset.clicked.connect(lambda: self.key.setValue(0))
+        self.setEnabled(False)
+
+    # -- showing a track -------------------------------------------------------------------------
+
+    def set_track(
+        self, bpm: float, key: str, policy: RightsPolicy, ratio: float, shift: int
+    ) -> None:
+        self._bpm, self._key = float(bpm), key
+        lo, hi = round(policy.tempo_ratio_min * 100), round(policy.tempo_ratio_max * 100)
+        self.tempo.blockSignals(True)  # showing the document, not editing it
+        self.key.blockSignals(True)
+        self.tempo.setRange(lo, hi)
+        self.tempo.setValue(round(ratio * 100))
+        self.key.setRange(policy.key_shift_min, policy.key_shift_max)
+        self.key.setValue(int(shift))
+        self.tempo.blockSignals(False)
+        self.key.blockSignals(False)
+        self.tempo_reset.setEnabled(lo <= 100 <= hi)
+        self.key_reset.setEnabled(policy.key_shift_min <= 0 <= policy.key_shift_max)
+        self.limits.setText(
+            f"Artist allows {bpm * policy.tempo_ratio_min:.0f}–{bpm * policy.tempo_ratio_max:.0f}"
+            f" BPM, {policy.key_shift_min:+d} to {policy.key_shift_max:+d} semitones"
+        )
+        self.tempo.setToolTip(
+            f"Tempo, key kept: {policy.tempo_ratio_min:g}× to {policy.tempo_ratio_max:g}× "
+            f"({bpm * policy.tempo_ratio_min:.1f}–{bpm * policy.tempo_ratio_max:.1f} BPM) "
+            "allowed by the artist"
+        )
+        self.key.setToolTip(
+            f"Key shift: {policy.key_shift_min:+d} to {policy.key_shift_max:+d} semitones "
+            "allowed by the artist"
+        )
+        self._show()
+        self.setEnabled(True)
+
+    def clear(self) -> None:
+        self.setEnabled(False)
+        self.tempo_label.setText("")
+        self.key_label.setText("")
+        self.limits.setText("")
+
+    @property
+    def ratio(self) -> float:
+        return self.tempo.value() / 100.0
+
+    def _show(self) -> None:
+        ratio, shift = self.ratio, self.key.value()
+        self.tempo_label.setText(f"Tempo {self._bpm * ratio:.1f} BPM ({ratio:.2f}×)")
+        if shift == 0:
+            self.key_label.setText(f"Key {self._key}")
+        else:
+            self.key_label.setText(f"{self._key} → {shifted_key(self._key, shift)}")
+
+    def _tempo_moved(self, value: int) -> None:
+        self._show()
+        self.tempoChanged.emit(value / 100.0)
+
+    def _key_moved(self, value: int) -> None:
+        self._show()
+        self.keyChanged.emit(int(value))
