@@ -333,6 +333,7 @@ class MainWindow(QMainWindow):
             self._play_pending = False
             self.engine.play()
         self.studio.poll_automation()  # ends a recording pass when playback stops or jumps
+        self._follow_automation()
         stem_peaks, master_peak = self.engine.meters()
         for i, strip in enumerate(self.mixer.strips.values()):
             if i < len(stem_peaks):
@@ -346,6 +347,17 @@ class MainWindow(QMainWindow):
                 "The audio engine hit an error and went silent to protect your ears. "
                 "Reopen the track; if it happens again, restart Encore."
             )
+
+    def _follow_automation(self) -> None:
+        """Automated controls move with the music, and their strips are marked."""
+        lanes = self.studio.automated()
+        for stem_id, strip in self.mixer.strips.items():
+            params = {param for stem, param in lanes if stem == stem_id}
+            strip.set_automated(params)
+            for param in params:
+                value = self.studio.automated_value(stem_id, param)
+                if value is not None:
+                    strip.follow_automation(param, value)
 
     def _show_streaming(self, stream: TrackStream) -> None:
         for state, strip in zip(stream.states, self.mixer.strips.values(), strict=False):

@@ -3,6 +3,8 @@ effect-return strip (reverb and delay buses) and the master strip."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
     QGridLayout,
@@ -290,6 +292,30 @@ class StemStrip(QWidget):
     def _emit_sends(self) -> None:
         self.sendsChanged.emit(self.stem_id, self.send_reverb.value(), self.send_delay.value())
 
+    def follow_automation(self, param: str, value: float) -> None:
+        """Show an automated value as it plays, without sending it back as an edit."""
+        if param == "gain_db":
+            _quietly(self.fader, lambda: self.fader.setValue(db_to_slider(value)))
+            self.db_label.setText(format_db(value))
+        elif param == "pan":
+            _quietly(self.pan, lambda: self.pan.setValue(round(value * 100)))
+        elif param == "mute":
+            _quietly(self.mute, lambda: self.mute.setChecked(value >= 0.5))
+        elif param == "send_reverb":
+            self.send_reverb.setValue(value, emit=False)
+        elif param == "send_delay":
+            self.send_delay.setValue(value, emit=False)
+
+    def set_automated(self, params: set[str]) -> None:
+        """Mark the strip whose controls follow automation (● after the name)."""
+        base = self.name.text().removesuffix(" ●")
+        self.name.setText(f"{base} ●" if params else base)
+        self.name.setToolTip(
+            "Automated: " + ", ".join(sorted(params)) + ". Arm ● Auto and move it to re-record."
+            if params
+            else ""
+        )
+
     def show_loading(self, fraction: float, problem: str | None = None) -> None:
         """Streaming progress of this stem; the bar hides once the whole stem is in."""
         self.loading.setValue(int(fraction * 1000))
@@ -476,3 +502,12 @@ class MixerPanel(QWidget):
             self._row.insertWidget(i, strip)
             self.strips[info.id] = strip
         return list(self.strips.values())
+
+
+def _quietly(widget: QWidget, change: Callable[[], None]) -> None:
+    """Change a control's display without emitting its change signal (no edit is made)."""
+    blocked = widget.blockSignals(True)
+    try:
+        change()
+    finally:
+        widget.blockSignals(blocked)
