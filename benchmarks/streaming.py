@@ -35,10 +35,10 @@ import soundfile as sf
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from app.cache import EncryptedCache
+from app.cache import CHUNK, EncryptedCache
 from app.client import PlatformClient
 from app.embedded import PlatformProcess, start_platform
-from app.streaming import FIRST_REQUEST, TrackStream
+from app.streaming import FIRST_RECORDS, TrackStream
 from app.studio import Studio
 from audio.device import OutputStream
 from audio.engine import Engine
@@ -250,8 +250,8 @@ def wait_until(predicate, timeout: float = TIMEOUT_S, step: float = 0.001) -> bo
 
 
 def first_bytes_in(stream: TrackStream) -> bool:
-    """Every stem has the bytes the decoder waits for before it opens a stem at all."""
-    return all(s.received >= min(FIRST_REQUEST, s.info.size) for s in stream.states)
+    """Every stem has its header records, which every download fetches first."""
+    return all(s.received >= min(FIRST_RECORDS * CHUNK, s.info.size) for s in stream.states)
 
 
 def measure_open(client: PlatformClient, track_id: str, device: int, cache_dir: Path) -> dict:
