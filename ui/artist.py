@@ -36,6 +36,7 @@ from app.contract import (
 )
 from ui.policy import PolicyDialog
 from ui.remixes import Listener, RemixDetail, describe, fill_remix_list, restyle
+from ui.sidebar import sidebar_list
 from ui.tasks import TaskRunner
 
 QUEUE_REFRESH_MS = 5000
@@ -103,20 +104,8 @@ class ArtistView(QObject):
 
         self.sidebar = QWidget()
         self.sidebar.setObjectName("sidebarPanel")
-        heading = QLabel("YOUR TRACKS")
-        heading.setObjectName("sectionTitle")
-        self.track_list = QListWidget()
-        self.track_list.setAccessibleName("Your tracks")
-        self.track_list.setWordWrap(True)
-        self.track_list.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
-        self.empty = QLabel("")
-        self.empty.setObjectName("hint")
-        self.empty.setWordWrap(True)
-        side = QVBoxLayout(self.sidebar)
-        side.setContentsMargins(14, 12, 14, 14)
-        side.addWidget(heading)
-        side.addWidget(self.track_list, 1)
-        side.addWidget(self.empty)
+        column = sidebar_list(self.sidebar, "YOUR TRACKS", "Your tracks")
+        self.track_list, self.empty = column.list, column.empty
 
         self.page = QWidget()
         self._build_page()

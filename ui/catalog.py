@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from PySide6.QtCore import Qt, QTimer, Signal
-from PySide6.QtWidgets import QLabel, QLineEdit, QListWidget, QListWidgetItem, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QLineEdit, QListWidgetItem, QWidget
 
 from app.contract import TrackSummary
+from ui.sidebar import sidebar_list
 from ui.transport import format_time
 
 
@@ -17,24 +18,11 @@ class CatalogPanel(QWidget):
         super().__init__(parent)
         self.setObjectName("sidebar")
         self.setAttribute(Qt.WidgetAttribute.WA_StyledBackground, True)
-        heading = QLabel("CATALOG")
-        heading.setObjectName("sectionTitle")
         self.search = QLineEdit()
         self.search.setPlaceholderText("Search tracks or artists")
         self.search.setClearButtonEnabled(True)
-        self.list = QListWidget()
-        self.list.setAccessibleName("Tracks")
-        self.list.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
-        self.list.setWordWrap(True)
-        self.empty = QLabel("")
-        self.empty.setObjectName("hint")
-        self.empty.setWordWrap(True)
-        layout = QVBoxLayout(self)
-        layout.setContentsMargins(14, 16, 14, 14)
-        layout.addWidget(heading)
-        layout.addWidget(self.search)
-        layout.addWidget(self.list, 1)
-        layout.addWidget(self.empty)
+        column = sidebar_list(self, "CATALOG", "Tracks", self.search, top_margin=16)
+        self.list, self.empty = column.list, column.empty
         self._debounce = QTimer(self, singleShot=True, interval=250)
         self._debounce.timeout.connect(lambda: self.searchChanged.emit(self.search.text().strip()))
         self.search.textChanged.connect(lambda _t: self._debounce.start())

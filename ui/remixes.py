@@ -31,6 +31,7 @@ from app.client import PlatformClient, PlatformError
 from app.contract import Disclosure, RemixInfo, RemixStatus, SplitRole, SplitStatement
 from app.listening import decode_render
 from app.studio import Studio
+from ui.sidebar import sidebar_list
 from ui.tasks import TaskRunner
 from ui.transport import format_time
 
@@ -545,20 +546,9 @@ class RemixesView(QObject):
 
         self.sidebar = QWidget()
         self.sidebar.setObjectName("sidebarPanel")
-        heading = QLabel("MY REMIXES")
-        heading.setObjectName("sectionTitle")
-        self.list = QListWidget()
+        column = sidebar_list(self.sidebar, "MY REMIXES", "My remixes")
+        self.list, self.empty = column.list, column.empty
         self.list.setObjectName("remixList")
-        self.list.setAccessibleName("My remixes")
-        self.list.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
-        self.empty = QLabel("")
-        self.empty.setObjectName("hint")
-        self.empty.setWordWrap(True)
-        side = QVBoxLayout(self.sidebar)
-        side.setContentsMargins(14, 12, 14, 14)
-        side.addWidget(heading)
-        side.addWidget(self.list, 1)
-        side.addWidget(self.empty)
 
         self.detail = RemixDetail(listener)
         self.placeholder = QLabel(
