@@ -9,7 +9,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import sys
 import time
 from pathlib import Path
@@ -21,6 +20,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from audio import dsp
 from audio.engine import Engine
 from audio.offline import render_mix
+from benchmarks.machine import machine_info
 
 SR = 48000
 STEM_COUNTS = (4, 8, 16, 32)
@@ -28,29 +28,6 @@ BLOCKS = (64, 128, 256)
 TRACK_SECONDS = 5.0
 # Enough blocks for a meaningful p99.9 while keeping the default run well under a minute.
 BLOCKS_PER_CASE = 12000
-
-
-def machine_info() -> dict:
-    cpu = "unknown"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    try:
-        blas = np.__config__.CONFIG["Build Dependencies"]["blas"]["name"]
-    except (AttributeError, KeyError, TypeError):
-        blas = "unknown"
-    return {
-        "platform": platform.platform(),
-        "cpu": cpu,
-        "cores": os.cpu_count(),
-        "python": platform.python_version(),
-        "numpy": np.__version__,
-        "blas": blas,
-    }
 
 
 def make_stems(n_stems: int, seconds: float, seed: int = 0) -> np.ndarray:

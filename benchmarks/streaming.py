@@ -19,7 +19,6 @@ import gc
 import hashlib
 import json
 import os
-import platform
 import shutil
 import statistics
 import subprocess
@@ -42,6 +41,7 @@ from app.streaming import FIRST_RECORDS, TrackStream
 from app.studio import Studio
 from audio.device import OutputStream
 from audio.engine import Engine
+from benchmarks.machine import machine_info
 
 REPO = Path(__file__).resolve().parents[1]
 SR = 48000
@@ -62,23 +62,6 @@ TARGETS = {"first_sound_ms": 250.0, "seekable_ms": 1500.0, "rss_mb": 350.0}
 def log(quiet: bool, message: str) -> None:
     if not quiet:
         print(message, file=sys.stderr, flush=True)
-
-
-def machine_info() -> dict[str, Any]:
-    cpu = "unknown"
-    with contextlib.suppress(OSError):
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    return {
-        "platform": platform.platform(),
-        "cpu": cpu,
-        "cores": os.cpu_count(),
-        "python": platform.python_version(),
-        "numpy": np.__version__,
-        "loadavg": os.getloadavg()[0],
-    }
 
 
 def proc_status_mb(pid: int | str = "self") -> dict[str, float]:

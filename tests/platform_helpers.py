@@ -59,7 +59,9 @@ def assert_error(resp: requests.Response, status: int, code: str) -> str:
     body = resp.json()
     assert set(body) == {"error"}
     assert body["error"]["code"] == code, body
-    return body["error"]["message"]
+    message = body["error"]["message"]
+    assert len(message) > 10  # a sentence a person can act on, not a bare code
+    return message
 
 
 def wait_for_status(api: Api, remix_id: str, timeout: float = 180.0) -> dict:

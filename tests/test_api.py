@@ -16,22 +16,11 @@ import requests
 import soundfile as sf
 
 from app.embedded import start_platform
-from tests.platform_helpers import Api, wait_for_status
+from tests.platform_helpers import Api, assert_error, wait_for_status
 from tests.plugins.platform import login
 
 DEMO_USERS = ("fan", "casual", "premium", "artist", "qa")
 UPGRADE = "Stems are part of the Superfan tier. Upgrade to Superfan to remix this track."
-
-
-def assert_error(resp: requests.Response, status: int, code: str) -> str:
-    assert resp.status_code == status, resp.text[:500]
-    assert resp.headers["content-type"].startswith("application/json")
-    body = resp.json()
-    assert set(body) == {"error"}
-    assert body["error"]["code"] == code, body
-    message = body["error"]["message"]
-    assert len(message) > 10
-    return message
 
 
 @pytest.fixture(scope="module")

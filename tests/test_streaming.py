@@ -44,6 +44,20 @@ def reference(client: PlatformClient, detail: TrackDetail) -> np.ndarray:
     return np.stack(stems)
 
 
+def record_ranges(client: PlatformClient) -> list[tuple[str, int]]:
+    """Note (stem id, first byte) of every Range request the client makes; the real request is
+    still made (an observer, not a stand-in)."""
+    asked: list[tuple[str, int]] = []
+    real_range = client.stem_range
+
+    def recording_range(track_id, stem_id, start, end):
+        asked.append((stem_id, start))
+        return real_range(track_id, stem_id, start, end)
+
+    client.stem_range = recording_range
+    return asked
+
+
 @pytest.fixture
 def fan(platform) -> PlatformClient:
     client = PlatformClient(platform.url)
@@ -104,14 +118,7 @@ def test_cache_holds_only_ciphertext_and_resumes_a_partial_stem(fan, cache):
     assert writer.write_at(0, data[: int(CHUNK * 3.5)]) == CHUNK * 3
     writer.close()
 
-    asked: list[tuple[str, int]] = []
-    real_range = fan.stem_range
-
-    def recording_range(track_id, stem_id, start, end):  # observes; the real request is made
-        asked.append((stem_id, start))
-        return real_range(track_id, stem_id, start, end)
-
-    fan.stem_range = recording_range
+    asked = record_ranges(fan)
     stream = open_stream(fan, detail, cache, [0])
     try:
         assert wait_for(lambda: stream.seekable, 20)
@@ -263,14 +270,7 @@ def test_a_seek_downloads_around_its_target_first(fan, cache):
     plays long before the bytes leading up to it have arrived."""
     detail = fan.track(fan.tracks()[0].id)
     target = int(50 * RATE)
-    asked: list[tuple[str, int]] = []
-    real_range = fan.stem_range
-
-    def recording_range(track_id, stem_id, start, end):  # observes; the real request is made
-        asked.append((stem_id, start))
-        return real_range(track_id, stem_id, start, end)
-
-    fan.stem_range = recording_range
+    asked = record_ranges(fan)
     stream = open_stream(fan, detail, cache, [target])  # the fan seeked before it loaded
     try:
         assert wait_for(lambda: stream.ready_at(target), 20)
