@@ -529,6 +529,12 @@ class Studio:
 
     # -- live tempo and key (issue 3, S2) --------------------------------------------------------
 
+    @property
+    def stretch_late_seconds(self) -> float:
+        """Audio the live stretcher dropped because it fell behind (0 when not stretching)."""
+        st = self.engine.stretcher
+        return 0.0 if st is None else st.late_frames / self.engine.sample_rate
+
     def _push_stretch(self) -> None:
         """Document -> engine for tempo and key (live R2 stretch; 1 / 0 is the plain engine)."""
         assert self.document is not None

@@ -9,11 +9,14 @@ The kernel (strip, buses, limiter) then processes the stretched stream, as in th
 
 Threads (the engine's rules hold: the callback never waits, locks, allocates or does I/O):
 
-* **worker** (one per `StretchedSource`): one `RubberBandStretcher` with 2 x S channels per ring
-  slot (one stretcher for all stems, so every stem gets the same time increments: stems cannot
-  drift apart), fed in `CHUNK`-frame pieces read through its own copy of the Timeline, writes the
-  stretched frames into a preallocated ring and keeps `LEAD_S` of them ahead of the read index.
-  pylibrb releases the GIL inside `process`, so the callback is not held up by it.
+* **workers** (one per group of up to `GROUP_STEMS` stems, at most one per core): each runs one
+  `RubberBandStretcher` with 2 x (its stems) channels per ring slot, fed in `CHUNK`-frame pieces
+  read through its own copy of the Timeline, writes the stretched frames into its rows of a
+  preallocated ring and keeps `LEAD_S` of them ahead of the read index. One stretcher gives all
+  its stems the same time increments; across groups, smooth transients make the increments
+  depend on the ratio alone, so no stem can drift from another (see `rb_options`). The callback
+  reads a slot up to the slowest group. pylibrb releases the GIL inside `process`, so the
+  callback is not held up by it, and two workers use two cores.
 * **callback** (`read`, `advance`, `cut`, `retime`; called by `Engine` only): copies out of the
   ring. A read the worker has not reached plays silence and is counted
   (`Engine.missing_frames`); the read index then holds (no skip), and the audio fades back in
@@ -35,6 +38,7 @@ whole stems (audio/stretch.py); the two differ in transient detail, not in tempo
 from __future__ import annotations
 
 import atexit
+import os
 import threading
 import weakref
 
@@ -67,6 +71,12 @@ POLL_S = 0.003
 IDLE_POLL_S = 0.01
 """Worker poll period with nothing to feed: a request waits at most this long to start."""
 
+GROUP_STEMS = 8
+"""Stems one worker stretches. Measured here (benchmarks/engine.py --tempo 1.25 2): one R2
+worker needs ~0.56 of a core for 8 stereo stems with a key shift and ~0.9 for 16, which does not
+keep up next to the callback and the decoder on 2 cores; so more stems are split into groups,
+one worker thread each, up to one per core."""
+
 
 _LIVE: weakref.WeakSet[StretchedSource] = weakref.WeakSet()
 
@@ -82,9 +92,24 @@ def is_identity(tempo_ratio: float, key_shift: int) -> bool:
     return float(tempo_ratio) == 1.0 and int(key_shift) == 0
 
 
-def rb_options() -> int:
+def worker_groups(n_stems: int, cores: int | None = None) -> list[tuple[int, int]]:
+    """Stem ranges [lo, hi), one per worker: as few as GROUP_STEMS allows, at most one per core,
+    sizes as even as possible."""
+    cores = max(1, int(cores if cores is not None else (os.cpu_count() or 1)))
+    n = max(1, min(-(-int(n_stems) // GROUP_STEMS), cores))
+    edges = [round(i * n_stems / n) for i in range(n + 1)]
+    return [(edges[i], edges[i + 1]) for i in range(n)]
+
+
+def rb_options(n_groups: int = 1) -> int:
     from pylibrb import Option
 
+    # Several workers must stay sample-locked: each stretcher chooses its hop sizes from the
+    # transients of *its* channels, so crisp transients let two stem groups drift apart by up
+    # to ~9 ms (a flam; measured with a click shared by both groups). TRANSIENTS_SMOOTH makes
+    # the hops depend on the ratio only: both groups then step identically (tested), at the
+    # price of softer drum attacks in the live preview (the render is R3, unaffected).
+    transients = Option.TRANSIENTS_SMOOTH if n_groups > 1 else 0
     # R2 in real-time mode; never its own threads (the worker is the thread). PitchHighSpeed:
     # measured here (pylibrb 0.1.2), HighQuality/HighConsistency put a 1 kHz tone at +2
     # semitones on 1129 Hz at tempo 1.25 and 1117.5 Hz at 1.1 (should be 1122.5); HighSpeed is
@@ -95,6 +120,7 @@ def rb_options() -> int:
         | Option.ENGINE_FASTER
         | Option.THREADING_NEVER
         | Option.PitchHighSpeed
+        | transients
     )
 
 
@@ -104,7 +130,9 @@ class StretchedSource:
     Made by `Engine.set_stretch` in the UI thread (all buffers allocated here), then handed to
     the callback through the engine's command queue."""
 
-    def __init__(self, n_stems: int, sample_rate: int, max_block: int) -> None:
+    def __init__(
+        self, n_stems: int, sample_rate: int, max_block: int, cores: int | None = None
+    ) -> None:
         s, sr = int(n_stems), int(sample_rate)
         self.n_stems = s
         self.sample_rate = sr
@@ -127,14 +155,19 @@ class StretchedSource:
         self._req_src: list[BlockSource | None] = [None, None]
         self._active = np.zeros(2, dtype=bool)  # slots the worker should keep filled
         self._rd = np.zeros(2, dtype=np.int64)  # frames the callback has consumed per slot
-        # NB: worker -> callback.
-        self._built = np.zeros(2, dtype=np.int64)  # generation the slot's ring holds
-        self._written = np.zeros(2, dtype=np.int64)  # frames of that generation in the ring
-        # NB: diagnostics, written by the worker, read by anyone.
-        self.worker_cpu_seconds = 0.0  # worker thread CPU time spent producing audio
-        self.worker_frames = 0  # output frames produced
-        self.source_missing = 0  # frames the worker read before the source had them
+        self.groups = worker_groups(s, cores)
+        g = len(self.groups)
+        # NB: worker -> callback, one row per worker (group of stems).
+        self._built = np.zeros((g, 2), dtype=np.int64)  # generation the slot's ring holds
+        self._written = np.zeros((g, 2), dtype=np.int64)  # frames of that generation in it
+        # NB: diagnostics, one entry per worker, written by it, read by anyone.
+        self._cpu = np.zeros(g)  # worker thread CPU time spent producing audio
+        self._frames = np.zeros(g, dtype=np.int64)  # output frames produced
+        self._src_missing = np.zeros(g, dtype=np.int64)  # frames read before the source had them
         self.worker_error: str | None = None
+        # NB: callback -> UI: frames the ring did not have in time after playback had started
+        # (the workers fell behind), as opposed to the expected wait after a cut.
+        self._late = np.zeros(1, dtype=np.int64)
 
         # -- callback-owned state -------------------------------------------------------------
         self._have: tuple[float, int] | None = (1.0, 0)
@@ -156,8 +189,12 @@ class StretchedSource:
 
         self._stop = False
         self._wake = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="encore-stretch", daemon=True)
-        self._thread.start()
+        self._threads = [
+            threading.Thread(target=self._run, args=(i,), name=f"encore-stretch-{i}", daemon=True)
+            for i in range(g)
+        ]
+        for t in self._threads:
+            t.start()
         _LIVE.add(self)
 
     # ------------------------------------------------------------------------------ UI thread
@@ -170,19 +207,40 @@ class StretchedSource:
     def params(self) -> tuple[float, int]:
         return self._want
 
+    @property
+    def worker_cpu_seconds(self) -> float:
+        """CPU time all workers spent producing audio (benchmarks: cores needed)."""
+        return float(self._cpu.sum())
+
+    @property
+    def worker_frames(self) -> int:
+        """Stretched frames produced (every group produces the same count; the first is read)."""
+        return int(self._frames[0])
+
+    @property
+    def source_missing(self) -> int:
+        """Frames the workers read before the source had them (streaming still under way)."""
+        return int(self._src_missing.sum())
+
+    @property
+    def late_frames(self) -> int:
+        """Frames played as silence because the workers fell behind (not the wait after a cut):
+        the UI says tempo/key cannot keep up when this grows."""
+        return int(self._late[0])
+
     def close(self) -> None:
-        """Stop the worker (the callback may still read the ring: it then plays silence)."""
+        """Stop the workers (the callback may still read the ring: it then plays silence)."""
         self._stop = True
         self._wake.set()
-        if self._thread is not threading.current_thread():
-            self._thread.join(timeout=2.0)
+        for t in self._threads:
+            if t is not threading.current_thread():
+                t.join(timeout=2.0)
 
     def settled(self) -> bool:
         """Every slot in use holds at least half the lead (tests and benchmarks pace on it)."""
         for k in (0, 1):
             if self._active[k] and (
-                self._built[k] != self._req_gen[k]
-                or self._written[k] - self._rd[k] < self.lead // 2
+                not self._ready(k) or self._avail(k) - self._rd[k] < self.lead // 2
             ):
                 return self.worker_error is not None or self._stop
         return True
@@ -269,6 +327,14 @@ class StretchedSource:
         self._req_gen[k] += 1  # NB: published last: the worker restarts the slot on it
         # (No Event.set here: it takes a lock. The worker polls; see POLL_S.)
 
+    def _ready(self, k: int) -> bool:
+        """Every worker has started slot k's current request."""
+        return bool((self._built[:, k] == self._req_gen[k]).all())
+
+    def _avail(self, k: int) -> int:
+        """Frames of slot k every worker has written (the slowest group's count)."""
+        return int(self._written[:, k].min())
+
     def _rate(self) -> float:
         return float(self._req_ratio[self._cur]) if self._cur >= 0 else 1.0
 
@@ -291,7 +357,7 @@ class StretchedSource:
 
     def _try_switch(self, v: int) -> None:
         k = self._pend
-        if self._built[k] != self._req_gen[k]:
+        if not self._ready(k):
             return
         head = self._head if self._cur >= 0 else float(v)
         ratio = float(self._req_ratio[k])
@@ -302,7 +368,7 @@ class StretchedSource:
         # NB: read by the worker: it keeps its lead ahead of where the switch will now land (a
         # late worker is caught up with, never waited for).
         self._rd[k] = j
-        if self._written[k] < j + self.xfade + self.max_block:
+        if self._avail(k) < j + self.xfade + self.max_block:
             return
         if self._cur >= 0:
             self._xf_from, self._xf_j = self._cur, self._j
@@ -316,9 +382,9 @@ class StretchedSource:
     def _copy_ring(self, k: int, j: int, dst: np.ndarray) -> int:
         """Copy up to dst's length of slot k from index j; returns the frames copied."""
         n = dst.shape[2]
-        if self._built[k] != self._req_gen[k]:
+        if not self._ready(k):
             return 0
-        m = min(n, int(self._written[k]) - j)
+        m = min(n, self._avail(k) - j)
         if m <= 0:
             return 0
         a = j % RING_FRAMES
@@ -334,7 +400,7 @@ class StretchedSource:
         k = self._cur
         self._adv = 0
         if self._hold:
-            if self._built[k] != self._req_gen[k] or self._written[k] < self._j + n:
+            if not self._ready(k) or self._avail(k) < self._j + n:
                 out.fill(0.0)
                 return n
             self._hold = False
@@ -348,6 +414,7 @@ class StretchedSource:
         if m < n:
             out[:, :, m:].fill(0.0)
             self._fade_left = self.fade  # fade back in when the frames arrive
+            self._late[0] += n - m
         before = self._head
         self._j += m
         self._rd[k] = self._j  # NB: read by the worker (ring space)
@@ -388,12 +455,14 @@ class StretchedSource:
 
     # ----------------------------------------------------------------------------------- worker
 
-    def _run(self) -> None:
+    def _run(self, group: int) -> None:
+        """Worker `group`: keeps its stems [lo, hi) of every active slot LEAD_S ahead."""
         from time import thread_time
 
         from audio.stretch import pylibrb_quiet
 
         pylibrb_quiet()
+        lo, hi = self.groups[group]
         s = self.n_stems
         rbs: list = [None, None]
         gens = [0, 0]
@@ -403,7 +472,8 @@ class StretchedSource:
         srcs: list[BlockSource | None] = [None, None]
         clones: dict[int, Timeline] = {}
         buf = np.zeros((s, 2, CHUNK), dtype=np.float32)
-        flat = buf.reshape(2 * s, CHUNK)
+        flat = buf[lo:hi].reshape(2 * (hi - lo), CHUNK)  # a view: contiguous rows lo..hi
+        written = self._written[group]
         try:
             while not self._stop:
                 busy = False
@@ -421,7 +491,8 @@ class StretchedSource:
                         if rb is None:
                             from pylibrb import RubberBandStretcher
 
-                            rb = RubberBandStretcher(self.sample_rate, 2 * s, rb_options())
+                            options = rb_options(len(self.groups))
+                            rb = RubberBandStretcher(self.sample_rate, 2 * (hi - lo), options)
                             rb.set_max_process_size(CHUNK)
                             rbs[k] = rb
                         rb.reset()
@@ -442,21 +513,21 @@ class StretchedSource:
                                 tl.loop,
                             )
                         tls[k], srcs[k] = clones[id(tl)], src
-                        self._written[k] = 0
+                        written[k] = 0
                         gens[k] = g
-                        self._built[k] = g  # NB: after `_written` is reset
-                    ahead = int(self._written[k]) - int(self._rd[k])
+                        self._built[group, k] = g  # NB: after `written` is reset
+                    ahead = int(written[k]) - int(self._rd[k])
                     if ahead >= self.lead or RING_FRAMES - ahead < 8 * CHUNK:
                         continue
                     busy = True
                     tl, src, rb = tls[k], srcs[k], rbs[k]
                     t0 = thread_time()
-                    self.source_missing += tl.read(src, in_pos[k], buf)
+                    self._src_missing[group] += tl.read(src, in_pos[k], buf)
                     in_pos[k] += CHUNK
                     rb.process(flat)
                     got = rb.retrieve_available() if rb.available() > 0 else None
                     if got is None or got.shape[1] == 0:
-                        self.worker_cpu_seconds += thread_time() - t0
+                        self._cpu[group] += thread_time() - t0
                         continue
                     if discard[k] > 0:
                         drop = min(discard[k], got.shape[1])
@@ -465,16 +536,16 @@ class StretchedSource:
                     m = got.shape[1]
                     if m == 0 or int(self._req_gen[k]) != g:
                         continue
-                    w = int(self._written[k])
+                    w = int(written[k])
                     a = w % RING_FRAMES
                     first = min(m, RING_FRAMES - a)
-                    frames = got.reshape(s, 2, m)
-                    self._ring[k, :, :, a : a + first] = frames[:, :, :first]
+                    frames = got.reshape(hi - lo, 2, m)
+                    self._ring[k, lo:hi, :, a : a + first] = frames[:, :, :first]
                     if first < m:
-                        self._ring[k, :, :, : m - first] = frames[:, :, first:]
-                    self._written[k] = w + m  # NB: published after the frames are in
-                    self.worker_frames += m
-                    self.worker_cpu_seconds += thread_time() - t0
+                        self._ring[k, lo:hi, :, : m - first] = frames[:, :, first:]
+                    written[k] = w + m  # NB: published after the frames are in
+                    self._frames[group] += m
+                    self._cpu[group] += thread_time() - t0
                 if not busy:
                     self._wake.wait(POLL_S if self._active.any() else IDLE_POLL_S)
                     self._wake.clear()

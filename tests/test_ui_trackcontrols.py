@@ -96,6 +96,18 @@ def test_tempo_and_key_controls_change_document_draft_and_engine(qtbot, tasks, p
         policy.tempo_ratio_max, rel=0.01
     )
 
+    # A worker that falls behind is told, not hidden: blocks processed back to back outrun the
+    # stretcher (as a callback would on a machine too slow for it) and the header says so.
+    window._tick()
+    assert controls.lag.isHidden()
+    for _ in range(300):
+        engine.process(out)
+    assert window.studio.stretch_late_seconds > 0.05
+    window._tick()
+    assert not controls.lag.isHidden() and "can't keep up" in controls.lag.text()
+    controls.show_stretch_lag(window.studio.stretch_late_seconds, time.monotonic() + 6.0)
+    assert controls.lag.isHidden()  # nothing new dropped for a while: the warning goes away
+
     # Reset buttons go back to the plain engine.
     controls.tempo_reset.click()
     controls.key_reset.click()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 from PySide6.QtCore import Qt, QTimer, Signal
@@ -333,6 +334,7 @@ class MainWindow(QMainWindow):
             self._play_pending = False
             self.engine.play()
         self.studio.poll_automation()  # ends a recording pass when playback stops or jumps
+        self.track_controls.show_stretch_lag(self.studio.stretch_late_seconds, time.monotonic())
         self._follow_automation()
         stem_peaks, master_peak = self.engine.meters()
         for i, strip in enumerate(self.mixer.strips.values()):

@@ -20,6 +20,12 @@ from PySide6.QtWidgets import (
 
 from app.contract import RightsPolicy
 
+LAG_SHOW_S = 0.05
+"""Newly dropped audio (seconds) that shows the "can't keep up" warning."""
+
+LAG_CLEAR_S = 5.0
+"""Seconds without newly dropped audio after which the warning goes away."""
+
 NOTES = ["C", "C#", "D", "D#", "E", "F", "F#", "G", "G#", "A", "A#", "B"]
 FLATS = {"Db": "C#", "Eb": "D#", "Gb": "F#", "Ab": "G#", "Bb": "A#"}
 
@@ -70,6 +76,20 @@ class TrackControls(QWidget):
         self.key_reset.setFocusPolicy(Qt.FocusPolicy.NoFocus)
         self.limits = QLabel()
         self.limits.setObjectName("trackMeta")
+        self.lag = QLabel(
+            "Tempo/key preview can't keep up on this computer: you may hear gaps. Close busy "
+            "programs, or reset to 1× / ±0 to preview without stretching."
+        )
+        self.lag.setObjectName("warningLabel")
+        self.lag.setWordWrap(True)
+        self.lag.setMaximumWidth(420)
+        self.lag.setToolTip(
+            "The live preview stretches every stem on this computer as it plays. The remix you "
+            "submit is rendered in full on the platform, so it has no gaps either way."
+        )
+        self.lag.hide()
+        self._late_seen = 0.0
+        self._lag_at: float | None = None
 
         column = QVBoxLayout(self)
         column.setContentsMargins(0, 0, 0, 0)
@@ -83,6 +103,7 @@ class TrackControls(QWidget):
             row.addWidget(w)
         column.addLayout(row)
         column.addWidget(self.limits, 0, Qt.AlignmentFlag.AlignRight)
+        column.addWidget(self.lag, 0, Qt.AlignmentFlag.AlignRight)
 
         self.tempo.valueChanged.connect(self._tempo_moved)
         self.key.valueChanged.connect(self._key_moved)
@@ -123,7 +144,21 @@ class TrackControls(QWidget):
         self._show()
         self.setEnabled(True)
 
+    def show_stretch_lag(self, late_seconds: float, now: float) -> None:
+        """Warn while the live stretcher drops audio: `late_seconds` is the running total it
+        dropped (audio.livestretch late_frames), polled with the monotonic time `now`."""
+        if late_seconds < self._late_seen:  # a new stretcher: its count starts again
+            self._late_seen = late_seconds
+        if late_seconds - self._late_seen >= LAG_SHOW_S:
+            self._late_seen, self._lag_at = late_seconds, now
+            self.lag.show()
+        elif self._lag_at is not None and now - self._lag_at > LAG_CLEAR_S:
+            self._lag_at = None
+            self.lag.hide()
+
     def clear(self) -> None:
+        self.lag.hide()
+        self._late_seen, self._lag_at = 0.0, None
         self.setEnabled(False)
         self.tempo_label.setText("")
         self.key_label.setText("")
