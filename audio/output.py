@@ -3,23 +3,27 @@
 Why an object of its own: the window must be able to reopen the stream (another device or block
 size from the settings dialog) and to notice when the device vanishes, without knowing PortAudio.
 The `Engine` outlives every stream, so the mix, the playhead and the loaded stems survive a reopen.
+Every place that plays sound (the app, `scripts/screenshot.py`, the benchmarks' app child) opens
+the device through it.
 
 Everything here runs on the UI thread; `poll()` is meant to be called about once a second (a
 QTimer). It never touches the audio callback's data beyond reading two counters.
 
 Device loss. A lost device shows up as the stream going inactive, or its callbacks stopping while
 PortAudio still calls it active. `poll` then pauses the engine (so sound comes back where it
-stopped, not in mid-phrase), releases the stream, and rescans the devices on every later poll;
-when the device is back it reopens it. NB (measured with the JACK dummy server, Debian's
-libportaudio2 19.6): once the JACK server a stream runs on is gone, *every* PortAudio call on that
-stream — stop, abort, close — and `Pa_Terminate` block forever. So the stream is released on a
-daemon thread with a timeout; when that thread does not come back, PortAudio in this process is
-wedged: the state becomes `WEDGED` and the message says to restart Encore (the draft is saved).
+stopped, not in mid-phrase), lets go of the stream, and rescans the devices on every later poll;
+when the device is back it reopens it and, if it was playing, plays on. Letting go: a stream
+whose JACK server went away can never be closed, nor can its PortAudio instance be terminated
+(audio/device.py has the measurements), so that instance is left as it is and a fresh one is
+loaded (`device.replace_portaudio`); any other stream is closed on a daemon thread with a timeout,
+and if PortAudio does not come back, the same. Only if no fresh PortAudio can be loaded is the
+state `WEDGED` and the message says to restart Encore (the draft is saved).
 """
 
 from __future__ import annotations
 
 import contextlib
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -30,19 +34,27 @@ import sounddevice as sd
 
 from audio.device import (
     AudioDeviceError,
-    OutputStream,
     default_output_device,
     list_output_devices,
+    missing_device_message,
+    open_stream,
+    replace_portaudio,
+    rescan_devices,
 )
 from audio.engine import Engine
 
 STALL_SECONDS = 1.0
 """No callback for this long while the stream claims to run: the device is gone."""
 RELEASE_TIMEOUT_S = 2.0
+SWITCH_INTERVAL_S = 0.0005
 
-LOST_MESSAGE = "The audio device disappeared. Encore will reconnect when it comes back."
+LOST_MESSAGE = (
+    "The audio device went away (unplugged, or its sound server stopped). Playback is paused "
+    "where it was; Encore reconnects and plays on as soon as the device is back, or pick "
+    "another one in Audio settings. You can still mix and submit."
+)
 WEDGED_MESSAGE = (
-    "The audio device disappeared and its driver did not let go of Encore. "
+    "The audio device went away and its driver did not let go of Encore. "
     "Your mix is saved as a draft: restart Encore to get sound back."
 )
 
@@ -57,18 +69,22 @@ class OutputState(StrEnum):
 
 class Stream(Protocol):
     active: bool
+    server_gone: bool
     latency_seconds: float
 
-    def start(self) -> None: ...
     def close(self) -> None: ...
 
 
-def rescan_devices() -> None:
-    """Make PortAudio see devices plugged in (or servers started) since it was initialised.
+def keep_the_callback_on_time() -> None:
+    """Let the audio callback thread get the GIL within about half a millisecond.
 
-    Only safe with no stream open: `Pa_Terminate` closes every open stream."""
-    sd._terminate()
-    sd._initialize()
+    The PortAudio callback runs Python (`Engine.process`), so it first has to take the GIL.
+    Python's default switch interval is 5 ms: a thread running Python (the Qt thread painting,
+    a decoder) keeps the GIL that long before it is asked to hand it over, which is longer than
+    a whole 128-frame block (2.67 ms at 48 kHz), so the callback would miss its deadline while
+    the UI is busy. Called whenever a stream starts; process-wide, and never restored (a shorter
+    interval costs the other threads a little throughput, which the app does not miss)."""
+    sys.setswitchinterval(SWITCH_INTERVAL_S)
 
 
 class AudioOutput:
@@ -78,22 +94,27 @@ class AudioOutput:
         device: str | int | None = None,
         blocksize: int = 256,
         *,
-        opener: Callable[..., Stream] = OutputStream,
+        opener: Callable[[Engine, int, int], Stream] = open_stream,
         devices: Callable[[], list[dict[str, Any]]] = list_output_devices,
         default_device: Callable[[], int | None] = default_output_device,
         rescan: Callable[[], None] = rescan_devices,
+        replace: Callable[[Any], bool] = replace_portaudio,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
+        """`opener` opens *and starts* a stream (`device.open_stream`), raising
+        `AudioDeviceError` with the message to show; the other callables are the device layer
+        (see `audio.device`), replaceable in tests that simulate hardware."""
         self.engine = engine
         self.device = device
         self.blocksize = blocksize
         self._opener, self._devices, self._default = opener, devices, default_device
-        self._rescan, self._clock = rescan, clock
+        self._rescan, self._replace, self._clock = rescan, replace, clock
         self.stream: Stream | None = None
         self.state = OutputState.CLOSED
         self.message: str | None = None
         self.device_name: str | None = None
-        self._abandoned: list[Stream] = []  # wedged streams: kept so their callback stays alive
+        self.recoveries = 0  # times PortAudio was replaced because a stream could not be closed
+        self._wedged = False
         self._last_count = 0
         self._last_advance = 0.0
         self._resume = False  # it was playing when the device vanished: play on when back
@@ -109,7 +130,10 @@ class AudioOutput:
         self.device = device
         if blocksize is not None:
             self.blocksize = blocksize
-        self._close_stream()
+        self._let_go()
+        if self.state == OutputState.WEDGED:
+            return self.message
+        self.state = OutputState.CLOSED  # a new choice: its own message, if any
         return self._try_open(rescan=False)
 
     def _resolve(self) -> tuple[int | None, str | None]:
@@ -130,30 +154,27 @@ class AudioOutput:
         return index, next((str(d["name"]) for d in outputs if d["index"] == index), None)
 
     def _try_open(self, *, rescan: bool) -> str | None:
+        lost = self.state == OutputState.LOST
         try:
             if rescan:
                 self._rescan()
             index, name = self._resolve()
         except sd.PortAudioError as exc:
             index, name = None, None
-            self.message = f"Cannot list audio devices: {exc}. Encore keeps looking."
+            problem = f"Cannot list audio devices: {exc}. Encore keeps looking."
+        else:
+            problem = missing_device_message(self.device)
         if index is None:
-            if self.state != OutputState.LOST:
-                self.state = OutputState.NO_DEVICE
-                what = f"The audio device “{self.device}”" if self.device else "No audio device"
-                self.message = (
-                    f"{what} is not connected. Connect it, or pick another in Audio settings; "
-                    "Encore starts the sound as soon as one is there. You can still mix and submit."
-                )
+            if not lost:  # while lost, the loss message stays: it says what to do
+                self.state, self.message = OutputState.NO_DEVICE, problem
             return self.message
         try:
-            stream = self._opener(self.engine, device=index, blocksize=self.blocksize)
-            stream.start()
+            stream = self._opener(self.engine, index, self.blocksize)
         except AudioDeviceError as exc:
-            if self.state != OutputState.LOST:
-                self.state = OutputState.NO_DEVICE
-                self.message = f"No sound: {exc} You can still mix and submit."
+            if not lost:
+                self.state, self.message = OutputState.NO_DEVICE, str(exc)
             return self.message
+        keep_the_callback_on_time()
         self.stream, self.device_name = stream, name
         self.state, self.message = OutputState.RUNNING, None
         self._last_count, self._last_advance = self.engine.callback_count, self._clock()
@@ -185,13 +206,24 @@ class AudioOutput:
         self._resume = self.engine.playing
         self.engine.pause()  # NB: applied by the callback when sound comes back: a clean restart
         self.state, self.message = OutputState.LOST, LOST_MESSAGE
-        self.stream = None
-        if stream is not None and not self._release(stream):
-            self._abandoned.append(stream)
+        self._let_go()
+
+    def _let_go(self) -> None:
+        """Close the stream, or when PortAudio cannot, leave it and its PortAudio instance and
+        load a fresh one; never hangs the UI."""
+        stream, self.stream = self.stream, None
+        if stream is None:
+            return
+        if not stream.server_gone and self._close_within_timeout(stream):
+            return
+        if self._replace(stream):
+            self.recoveries += 1
+        else:
+            self._wedged = True
             self.state, self.message = OutputState.WEDGED, WEDGED_MESSAGE
 
-    def _release(self, stream: Stream) -> bool:
-        """Close a dead stream without hanging the UI; False if PortAudio did not return."""
+    def _close_within_timeout(self, stream: Stream) -> bool:
+        """Close on a daemon thread; False if PortAudio did not return in time."""
         worker = threading.Thread(target=_close_quietly, args=(stream,), daemon=True)
         worker.start()
         worker.join(RELEASE_TIMEOUT_S)
@@ -212,7 +244,7 @@ class AudioOutput:
     @property
     def wedged(self) -> bool:
         """PortAudio cannot be shut down cleanly in this process (see the module notes)."""
-        return bool(self._abandoned)
+        return self._wedged
 
     def list_devices(self) -> list[dict[str, Any]]:
         """Output devices as PortAudio saw them at its last (re)initialisation."""
@@ -222,17 +254,13 @@ class AudioOutput:
         """Rescan for devices plugged in since start. PortAudio only rescans by restarting, which
         closes every stream, so the stream is closed and reopened around it (a short gap)."""
         if self.state != OutputState.WEDGED:
-            self._close_stream()
+            self._let_go()
+        if self.state != OutputState.WEDGED:
             self._try_open(rescan=True)
         return self._devices()
 
-    def _close_stream(self) -> None:
-        stream, self.stream = self.stream, None
-        if stream is not None:
-            stream.close()
-
     def close(self) -> None:
-        self._close_stream()
+        self._let_go()
         if self.state != OutputState.WEDGED:
             self.state = OutputState.CLOSED
 

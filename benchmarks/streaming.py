@@ -371,19 +371,20 @@ def app_child(url: str, track_id: str, work: Path) -> None:
     from PySide6.QtWidgets import QApplication
 
     from app.drafts import DraftStore
-    from ui.main import load_theme, open_audio
+    from audio.output import AudioOutput
+    from ui.main import load_theme
     from ui.mainwindow import MainWindow
     from ui.tasks import TaskRunner
 
     rss = {"imported": proc_status_mb()["VmRSS"]}
-    sys.setswitchinterval(0.001)  # as `ui.main.main` does
     app = QApplication(sys.argv[:1])
     app.setStyleSheet(load_theme())
     client = PlatformClient(url)
     client.login(*FAN)
     engine = Engine()
-    stream, problem = open_audio(engine, os.environ["BENCH_DEVICE"], BLOCKSIZE)
-    if stream is None:
+    output = AudioOutput(engine)  # as `ui.main.main` opens the device (and sets the GIL interval)
+    problem = output.open(os.environ["BENCH_DEVICE"], BLOCKSIZE)
+    if problem is not None:
         raise RuntimeError(problem)
     tasks = TaskRunner(app)
     window = MainWindow(client, engine, tasks, DraftStore(work / "drafts"), work / "cache")
@@ -431,7 +432,7 @@ def app_child(url: str, track_id: str, work: Path) -> None:
         "banner": window.banner.text() if window.banner.isVisible() else None,
     }
     window.close()
-    stream.close()
+    output.close()
     print(json.dumps(result), flush=True)
 
 

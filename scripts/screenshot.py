@@ -14,7 +14,8 @@ from app.client import PlatformClient
 from app.drafts import DraftStore
 from app.embedded import start_platform
 from audio.engine import Engine
-from ui.main import load_theme, open_audio
+from audio.output import AudioOutput
+from ui.main import load_theme
 from ui.mainwindow import MainWindow
 from ui.tasks import TaskRunner
 
@@ -35,10 +36,11 @@ def main(out: str) -> None:
         client = PlatformClient(platform.url)
         client.login("fan", "encore-demo")
         engine = Engine()
-        stream, problem = open_audio(engine, None, 256)
+        output = AudioOutput(engine)
+        output.open(None, 256)  # no device: the window shows why (and keeps looking)
         tasks = TaskRunner(app)
         window = MainWindow(
-            client, engine, tasks, DraftStore(tmp / "drafts"), tmp / "cache", audio_problem=problem
+            client, engine, tasks, DraftStore(tmp / "drafts"), tmp / "cache", output=output
         )
         window.resize(1320, 800)
         window.show()
@@ -54,8 +56,7 @@ def main(out: str) -> None:
         engine.play()
         pump(2.5)
         window.grab().save(out)
-        if stream is not None:
-            stream.close()
+        output.close()
     finally:
         platform.stop()
 

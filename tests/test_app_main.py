@@ -31,6 +31,7 @@ def test_encore_starts_on_the_embedded_platform_and_signs_in(qapp, tmp_path, dem
             if window.catalog.list.count() >= 2:
                 seen["tracks"] = window.catalog.list.count()
                 seen["status"] = window.statusBar().currentMessage()
+                seen["audio"] = (window.output.state, window.output.message)
                 window.close()
                 return
         elif dialog is not None and dialog.sign_in.isEnabled() and "hint" not in seen:
@@ -49,4 +50,7 @@ def test_encore_starts_on_the_embedded_platform_and_signs_in(qapp, tmp_path, dem
     assert NO_KEYRING_MESSAGE in seen["platform"]  # this machine has no keyring: it says so
     assert seen["tracks"] >= 2
     assert "Superfan" in seen["status"]
+    # The device asked for is not there: no sound, and the window's output keeps looking for it.
+    state, message = seen["audio"]
+    assert state == "no_device" and message.startswith("The audio device “no-such-device” is not")
     assert (tmp_path / "data" / "platform" / "platform.sqlite3").exists()

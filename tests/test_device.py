@@ -7,7 +7,13 @@ import time
 import numpy as np
 import pytest
 
-from audio.device import AudioDeviceError, OutputStream, default_output_device, list_output_devices
+from audio.device import (
+    AudioDeviceError,
+    OutputStream,
+    default_output_device,
+    list_output_devices,
+    open_stream,
+)
 from audio.engine import Engine
 from tests.plugins.jack import jackd  # noqa: F401  (fixture; conftest will list the plugin)
 
@@ -83,3 +89,22 @@ def test_invalid_device_name_is_a_helpful_error(jackd):  # noqa: F811
         OutputStream(engine, device="no such device 1234")
     message = str(info.value)
     assert "no such device 1234" in message and "system" in message  # lists what exists
+    assert message.startswith("No sound: ") and message.endswith("You can still mix and submit.")
+
+
+def test_open_stream_runs_and_knows_its_server(jackd):  # noqa: F811
+    engine = Engine(SR, max_block=1024)
+    stream = open_stream(engine, jackd, BLOCK)
+    try:
+        assert stream.active and not stream.stopped
+        assert "JACK" in stream.hostapi.upper()
+        assert not stream.server_gone  # its server runs
+        count = engine.callback_count
+        time.sleep(0.2)
+        assert engine.callback_count > count
+        stream.detach()  # given up on: the callback leaves the engine alone
+        count = engine.callback_count
+        time.sleep(0.2)
+        assert engine.callback_count == count and stream.active
+    finally:
+        stream.close()

@@ -17,7 +17,6 @@ from app.drafts import DraftStore
 from app.embedded import PlatformProcess, PlatformStartError, start_platform
 from app.session import TokenVault
 from app.settings import BLOCK_SIZES, load_settings
-from audio.device import AudioDeviceError, OutputStream
 from audio.engine import Engine
 from audio.mixer import MixKernel
 from audio.output import AudioOutput
@@ -57,19 +56,6 @@ def load_theme() -> str:
     return (Path(__file__).with_name("theme.qss")).read_text(encoding="utf-8")
 
 
-def open_audio(
-    engine: Engine, device: str | None, blocksize: int
-) -> tuple[OutputStream | None, str | None]:
-    """The output stream, or the message that says why there is no sound and what to do."""
-    target: int | str | None = int(device) if device and device.isdigit() else device
-    try:
-        stream = OutputStream(engine, device=target, blocksize=blocksize)
-        stream.start()
-        return stream, None
-    except AudioDeviceError as exc:
-        return None, f"No sound: {exc} You can still mix and submit."
-
-
 def quit_on_ctrl_c(app: QApplication) -> None:
     """Ctrl-C in the terminal quits like closing the window (drafts saved, platform stopped).
 
@@ -82,9 +68,6 @@ def quit_on_ctrl_c(app: QApplication) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(sys.argv[1:] if argv is None else argv)
-    # NB: the audio callback needs the GIL; the default 5 ms switch interval is longer than a
-    # 128-frame block (2.7 ms), so a busy UI thread could starve it.
-    sys.setswitchinterval(0.001)
     app = QApplication.instance() or QApplication(sys.argv[:1])
     app.setApplicationName("Encore")
     app.setStyleSheet(load_theme())
@@ -125,7 +108,8 @@ def main(argv: list[str] | None = None) -> int:
         device = args.device if args.device is not None else settings.output_device
         blocksize = args.blocksize or settings.blocksize
         # The one owner of the output stream: the window reopens it (Audio settings) and it
-        # watches for the device vanishing and coming back.
+        # watches for the device vanishing and coming back (it also sets the GIL switch
+        # interval the audio callback needs).
         output = AudioOutput(engine, device, blocksize)
         output.open(device, blocksize)
         account = login.client.account
@@ -145,8 +129,8 @@ def main(argv: list[str] | None = None) -> int:
         code = app.exec()
         output.close()
         if output.wedged:
-            # PortAudio cannot shut down after its device vanished (audio/output.py): its atexit
-            # handler would hang. Everything of ours is saved and closed; leave without it.
+            # No fresh PortAudio could replace one whose device vanished (audio/device.py): its
+            # atexit handler would hang. Everything of ours is saved and closed; leave without it.
             tasks.wait(5000)
             for platform in embedded:
                 platform.stop()

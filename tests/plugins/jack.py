@@ -2,7 +2,8 @@
 sound card. Also used by `benchmarks/engine.py --soak`.
 
 The dummy backend runs its own clock at the requested rate and period, so PortAudio callbacks
-arrive exactly as on real hardware (minus the hardware).
+arrive exactly as on real hardware (minus the hardware). `JackProcess` is a server a test can
+make vanish under PortAudio and bring back under the same name (device loss and recovery).
 """
 
 from __future__ import annotations
@@ -28,8 +29,9 @@ def rescan_jack_output() -> int | None:
     JACK output device, or None."""
     import sounddevice as sd
 
-    sd._terminate()
-    sd._initialize()
+    from audio.device import rescan_devices
+
+    rescan_devices()
     for api in sd.query_hostapis():
         if "JACK" not in api["name"].upper():
             continue
@@ -39,20 +41,26 @@ def rescan_jack_output() -> int | None:
     return None
 
 
-def _stop(proc: subprocess.Popen) -> None:
-    """Stop a jackd we started: SIGTERM, then SIGKILL if it hangs.
-
-    PortAudio is terminated first: its JACK host API asserts (aborting the process) if it has to
-    close its client after the server went away.
-    """
-    if proc.poll() is not None:
-        return
+def _terminate_portaudio() -> None:
+    """PortAudio is terminated before a server we started stops: its JACK host API asserts
+    (aborting the process) if it has to close its client after the server went away."""
     import sounddevice as sd
 
     # Fully: PortAudio counts initialisations, and one left over keeps its JACK client open.
     with contextlib.suppress(Exception):
         while sd._initialized:
             sd._terminate()
+
+
+def _stop(proc: subprocess.Popen) -> None:
+    """Stop a jackd we started (PortAudio first): SIGTERM, then SIGKILL if it hangs."""
+    if proc.poll() is not None:
+        return
+    _terminate_portaudio()
+    _end(proc)
+
+
+def _end(proc: subprocess.Popen) -> None:
     proc.terminate()
     try:
         proc.wait(timeout=5)
@@ -61,30 +69,44 @@ def _stop(proc: subprocess.Popen) -> None:
         proc.wait(timeout=5)
 
 
-@contextlib.contextmanager
-def jack_server(rate: int = SAMPLE_RATE, period: int = PERIOD) -> Iterator[int]:
-    """Yield a PortAudio JACK output device index of a `jackd -d dummy` started for this process.
-
-    The server has a name of its own (`-n encore-<pid>`, selected for PortAudio through
-    JACK_DEFAULT_SERVER), so concurrent test runs, benchmarks or a running app never share one:
-    PortAudio's JACK host API aborts the whole process when its server vanishes under it.
-    Raises RuntimeError with jackd's log when it cannot start (realtime first, then without).
-    """
+def _launch(name: str, rt_flag: str, rate: int, period: int, log_path: str) -> subprocess.Popen:
     # Never let a JACK client (PortAudio) spawn a server on its own behind our back.
     os.environ["JACK_NO_START_SERVER"] = "1"
-    name = f"encore-{os.getpid()}"
     os.environ["JACK_DEFAULT_SERVER"] = name
     jackd = shutil.which("jackd")
     if jackd is None:
         raise RuntimeError("jackd is not installed (apt-get install jackd2)")
     env = dict(os.environ, JACK_NO_AUDIO_RESERVATION="1")
+    cmd = [jackd, "-n", name, rt_flag, "-d", "dummy", "-r", str(rate), "-p", str(period)]
+    with open(log_path, "w") as log:  # the child keeps its own copy of the fd
+        proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env)
+    atexit.register(_stop, proc)  # a crashed session must not leave jackd behind
+    return proc
+
+
+def _log(log_path: str, proc: subprocess.Popen) -> str:
+    with open(log_path) as log:
+        return f"$ {' '.join(map(str, proc.args))}\n{log.read()[-2000:]}"
+
+
+@contextlib.contextmanager
+def jack_server(
+    rate: int = SAMPLE_RATE, period: int = PERIOD, name: str | None = None
+) -> Iterator[int]:
+    """Yield a PortAudio JACK output device index of a `jackd -d dummy` started for this process.
+
+    The server has a name of its own (`-n encore-<pid>` unless `name` is given, selected for
+    PortAudio through JACK_DEFAULT_SERVER), so concurrent test runs, benchmarks or a running app
+    never share one: PortAudio's JACK host API aborts the whole process when its server vanishes
+    under it. Raises RuntimeError with jackd's log when it cannot start (realtime first, then
+    without). On exit a previous JACK_DEFAULT_SERVER (and its device list) is back.
+    """
+    name = name or f"encore-{os.getpid()}"
+    previous = os.environ.get("JACK_DEFAULT_SERVER")
     logs: list[str] = []
-    log_path = os.path.join(tempfile.gettempdir(), f"encore-jackd-{os.getpid()}.log")
+    log_path = os.path.join(tempfile.gettempdir(), f"encore-jackd-{name}.log")
     for rt_flag in ("-R", "--no-realtime"):
-        cmd = [jackd, "-n", name, rt_flag, "-d", "dummy", "-r", str(rate), "-p", str(period)]
-        with open(log_path, "w") as log:  # the child keeps its own copy of the fd
-            proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env)
-        atexit.register(_stop, proc)  # a crashed session must not leave jackd behind
+        proc = _launch(name, rt_flag, rate, period, log_path)
         device = None
         deadline = time.monotonic() + _START_TIMEOUT_S
         while time.monotonic() < deadline and proc.poll() is None:
@@ -97,15 +119,68 @@ def jack_server(rate: int = SAMPLE_RATE, period: int = PERIOD) -> Iterator[int]:
                 yield device
             finally:
                 _stop(proc)  # terminates PortAudio first
-                import sounddevice as sd
-
-                with contextlib.suppress(Exception):
-                    sd._initialize()  # back to a device list without JACK
+                _restore_server(previous)
             return
         _stop(proc)
-        with open(log_path) as log:
-            logs.append(f"$ {' '.join(cmd)}\n{log.read()[-2000:]}")
+        logs.append(_log(log_path, proc))
+    _restore_server(previous)
     raise RuntimeError("jackd did not come up:\n" + "\n".join(logs))
+
+
+def _restore_server(previous: str | None) -> None:
+    if previous is not None:  # else it keeps naming the stopped server: no foreign one is used
+        os.environ["JACK_DEFAULT_SERVER"] = previous
+    from audio.device import rescan_devices
+
+    with contextlib.suppress(Exception):
+        rescan_devices()  # back to the previous device list
+
+
+class JackProcess:
+    """A jackd that vanishes under PortAudio (`vanish`) and comes back under the same name
+    (`start` again), as a sound server does when it is stopped and restarted, or a USB interface
+    when it is unplugged and plugged back. Use as a context manager: on exit the server is stopped
+    (PortAudio terminated first) and a previous JACK_DEFAULT_SERVER is back."""
+
+    def __init__(self, name: str, rate: int = SAMPLE_RATE, period: int = PERIOD) -> None:
+        self.name, self.rate, self.period = name, rate, period
+        self.proc: subprocess.Popen | None = None
+        self._previous = os.environ.get("JACK_DEFAULT_SERVER")
+        self._rt_flags = ["-R", "--no-realtime"]
+        self._log_path = os.path.join(tempfile.gettempdir(), f"encore-jackd-{name}.log")
+
+    def start(self) -> None:
+        """Start jackd; returns once it runs (no PortAudio call: one may be mid-loss)."""
+        logs = []
+        for rt_flag in list(self._rt_flags):
+            proc = _launch(self.name, rt_flag, self.rate, self.period, self._log_path)
+            socket_path = f"/dev/shm/jack_{self.name}_{os.getuid()}_0"
+            deadline = time.monotonic() + _START_TIMEOUT_S
+            while time.monotonic() < deadline and proc.poll() is None:
+                if os.path.exists(socket_path):
+                    time.sleep(0.3)  # its system ports register right after the socket opens
+                    self.proc, self._rt_flags = proc, [rt_flag]
+                    return
+                time.sleep(0.05)
+            _end(proc)
+            logs.append(_log(self._log_path, proc))
+        raise RuntimeError("jackd did not come up:\n" + "\n".join(logs))
+
+    def vanish(self) -> None:
+        """The server quits under its clients (SIGTERM, as at a normal shutdown); PortAudio is
+        not told."""
+        assert self.proc is not None
+        _end(self.proc)
+        self.proc = None
+
+    def __enter__(self) -> JackProcess:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.proc is not None:
+            _stop(self.proc)
+        _restore_server(self._previous)
 
 
 @pytest.fixture(scope="session")
