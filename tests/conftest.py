@@ -1,10 +1,10 @@
 """Shared test set-up: real Qt offscreen, a real platform process, the JACK dummy device."""
 
 import os
-import sys
+
+from audio.output import keep_the_callback_on_time
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
-# As in the app: hand the GIL to the audio callback within 1 ms (the default is 5 ms).
-sys.setswitchinterval(0.001)
+keep_the_callback_on_time()  # as the app does once a stream runs (tests open streams directly)
 
 pytest_plugins = ["tests.plugins.jack", "tests.plugins.platform", "tests.plugins.postgres"]
