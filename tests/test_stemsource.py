@@ -15,7 +15,7 @@ from app.remix import document_arrays
 from audio.offline import render_mix
 from audio.source import ArraySource, BlockSource
 from server.demo_music import write_demo_catalog
-from server.stemsource import DecodingSource
+from server.stemsource import DecodingSource, _libflac
 
 
 def _whole(paths: list[Path]) -> np.ndarray:
@@ -41,6 +41,19 @@ def small_stems(tmp_path) -> list[Path]:
     return [stereo, mono]
 
 
+@pytest.fixture
+def mixed_stems(small_stems, tmp_path) -> list[Path]:
+    """Also a 16-bit FLAC with small blocks and a WAV (which libsndfile always decodes)."""
+    rng = np.random.default_rng(8)
+    sixteen = tmp_path / "c.flac"
+    wav = tmp_path / "d.wav"
+    with sf.SoundFile(sixteen, "w", 48000, 2, subtype="PCM_16", format="FLAC") as f:
+        for _ in range(9):  # written in small pieces: the encoder's blocks still hold 4096
+            f.write(rng.uniform(-0.9, 0.9, (1000, 2)))
+    sf.write(wav, rng.uniform(-0.9, 0.9, (9_500, 2)), 48000, subtype="PCM_16")
+    return [*small_stems, sixteen, wav]
+
+
 # Forward, across window edges, backwards (arrangements jump), before 0, past the end.
 READS = [(0, 700), (700, 700), (1000, 100), (5000, 3000), (300, 50), (-100, 300), (6990, 20)]
 READS += [(9990, 64), (12_000, 16), (0, 10_000)]
@@ -54,6 +67,24 @@ def test_windowed_reads_equal_whole_file_decoding(small_stems):
         for start, size in READS:
             want = np.full((2, 2, size), np.nan, dtype=np.float32)
             got = np.full((2, 2, size), np.nan, dtype=np.float32)
+            assert reference.read(start, want) == 0
+            assert source.read(start, got) == 0
+            assert np.array_equal(got, want), (start, size)
+
+
+@pytest.mark.parametrize(("prefetch", "fast_flac"), [(True, True), (False, True), (True, False)])
+@pytest.mark.parametrize("window", [1024, 4096, 20_000])
+def test_every_decoder_gives_the_whole_file_frames(mixed_stems, prefetch, fast_flac, window):
+    """libFLAC (the fast path) and libsndfile, with and without the prefetching thread, at
+    windows smaller and larger than a FLAC block: the frames a whole-file read gives."""
+    reference = ArraySource(_whole(mixed_stems))
+    with DecodingSource(mixed_stems, window, prefetch=prefetch, fast_flac=fast_flac) as source:
+        assert (source.n_stems, source.n_frames) == (4, 10_000)
+        libflac = [stem is not None for stem in source._flac]
+        assert libflac == [fast_flac and _libflac() is not None] * 3 + [False]
+        for start, size in [*READS, (0, 10_000), (8191, 4099), (4096, 1), (0, 3)]:
+            want = np.full((4, 2, size), np.nan, dtype=np.float32)
+            got = np.full((4, 2, size), np.nan, dtype=np.float32)
             assert reference.read(start, want) == 0
             assert source.read(start, got) == 0
             assert np.array_equal(got, want), (start, size)
@@ -125,3 +156,17 @@ def test_a_render_through_windows_is_identical_and_holds_far_less(demo_track):
     # The windowed render holds the output and a few MB, never the decoded stems.
     assert held < out_bytes + 16 * 2**20
     assert held < stems_bytes / 2
+
+
+@pytest.mark.skipif(_libflac() is None, reason="no system libFLAC: libsndfile decodes")
+def test_a_corrupt_stem_fails_the_render_instead_of_playing_wrong_frames(tmp_path):
+    path = tmp_path / "bad.flac"
+    noise = np.random.default_rng(9).uniform(-0.5, 0.5, (48_000, 2))
+    sf.write(path, noise, 48000, subtype="PCM_16")
+    data = bytearray(path.read_bytes())
+    middle = len(data) // 2
+    data[middle : middle + 64] = bytes(64)  # a damaged frame: CRC mismatch / lost sync
+    path.write_bytes(bytes(data))
+    out = np.zeros((1, 2, 48_000), dtype=np.float32)
+    with DecodingSource([path], window=4096) as source, pytest.raises(OSError, match="libFLAC"):
+        source.read(0, out)
