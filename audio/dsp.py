@@ -9,10 +9,13 @@ block boundary falls *when the controls are constant*. So an offline render give
 samples for any block size. (Control changes ramp across the block in which they arrive, so a
 *moving* control is block-size dependent, as in any block-based engine.)
 
-Layout: the strip works on "lanes", lane = 2 * stem + channel, stored last (contiguous) so the
-per-sample loops over lanes vectorise. Biquads are transposed direct form II with normalised
-coefficients (b0, b1, b2, a1, a2), the same convention as one row of a scipy `sos`
-(b0, b1, b2, 1, a1, a2), so `scipy.signal.sosfilt` is an exact reference.
+Layout: the strip works on "lanes", lane = 2 * stem + channel, stored last (contiguous) in the
+state and coefficient arrays, and computes two stems (4 lanes) at a time with explicit F64x4
+vectors (see "SIMD vectors" below: LLVM's auto-vectoriser does not manage these loops, and an
+element of an IEEE vector operation is bit-identical to the scalar operation). Biquads are
+transposed direct form II with normalised coefficients (b0, b1, b2, a1, a2), the same
+convention as one row of a scipy `sos` (b0, b1, b2, 1, a1, a2), so `scipy.signal.sosfilt` is
+an exact reference.
 
 Denormals: filter, reverb and delay states are flushed to 0 below 1e-30 on every sample (a
 decaying tail otherwise walks into subnormals, which cost ~100x on x86).
@@ -23,7 +26,10 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from numba import njit
+from llvmlite import ir as llvm_ir
+from numba import njit, types
+from numba.core import cgutils
+from numba.extending import intrinsic, models, overload, register_model
 
 # --------------------------------------------------------------------------- strip layout
 
@@ -218,14 +224,813 @@ def compute_targets(
     return (1 if changed else 0) | sends
 
 
+# --------------------------------------------------------------------------- SIMD vectors
+#
+# numba has no vector types, and LLVM's loop vectoriser gives up on the lane loops of the strip
+# (too many runtime alias checks between the state and coefficient rows, paid per frame). So
+# the strip is written with explicit short vectors of float64: F64x4 (two stereo stems, lanes
+# 2s..2s+3) and F64x2 (one stereo stem). Each operation below is one LLVM vector instruction
+# with no fast-math flags, so every element is computed exactly as the scalar expression would
+# be (IEEE add/sub/mul, no contraction into FMA): vector code gives the scalar code's bits.
+
+
+class _VecType(types.Type):
+    def __init__(self, count: int) -> None:
+        self.count = count
+        super().__init__(name=f"F64x{count}")
+
+
+F64x4 = _VecType(4)
+F64x2 = _VecType(2)
+_LL_DOUBLE = llvm_ir.DoubleType()
+_LL_I32 = llvm_ir.IntType(32)
+
+
+@register_model(_VecType)
+class _VecModel(models.PrimitiveModel):
+    def __init__(self, dmm, fe_type):
+        super().__init__(dmm, fe_type, llvm_ir.VectorType(_LL_DOUBLE, fe_type.count))
+
+
+def _ll_vec(vt):
+    return llvm_ir.VectorType(_LL_DOUBLE, vt.count)
+
+
+def _splat(builder, value, vt):
+    vec = llvm_ir.Constant(_ll_vec(vt), llvm_ir.Undefined)
+    for k in range(vt.count):
+        vec = builder.insert_element(vec, value, llvm_ir.Constant(_LL_I32, k))
+    return vec
+
+
+def _vt(proto):
+    """The vector type a `proto` argument names (a vector value, or the type itself)."""
+    if isinstance(proto, types.TypeRef):
+        proto = proto.instance_type
+    return proto if isinstance(proto, _VecType) else None
+
+
+def _c_f64(arr, ndim):
+    return (
+        isinstance(arr, types.Array)
+        and arr.dtype == types.float64
+        and arr.layout == "C"
+        and arr.ndim == ndim
+    )
+
+
+def _vec_ptr(context, builder, sig, args, n_idx, vt):
+    """Pointer to arr[idx...] (C-contiguous float64, last index = first vector element)."""
+    aryty = sig.args[0]
+    ary = context.make_array(aryty)(context, builder, args[0])
+    inds = [
+        context.cast(builder, v, t, types.intp)
+        for v, t in zip(args[1 : 1 + n_idx], sig.args[1 : 1 + n_idx], strict=True)
+    ]
+    ptr = cgutils.get_item_pointer(context, builder, aryty, ary, inds, wraparound=False)
+    return builder.bitcast(ptr, _ll_vec(vt).as_pointer())
+
+
+@intrinsic
+def vload(typingctx, arr, i, j, proto):
+    """The vector arr[i, j : j + w] of a C-contiguous float64 2-D array (w = proto's width)."""
+    vt = _vt(proto)
+    if not (_c_f64(arr, 2) and vt):
+        return None
+
+    def codegen(context, builder, sig, args):
+        return builder.load(_vec_ptr(context, builder, sig, args, 2, sig.return_type), align=8)
+
+    return vt(arr, i, j, proto), codegen
+
+
+@intrinsic
+def vstore(typingctx, arr, i, j, v):
+    """arr[i, j : j + w] = v."""
+    if not (_c_f64(arr, 2) and isinstance(v, _VecType)):
+        return None
+
+    def codegen(context, builder, sig, args):
+        builder.store(args[3], _vec_ptr(context, builder, sig, args, 2, sig.args[3]), align=8)
+        return context.get_dummy_value()
+
+    return types.none(arr, i, j, v), codegen
+
+
+@intrinsic
+def vsplat(typingctx, x, proto):
+    """(x, x, ...) as proto's vector type."""
+    vt = _vt(proto)
+    if not (isinstance(x, types.Float) and vt):
+        return None
+
+    def codegen(context, builder, sig, args):
+        v = context.cast(builder, args[0], sig.args[0], types.float64)
+        return _splat(builder, v, sig.return_type)
+
+    return vt(x, proto), codegen
+
+
+@intrinsic
+def vstems(typingctx, block, s, t, proto):
+    """Frame t of stem s (and s + 1 for F64x4) of the (S, 2, F) float32 block, as float64
+    lanes (L_s, R_s[, L_s+1, R_s+1]). Any layout."""
+    if not (
+        isinstance(block, types.Array)
+        and block.dtype == types.float32
+        and block.ndim == 3
+        and _vt(proto)
+    ):
+        return None
+
+    def codegen(context, builder, sig, args):
+        aryty = sig.args[0]
+        vt = sig.return_type
+        ary = context.make_array(aryty)(context, builder, args[0])
+        s = context.cast(builder, args[1], sig.args[1], types.intp)
+        t = context.cast(builder, args[2], sig.args[2], types.intp)
+        vec = llvm_ir.Constant(_ll_vec(vt), llvm_ir.Undefined)
+        for k in range(vt.count):
+            sk = builder.add(s, context.get_constant(types.intp, k // 2))
+            ck = context.get_constant(types.intp, k % 2)
+            ptr = cgutils.get_item_pointer(
+                context, builder, aryty, ary, [sk, ck, t], wraparound=False
+            )
+            x = builder.fpext(builder.load(ptr), _LL_DOUBLE)
+            vec = builder.insert_element(vec, x, llvm_ir.Constant(_LL_I32, k))
+        return vec
+
+    return _vt(proto)(block, s, t, proto), codegen
+
+
+def _vec_binop(op):
+    def typer(typingctx, a, b):
+        if not (isinstance(a, _VecType) and a == b):
+            return None
+
+        def codegen(context, builder, sig, args):
+            return getattr(builder, op)(args[0], args[1])
+
+        return a(a, b), codegen
+
+    return typer
+
+
+vadd = intrinsic(_vec_binop("fadd"))
+vsub = intrinsic(_vec_binop("fsub"))
+vmul = intrinsic(_vec_binop("fmul"))
+
+
+def _fabs(builder, v):
+    fnty = llvm_ir.FunctionType(v.type, [v.type])
+    fn = cgutils.get_or_insert_function(builder.module, fnty, f"llvm.fabs.v{v.type.count}f64")
+    return builder.call(fn, [v])
+
+
+@intrinsic
+def vflush(typingctx, a):
+    """Per element `a if abs(a) > _FLUSH else 0.0` (NaN -> 0.0, like the scalar form)."""
+    if not isinstance(a, _VecType):
+        return None
+
+    def codegen(context, builder, sig, args):
+        lim = _splat(builder, llvm_ir.Constant(_LL_DOUBLE, _FLUSH), sig.return_type)
+        keep = builder.fcmp_ordered(">", _fabs(builder, args[0]), lim)
+        return builder.select(keep, args[0], llvm_ir.Constant(args[0].type, None))
+
+    return a(a), codegen
+
+
+@intrinsic
+def vpeak(typingctx, peak, a):
+    """Per element `abs(a) if abs(a) > peak else peak` (the scalar running peak)."""
+    if not (isinstance(a, _VecType) and a == peak):
+        return None
+
+    def codegen(context, builder, sig, args):
+        m = _fabs(builder, args[1])
+        return builder.select(builder.fcmp_ordered(">", m, args[0]), m, args[0])
+
+    return a(peak, a), codegen
+
+
+@intrinsic
+def vsame(typingctx, c0, c1, a, b):
+    """Per element `a if c0 == c1 else b`."""
+    if not (isinstance(a, _VecType) and a == b == c0 == c1):
+        return None
+
+    def codegen(context, builder, sig, args):
+        return builder.select(builder.fcmp_ordered("==", args[0], args[1]), args[2], args[3])
+
+    return a(c0, c1, a, b), codegen
+
+
+@intrinsic
+def vall_eq(typingctx, a, b):
+    """True when a == b in every element (ordered: NaN is unequal)."""
+    if not (isinstance(a, _VecType) and a == b):
+        return None
+
+    def codegen(context, builder, sig, args):
+        eq = builder.fcmp_ordered("==", args[0], args[1])
+        res = builder.extract_element(eq, llvm_ir.Constant(_LL_I32, 0))
+        for k in range(1, sig.args[0].count):
+            res = builder.and_(res, builder.extract_element(eq, llvm_ir.Constant(_LL_I32, k)))
+        return res
+
+    return types.boolean(a, b), codegen
+
+
+def _halves(builder, v):
+    """The stereo pairs of a vector: [(L, R) of its first stem, (L, R) of its second, ...]."""
+    if v.type.count == 2:
+        return [v]
+    undef = llvm_ir.Constant(v.type, llvm_ir.Undefined)
+    return [
+        builder.shuffle_vector(
+            v, undef, llvm_ir.Constant(llvm_ir.VectorType(_LL_I32, 2), [h, h + 1])
+        )
+        for h in range(0, v.type.count, 2)
+    ]
+
+
+@intrinsic
+def vstemsum(typingctx, acc, a):
+    """acc (L, R) plus the stems of a in stem order: ((acc + a[0:2]) + a[2:4])."""
+    if not (acc == F64x2 and isinstance(a, _VecType)):
+        return None
+
+    def codegen(context, builder, sig, args):
+        m = args[0]
+        for h in _halves(builder, args[1]):
+            m = builder.fadd(m, h)
+        return m
+
+    return acc(acc, a), codegen
+
+
+@intrinsic
+def vstemsum_sent(typingctx, acc, a, s0, s1):
+    """vstemsum, skipping lanes whose send is off (s0 == 0 and s1 == 0): those add nothing."""
+    if not (acc == F64x2 and isinstance(a, _VecType) and a == s0 == s1):
+        return None
+
+    def codegen(context, builder, sig, args):
+        m = args[0]
+        zero = llvm_ir.Constant(args[2].type, None)
+        on0 = builder.fcmp_unordered("!=", args[2], zero)
+        on1 = builder.fcmp_unordered("!=", args[3], zero)
+        on = builder.or_(on0, on1)
+        ons = _halves_mask(builder, on)
+        for h, o in zip(_halves(builder, args[1]), ons, strict=True):
+            m = builder.select(o, builder.fadd(m, h), m)
+        return m
+
+    return acc(acc, a, s0, s1), codegen
+
+
+def _halves_mask(builder, m):
+    if m.type.count == 2:
+        return [m]
+    undef = llvm_ir.Constant(m.type, llvm_ir.Undefined)
+    return [
+        builder.shuffle_vector(
+            m,
+            undef,
+            llvm_ir.Constant(llvm_ir.VectorType(_LL_I32, 2), [h, h + 1]),
+        )
+        for h in range(0, m.type.count, 2)
+    ]
+
+
+@intrinsic
+def vload1(typingctx, arr, i, proto):
+    """The vector arr[i : i + w] of a C-contiguous float64 1-D array."""
+    vt = _vt(proto)
+    if not (_c_f64(arr, 1) and vt):
+        return None
+
+    def codegen(context, builder, sig, args):
+        return builder.load(_vec_ptr(context, builder, sig, args, 1, sig.return_type), align=8)
+
+    return vt(arr, i, proto), codegen
+
+
+@intrinsic
+def vstore1(typingctx, arr, i, v):
+    """arr[i : i + w] = v."""
+    if not (_c_f64(arr, 1) and isinstance(v, _VecType)):
+        return None
+
+    def codegen(context, builder, sig, args):
+        builder.store(args[2], _vec_ptr(context, builder, sig, args, 1, sig.args[2]), align=8)
+        return context.get_dummy_value()
+
+    return types.none(arr, i, v), codegen
+
+
+@intrinsic
+def vgather(typingctx, buf, base, t):
+    """(buf[base[0] + t], ...) as F64x4 vectors, four lines per vector: base is a tuple of
+    4 * m int64 offsets into the C-contiguous float64 1-D buf; returns an m-tuple of F64x4."""
+    if not (_c_f64(buf, 1) and isinstance(base, types.UniTuple) and base.count % 4 == 0):
+        return None
+    ret = types.UniTuple(F64x4, base.count // 4)
+
+    def codegen(context, builder, sig, args):
+        ary = context.make_array(sig.args[0])(context, builder, args[0])
+        t = context.cast(builder, args[2], sig.args[2], types.intp)
+        vecs = []
+        for v in range(ret.count):
+            vec = llvm_ir.Constant(_ll_vec(F64x4), llvm_ir.Undefined)
+            for k in range(4):
+                i = builder.add(builder.extract_value(args[1], 4 * v + k), t)
+                ptr = cgutils.get_item_pointer(
+                    context, builder, sig.args[0], ary, [i], wraparound=False
+                )
+                vec = builder.insert_element(vec, builder.load(ptr), llvm_ir.Constant(_LL_I32, k))
+            vecs.append(vec)
+        return context.make_tuple(builder, ret, vecs)
+
+    return ret(buf, base, t), codegen
+
+
+@intrinsic
+def vscatter(typingctx, buf, base, t, vecs):
+    """buf[base[i] + t] = element i of the vectors (the inverse of vgather)."""
+    if not (
+        _c_f64(buf, 1)
+        and isinstance(base, types.UniTuple)
+        and isinstance(vecs, types.UniTuple)
+        and vecs.dtype == F64x4
+        and base.count == 4 * vecs.count
+    ):
+        return None
+
+    def codegen(context, builder, sig, args):
+        ary = context.make_array(sig.args[0])(context, builder, args[0])
+        t = context.cast(builder, args[2], sig.args[2], types.intp)
+        for v in range(sig.args[3].count):
+            vec = builder.extract_value(args[3], v)
+            for k in range(4):
+                i = builder.add(builder.extract_value(args[1], 4 * v + k), t)
+                ptr = cgutils.get_item_pointer(
+                    context, builder, sig.args[0], ary, [i], wraparound=False
+                )
+                builder.store(builder.extract_element(vec, llvm_ir.Constant(_LL_I32, k)), ptr)
+        return context.get_dummy_value()
+
+    return types.none(buf, base, t, vecs), codegen
+
+
+@intrinsic
+def vsum_into(typingctx, acc, a):
+    """acc + a[0] + a[1] + ... in that order (a float64)."""
+    if not (isinstance(acc, types.Float) and isinstance(a, _VecType)):
+        return None
+
+    def codegen(context, builder, sig, args):
+        m = context.cast(builder, args[0], sig.args[0], types.float64)
+        for k in range(sig.args[1].count):
+            m = builder.fadd(m, builder.extract_element(args[1], llvm_ir.Constant(_LL_I32, k)))
+        return m
+
+    return types.float64(acc, a), codegen
+
+
+@intrinsic
+def vzero_small(typingctx, a):
+    """Per element `0.0 if abs(a) < _FLUSH else a` (NaN kept, like the scalar form)."""
+    if not isinstance(a, _VecType):
+        return None
+
+    def codegen(context, builder, sig, args):
+        lim = _splat(builder, llvm_ir.Constant(_LL_DOUBLE, _FLUSH), sig.return_type)
+        small = builder.fcmp_ordered("<", _fabs(builder, args[0]), lim)
+        return builder.select(small, llvm_ir.Constant(args[0].type, None), args[0])
+
+    return a(a), codegen
+
+
+def _row_ptr(context, builder, aryty, ary, i):
+    ptr = cgutils.get_item_pointer(context, builder, aryty, ary, [i], wraparound=False)
+    return builder.bitcast(ptr, _ll_vec(F64x4).as_pointer())
+
+
+@intrinsic
+def vrows(typingctx, buf, base, t):
+    """(buf[base[j] + t : base[j] + t + 4] for each j): four consecutive frames of each line."""
+    if not (_c_f64(buf, 1) and isinstance(base, types.UniTuple)):
+        return None
+    ret = types.UniTuple(F64x4, base.count)
+
+    def codegen(context, builder, sig, args):
+        ary = context.make_array(sig.args[0])(context, builder, args[0])
+        t = context.cast(builder, args[2], sig.args[2], types.intp)
+        rows = []
+        for j in range(ret.count):
+            i = builder.add(builder.extract_value(args[1], j), t)
+            rows.append(builder.load(_row_ptr(context, builder, sig.args[0], ary, i), align=8))
+        return context.make_tuple(builder, ret, rows)
+
+    return ret(buf, base, t), codegen
+
+
+@intrinsic
+def vstore_rows(typingctx, buf, base, t, rows):
+    """buf[base[j] + t : base[j] + t + 4] = rows[j] (the inverse of vrows)."""
+    if not (
+        _c_f64(buf, 1)
+        and isinstance(base, types.UniTuple)
+        and isinstance(rows, types.UniTuple)
+        and rows.dtype == F64x4
+        and rows.count == base.count
+    ):
+        return None
+
+    def codegen(context, builder, sig, args):
+        ary = context.make_array(sig.args[0])(context, builder, args[0])
+        t = context.cast(builder, args[2], sig.args[2], types.intp)
+        for j in range(sig.args[3].count):
+            i = builder.add(builder.extract_value(args[1], j), t)
+            builder.store(
+                builder.extract_value(args[3], j),
+                _row_ptr(context, builder, sig.args[0], ary, i),
+                align=8,
+            )
+        return context.get_dummy_value()
+
+    return types.none(buf, base, t, rows), codegen
+
+
+@intrinsic
+def vtranspose(typingctx, a, b, c, d):
+    """The 4 x 4 transpose of the rows a, b, c, d: (a0 b0 c0 d0), (a1 b1 c1 d1), ..."""
+    if not (a == b == c == d == F64x4):
+        return None
+    ret = types.UniTuple(F64x4, 4)
+
+    def codegen(context, builder, sig, args):
+        def shuf(x, y, idx):
+            return builder.shuffle_vector(
+                x, y, llvm_ir.Constant(llvm_ir.VectorType(_LL_I32, 4), idx)
+            )
+
+        ra, rb, rc, rd = args
+        t0 = shuf(ra, rb, [0, 4, 2, 6])
+        t1 = shuf(ra, rb, [1, 5, 3, 7])
+        t2 = shuf(rc, rd, [0, 4, 2, 6])
+        t3 = shuf(rc, rd, [1, 5, 3, 7])
+        out = [
+            shuf(t0, t2, [0, 1, 4, 5]),
+            shuf(t1, t3, [0, 1, 4, 5]),
+            shuf(t0, t2, [2, 3, 6, 7]),
+            shuf(t1, t3, [2, 3, 6, 7]),
+        ]
+        return context.make_tuple(builder, ret, out)
+
+    return ret(a, b, c, d), codegen
+
+
+@intrinsic
+def vstore_col(typingctx, arr, t, col, v):
+    """arr[t + k, col] = v[k] for k < 4 (a C-contiguous float64 2-D arr)."""
+    if not (_c_f64(arr, 2) and v == F64x4):
+        return None
+
+    def codegen(context, builder, sig, args):
+        aryty = sig.args[0]
+        ary = context.make_array(aryty)(context, builder, args[0])
+        t = context.cast(builder, args[1], sig.args[1], types.intp)
+        col = context.cast(builder, args[2], sig.args[2], types.intp)
+        for k in range(4):
+            tk = builder.add(t, context.get_constant(types.intp, k))
+            ptr = cgutils.get_item_pointer(
+                context, builder, aryty, ary, [tk, col], wraparound=False
+            )
+            builder.store(builder.extract_element(args[3], llvm_ir.Constant(_LL_I32, k)), ptr)
+        return context.get_dummy_value()
+
+    return types.none(arr, t, col, v), codegen
+
+
 # --------------------------------------------------------------------------- the strip
+
+
+@njit(cache=True)
+def _stage_coefs(coef, k, lane, proto):
+    c = coef[k]
+    return (
+        vload(c, 0, lane, proto),
+        vload(c, 1, lane, proto),
+        vload(c, 2, lane, proto),
+        vload(c, 3, lane, proto),
+        vload(c, 4, lane, proto),
+    )
+
+
+@njit(cache=True)
+def _stage_deltas(cur, tgt):
+    """tgt - cur per coefficient (the ramp's slope; the same value the scalar form computes)."""
+    return (
+        vsub(tgt[0], cur[0]),
+        vsub(tgt[1], cur[1]),
+        vsub(tgt[2], cur[2]),
+        vsub(tgt[3], cur[3]),
+        vsub(tgt[4], cur[4]),
+    )
+
+
+@njit(cache=True)
+def _stage_at(cur, d, r):
+    """The ramped coefficients cur + (tgt - cur) * r."""
+    return (
+        vadd(cur[0], vmul(d[0], r)),
+        vadd(cur[1], vmul(d[1], r)),
+        vadd(cur[2], vmul(d[2], r)),
+        vadd(cur[3], vmul(d[3], r)),
+        vadd(cur[4], vmul(d[4], r)),
+    )
+
+
+@njit(cache=True)
+def _biquad(x, z1, z2, c):
+    """One transposed-direct-form-II step: (y, z1', z2'), flushed state."""
+    y = vadd(vmul(c[0], x), z1)
+    v1 = vadd(vsub(vmul(c[1], x), vmul(c[3], y)), z2)
+    v2 = vsub(vmul(c[2], x), vmul(c[4], y))
+    return y, vflush(v1), vflush(v2)
+
+
+@njit(cache=True)
+def _strip_sums(y, t, r, s0, s1, first, use_rev, use_dly, mix, bus):
+    """One frame of one group's post-fader lanes y onto the stem sum and the sends."""
+    zero2 = vsplat(0.0, F64x2)
+    m = zero2 if first else vload(mix, t, 0, F64x2)
+    vstore(mix, t, 0, vstemsum(m, y))
+    if use_rev:
+        _send_sum(y, t, r, s0[0], s1[0], 0, first, bus)
+    if use_dly:
+        _send_sum(y, t, r, s0[1], s1[1], 2, first, bus)
+
+
+@njit(cache=True)
+def _send_sum(y, t, r, a, b, col, first, bus):
+    """One frame of a send: the lanes times their (ramped) send level onto bus[t, col:col + 2]."""
+    # No lane ramping (loop-invariant): a itself, which is what vsame would give.
+    level = a if vall_eq(a, b) else vsame(a, b, a, vadd(a, vmul(vsub(b, a), r)))
+    acc = vsplat(0.0, F64x2) if first else vload(bus, t, col, F64x2)
+    vstore(bus, t, col, vstemsum_sent(acc, vmul(y, level), a, b))
+
+
+def _deliver(y, t, r, s0, s1, first, use_rev, use_dly, mix, bus, xs, xl):
+    """Stub: see _deliver_impl (chosen at compile time by the type of xs)."""
+
+
+@overload(_deliver)
+def _deliver_impl(y, t, r, s0, s1, first, use_rev, use_dly, mix, bus, xs, xl):
+    """A group's post-fader frame onto the stem sum and sends (xs None), or into xs[t, xl:]
+    (deferred sums). A compile-time choice: a run-time branch here costs ~40 % of the strip."""
+    if isinstance(xs, types.NoneType):
+
+        def direct(y, t, r, s0, s1, first, use_rev, use_dly, mix, bus, xs, xl):
+            _strip_sums(y, t, r, s0, s1, first, use_rev, use_dly, mix, bus)
+
+        return direct
+
+    def deferred(y, t, r, s0, s1, first, use_rev, use_dly, mix, bus, xs, xl):
+        vstore(xs, t, xl, y)
+
+    return deferred
+
+
+@njit(cache=True)
+def _strip_post(y, t, r, g_cur, g_d, ramp_g, pk, s0, s1, first, use_rev, use_dly, mix, bus, xs, xl):
+    """Fader (ramped) and peak of one frame of one group of lanes, then _deliver."""
+    y = vmul(y, vadd(g_cur, vmul(g_d, r))) if ramp_g else vmul(y, g_cur)
+    pk = vpeak(pk, y)
+    _deliver(y, t, r, s0, s1, first, use_rev, use_dly, mix, bus, xs, xl)
+    return pk
+
+
+@njit(cache=True)
+def _strip_group(
+    block,
+    s,
+    n,
+    coef_cur,
+    coef_tgt,
+    ramp_coef,
+    act,
+    z,
+    lane_cur,
+    lane_tgt,
+    ramp_g,
+    send_cur,
+    send_tgt,
+    use_rev,
+    use_dly,
+    mix,
+    bus,
+    lane_peak,
+    xs,
+    xl,
+    proto,
+):
+    """The whole strip for the lanes of stem s (and s + 1 if proto is F64x4), frame by frame:
+    the five biquads with their state in registers, fader, peak, and their share of the stem
+    sum and the sends, accumulated onto mix / bus in stem order (stem 0 starts the sums at
+    0.0). With an array xs the post-fader lanes go to xs[:, xl:] instead (strip_accumulate)."""
+    lane = 2 * s
+    first = s == 0
+    inv_n = 1.0 / n
+    a0, a1, a2, a3, a4 = act
+    k0 = _stage_coefs(coef_cur, 0, lane, proto)
+    k1 = _stage_coefs(coef_cur, 1, lane, proto)
+    k2 = _stage_coefs(coef_cur, 2, lane, proto)
+    k3 = _stage_coefs(coef_cur, 3, lane, proto)
+    k4 = _stage_coefs(coef_cur, 4, lane, proto)
+    z10 = vload(z[0], 0, lane, proto)
+    z20 = vload(z[0], 1, lane, proto)
+    z11 = vload(z[1], 0, lane, proto)
+    z21 = vload(z[1], 1, lane, proto)
+    z12 = vload(z[2], 0, lane, proto)
+    z22 = vload(z[2], 1, lane, proto)
+    z13 = vload(z[3], 0, lane, proto)
+    z23 = vload(z[3], 1, lane, proto)
+    z14 = vload(z[4], 0, lane, proto)
+    z24 = vload(z[4], 1, lane, proto)
+    g_cur = vload1(lane_cur, lane, proto)
+    g_d = vsub(vload1(lane_tgt, lane, proto), g_cur)
+    s0 = (vload(send_cur, 0, lane, proto), vload(send_cur, 1, lane, proto))
+    s1 = (vload(send_tgt, 0, lane, proto), vload(send_tgt, 1, lane, proto))
+    pk = vsplat(0.0, proto)
+    if ramp_coef:
+        d0 = _stage_deltas(k0, _stage_coefs(coef_tgt, 0, lane, proto))
+        d1 = _stage_deltas(k1, _stage_coefs(coef_tgt, 1, lane, proto))
+        d2 = _stage_deltas(k2, _stage_coefs(coef_tgt, 2, lane, proto))
+        d3 = _stage_deltas(k3, _stage_coefs(coef_tgt, 3, lane, proto))
+        d4 = _stage_deltas(k4, _stage_coefs(coef_tgt, 4, lane, proto))
+        for t in range(n):
+            r = vsplat((t + 1) * inv_n, proto)
+            y = vstems(block, s, t, proto)
+            if a0:
+                y, z10, z20 = _biquad(y, z10, z20, _stage_at(k0, d0, r))
+            if a1:
+                y, z11, z21 = _biquad(y, z11, z21, _stage_at(k1, d1, r))
+            if a2:
+                y, z12, z22 = _biquad(y, z12, z22, _stage_at(k2, d2, r))
+            if a3:
+                y, z13, z23 = _biquad(y, z13, z23, _stage_at(k3, d3, r))
+            if a4:
+                y, z14, z24 = _biquad(y, z14, z24, _stage_at(k4, d4, r))
+            pk = _strip_post(
+                y, t, r, g_cur, g_d, ramp_g, pk, s0, s1, first, use_rev, use_dly, mix, bus, xs, xl
+            )
+    else:
+        for t in range(n):
+            r = vsplat((t + 1) * inv_n, proto)
+            y = vstems(block, s, t, proto)
+            if a0:
+                y, z10, z20 = _biquad(y, z10, z20, k0)
+            if a1:
+                y, z11, z21 = _biquad(y, z11, z21, k1)
+            if a2:
+                y, z12, z22 = _biquad(y, z12, z22, k2)
+            if a3:
+                y, z13, z23 = _biquad(y, z13, z23, k3)
+            if a4:
+                y, z14, z24 = _biquad(y, z14, z24, k4)
+            pk = _strip_post(
+                y, t, r, g_cur, g_d, ramp_g, pk, s0, s1, first, use_rev, use_dly, mix, bus, xs, xl
+            )
+    vstore(z[0], 0, lane, z10)
+    vstore(z[0], 1, lane, z20)
+    vstore(z[1], 0, lane, z11)
+    vstore(z[1], 1, lane, z21)
+    vstore(z[2], 0, lane, z12)
+    vstore(z[2], 1, lane, z22)
+    vstore(z[3], 0, lane, z13)
+    vstore(z[3], 1, lane, z23)
+    vstore(z[4], 0, lane, z14)
+    vstore(z[4], 1, lane, z24)
+    vstore1(lane_peak, lane, pk)
+
+
+@njit(cache=True, nogil=True)
+def strip_prepare(n_stems, coef_cur, ramp_coef, stage_on, lane_cur, lane_tgt):
+    """(act, ramp_g) for strip_groups: which stages run (a stage is skipped, its state zeroed,
+    when it is the identity on every lane and not ramping away from an active one), and
+    whether any lane's fader ramps."""
+    lanes = 2 * n_stems
+    act = (
+        stage_on[0] or (ramp_coef and _any_active(coef_cur[0], lanes)),
+        stage_on[1] or (ramp_coef and _any_active(coef_cur[1], lanes)),
+        stage_on[2] or (ramp_coef and _any_active(coef_cur[2], lanes)),
+        stage_on[3] or (ramp_coef and _any_active(coef_cur[3], lanes)),
+        stage_on[4] or (ramp_coef and _any_active(coef_cur[4], lanes)),
+    )
+    ramp_g = False
+    for lane in range(lanes):
+        if lane_cur[lane] != lane_tgt[lane]:
+            ramp_g = True
+    return act, ramp_g
+
+
+@njit(cache=True, nogil=True)
+def strip_groups(
+    block,
+    n,
+    s_lo,
+    s_hi,
+    coef_cur,
+    coef_tgt,
+    ramp_coef,
+    act,
+    z,
+    lane_cur,
+    lane_tgt,
+    ramp_g,
+    send_cur,
+    send_tgt,
+    use_rev,
+    use_dly,
+    mix,
+    bus,
+    lane_peak,
+    xs,
+):
+    """The strip of stems [s_lo, s_hi): two at a time (F64x4), an odd last one as F64x2.
+
+    xs None: their stem sum and sends are accumulated onto mix / bus (which must already hold
+    stems [0, s_lo)). xs an array: their post-fader lanes go to xs[:, 0 : 2 * (s_hi - s_lo)]
+    for strip_accumulate, so this can run on another thread while stems [0, s_lo) run."""
+    s = s_lo
+    while s + 2 <= s_hi:
+        xl = 2 * (s - s_lo)
+        _strip_group(
+            block, s, n, coef_cur, coef_tgt, ramp_coef, act, z, lane_cur, lane_tgt, ramp_g,
+            send_cur, send_tgt, use_rev, use_dly, mix, bus, lane_peak, xs, xl, F64x4,
+        )  # fmt: skip
+        s += 2
+    if s < s_hi:
+        xl = 2 * (s - s_lo)
+        _strip_group(
+            block, s, n, coef_cur, coef_tgt, ramp_coef, act, z, lane_cur, lane_tgt, ramp_g,
+            send_cur, send_tgt, use_rev, use_dly, mix, bus, lane_peak, xs, xl, F64x2,
+        )  # fmt: skip
+
+
+@njit(cache=True)
+def _accumulate_group(n, s, s_lo, xs, send_cur, send_tgt, use_rev, use_dly, mix, bus, proto):
+    lane = 2 * s
+    inv_n = 1.0 / n
+    s0 = (vload(send_cur, 0, lane, proto), vload(send_cur, 1, lane, proto))
+    s1 = (vload(send_tgt, 0, lane, proto), vload(send_tgt, 1, lane, proto))
+    xl = 2 * (s - s_lo)
+    for t in range(n):
+        r = vsplat((t + 1) * inv_n, proto)
+        _strip_sums(vload(xs, t, xl, proto), t, r, s0, s1, s == 0, use_rev, use_dly, mix, bus)
+
+
+@njit(cache=True, nogil=True)
+def strip_accumulate(n, s_lo, s_hi, xs, send_cur, send_tgt, use_rev, use_dly, mix, bus):
+    """The deferred sums of strip_groups(defer=True): stems [s_lo, s_hi) onto mix / bus, in
+    stem order, with the same grouping and the same operations as the direct path."""
+    s = s_lo
+    while s + 2 <= s_hi:
+        _accumulate_group(n, s, s_lo, xs, send_cur, send_tgt, use_rev, use_dly, mix, bus, F64x4)
+        s += 2
+    if s < s_hi:
+        _accumulate_group(n, s, s_lo, xs, send_cur, send_tgt, use_rev, use_dly, mix, bus, F64x2)
+
+
+@njit(cache=True, nogil=True)
+def strip_finish(n_stems, act, ramp_coef, coef_cur, coef_tgt, z, lane_cur, lane_tgt, send_cur,
+                 send_tgt):  # fmt: skip
+    """After the block: zero the state of skipped stages, and cur = tgt for every ramp."""
+    lanes = 2 * n_stems
+    for k in range(N_STAGES):
+        if not act[k]:
+            for lane in range(lanes):
+                z[k, 0, lane] = 0.0
+                z[k, 1, lane] = 0.0
+    if ramp_coef:
+        for k in range(N_STAGES):
+            for i in range(5):
+                for lane in range(lanes):
+                    coef_cur[k, i, lane] = coef_tgt[k, i, lane]
+    for lane in range(lanes):
+        lane_cur[lane] = lane_tgt[lane]
+        send_cur[0, lane] = send_tgt[0, lane]
+        send_cur[1, lane] = send_tgt[1, lane]
 
 
 @njit(cache=True)
 def strip_mix(
     block,
     n,
-    x,
     coef_cur,
     coef_tgt,
     ramp_coef,
@@ -243,125 +1048,26 @@ def strip_mix(
 ):
     """Filters, fader/pan, sends and the stem sum for one block.
 
-    block (S, 2, >=n) float32 in; x (>=n, L) float64 scratch; mix (>=n, 2) and bus (>=n, 4)
-    float64 out (bus = reverb L/R, delay L/R). Coefficients, gains and sends ramp linearly
+    block (S, 2, >=n) float32 in; mix (>=n, 2) and bus (>=n, 4) float64 out (bus = reverb L/R,
+    delay L/R; written only for the sends in use). Coefficients, gains and sends ramp linearly
     from cur to tgt across the block, reaching tgt on its last frame; afterwards cur = tgt.
     lane_peak (L,) gets the post-fader peak of each lane.
+
+    Per lane and frame this computes exactly what the scalar reference in tests/test_dsp.py
+    (`strip_mix_reference`) does: the biquad stages in order, the post-fader signal, and the
+    sums over stems in stem order starting from 0.0. Stems are processed two at a time (F64x4
+    vectors), all stages fused per frame with the filter state in registers; the sums are
+    accumulated group by group onto mix / bus, which is the same sequence of additions.
     """
     n_stems = block.shape[0]
-    lanes = 2 * n_stems
-    inv_n = 1.0 / n
-    for s in range(n_stems):
-        for c in range(2):
-            lane = 2 * s + c
-            for t in range(n):
-                x[t, lane] = block[s, c, t]
-    # -- filters: stage by stage, sample by sample, vectorised across lanes
-    for k in range(N_STAGES):
-        z1 = z[k, 0]
-        z2 = z[k, 1]
-        if not stage_on[k] and not (ramp_coef and _any_active(coef_cur[k], lanes)):
-            for lane in range(lanes):
-                z1[lane] = 0.0
-                z2[lane] = 0.0
-            continue
-        cb0, cb1, cb2, ca1, ca2 = (
-            coef_cur[k, 0],
-            coef_cur[k, 1],
-            coef_cur[k, 2],
-            coef_cur[k, 3],
-            coef_cur[k, 4],
-        )
-        if ramp_coef:
-            tb0, tb1, tb2, ta1, ta2 = (
-                coef_tgt[k, 0],
-                coef_tgt[k, 1],
-                coef_tgt[k, 2],
-                coef_tgt[k, 3],
-                coef_tgt[k, 4],
-            )
-            for t in range(n):
-                r = (t + 1) * inv_n
-                for lane in range(lanes):
-                    b0 = cb0[lane] + (tb0[lane] - cb0[lane]) * r
-                    b1 = cb1[lane] + (tb1[lane] - cb1[lane]) * r
-                    b2 = cb2[lane] + (tb2[lane] - cb2[lane]) * r
-                    a1 = ca1[lane] + (ta1[lane] - ca1[lane]) * r
-                    a2 = ca2[lane] + (ta2[lane] - ca2[lane]) * r
-                    xi = x[t, lane]
-                    y = b0 * xi + z1[lane]
-                    v1 = b1 * xi - a1 * y + z2[lane]
-                    v2 = b2 * xi - a2 * y
-                    z1[lane] = v1 if abs(v1) > _FLUSH else 0.0
-                    z2[lane] = v2 if abs(v2) > _FLUSH else 0.0
-                    x[t, lane] = y
-        else:
-            for t in range(n):
-                for lane in range(lanes):
-                    xi = x[t, lane]
-                    y = cb0[lane] * xi + z1[lane]
-                    v1 = cb1[lane] * xi - ca1[lane] * y + z2[lane]
-                    v2 = cb2[lane] * xi - ca2[lane] * y
-                    z1[lane] = v1 if abs(v1) > _FLUSH else 0.0
-                    z2[lane] = v2 if abs(v2) > _FLUSH else 0.0
-                    x[t, lane] = y
-    if ramp_coef:
-        for k in range(N_STAGES):
-            for i in range(5):
-                for lane in range(lanes):
-                    coef_cur[k, i, lane] = coef_tgt[k, i, lane]
-    # -- fader / pan (post-fader lane signal into x), peaks
-    ramp_g = False
-    for lane in range(lanes):
-        if lane_cur[lane] != lane_tgt[lane]:
-            ramp_g = True
-        lane_peak[lane] = 0.0
-    for t in range(n):
-        if ramp_g:
-            r = (t + 1) * inv_n
-            for lane in range(lanes):
-                g = lane_cur[lane] + (lane_tgt[lane] - lane_cur[lane]) * r
-                x[t, lane] = x[t, lane] * g
-        else:
-            for lane in range(lanes):
-                x[t, lane] = x[t, lane] * lane_cur[lane]
-        for lane in range(lanes):
-            a = abs(x[t, lane])
-            if a > lane_peak[lane]:
-                lane_peak[lane] = a
-    # -- the stem sum: stems in a fixed order per frame, vectorised across frames
-    for t in range(n):
-        m0 = 0.0
-        m1 = 0.0
-        for s in range(n_stems):
-            m0 += x[t, 2 * s]
-            m1 += x[t, 2 * s + 1]
-        mix[t, 0] = m0
-        mix[t, 1] = m1
-    # -- sends (post-fader): the send gain relative to the fader, ramped
-    for j in range(2):
-        if (j == 0 and not use_rev) or (j == 1 and not use_dly):
-            continue
-        col = 2 * j
-        for t in range(n):
-            bus[t, col] = 0.0
-            bus[t, col + 1] = 0.0
-        for lane in range(lanes):
-            c = lane & 1
-            s0 = send_cur[j, lane]
-            s1 = send_tgt[j, lane]
-            if s0 == 0.0 and s1 == 0.0:
-                continue
-            if s0 == s1:
-                for t in range(n):
-                    bus[t, col + c] += x[t, lane] * s0
-            else:
-                for t in range(n):
-                    bus[t, col + c] += x[t, lane] * (s0 + (s1 - s0) * ((t + 1) * inv_n))
-    for lane in range(lanes):
-        lane_cur[lane] = lane_tgt[lane]
-        send_cur[0, lane] = send_tgt[0, lane]
-        send_cur[1, lane] = send_tgt[1, lane]
+    act, ramp_g = strip_prepare(n_stems, coef_cur, ramp_coef, stage_on, lane_cur, lane_tgt)
+    strip_groups(
+        block, n, 0, n_stems, coef_cur, coef_tgt, ramp_coef, act, z, lane_cur, lane_tgt, ramp_g,
+        send_cur, send_tgt, use_rev, use_dly, mix, bus, lane_peak, None,
+    )  # fmt: skip
+    strip_finish(
+        n_stems, act, ramp_coef, coef_cur, coef_tgt, z, lane_cur, lane_tgt, send_cur, send_tgt
+    )
 
 
 @njit(cache=True)
@@ -398,6 +1104,22 @@ def reverb_lengths(sr: int) -> tuple[np.ndarray, np.ndarray]:
 
 
 @njit(cache=True)
+def _comb_step(out, st, inp, d1v, d2v, fb):
+    """One frame of four combs: (new damping state, value written back to the line)."""
+    st = vzero_small(vadd(vmul(out, d2v), vmul(st, d1v)))
+    return st, vadd(inp, vmul(st, fb))
+
+
+@njit(cache=True)
+def _allpass(ap_buf, o, acc):
+    bo = ap_buf[o]
+    y = bo - acc
+    v = acc + bo * 0.5
+    ap_buf[o] = v if abs(v) > _FLUSH else 0.0
+    return y
+
+
+@njit(cache=True)
 def reverb(
     bus,
     n,
@@ -416,42 +1138,287 @@ def reverb(
     wet,
 ):
     """Freeverb: 8 damped combs in parallel then 4 allpasses per channel; the (mono-summed)
-    reverb send bus[:, 0:2] in, wet output added to mix. Returns the block's output peak."""
+    reverb send bus[:, 0:2] in, wet output added to mix. Returns the block's output peak.
+
+    bus[:, 0:2] is used as scratch (it holds the comb sums afterwards). Two passes, each in runs
+    of frames in which no delay line wraps (so every line's position is base + t): the 16 combs
+    as four F64x4 vectors with their damping state in registers, then the allpass chains. Per
+    line and frame the arithmetic is the scalar Freeverb's, in the same order (each line only
+    touches its own buffer, so running all combs before the allpasses changes nothing).
+    """
     feedback = size * 0.28 + 0.7
     d1 = damp * 0.4
     d2 = 1.0 - d1
+    fb = vsplat(feedback, F64x4)
+    d1v = vsplat(d1, F64x4)
+    d2v = vsplat(d2, F64x4)
+    st0 = vload1(comb_store, 0, F64x4)
+    st1 = vload1(comb_store, 4, F64x4)
+    st2 = vload1(comb_store, 8, F64x4)
+    st3 = vload1(comb_store, 12, F64x4)
+    zero4 = vsplat(0.0, F64x4)
+    quad = True
+    for j in range(16):
+        if comb_len[j] < 4:
+            quad = False
+    t0 = 0
+    while t0 < n:
+        m = n - t0
+        for j in range(16):
+            m = min(m, comb_len[j] - comb_idx[j])
+        b = (
+            comb_off[0] + comb_idx[0] - t0, comb_off[1] + comb_idx[1] - t0,
+            comb_off[2] + comb_idx[2] - t0, comb_off[3] + comb_idx[3] - t0,
+            comb_off[4] + comb_idx[4] - t0, comb_off[5] + comb_idx[5] - t0,
+            comb_off[6] + comb_idx[6] - t0, comb_off[7] + comb_idx[7] - t0,
+            comb_off[8] + comb_idx[8] - t0, comb_off[9] + comb_idx[9] - t0,
+            comb_off[10] + comb_idx[10] - t0, comb_off[11] + comb_idx[11] - t0,
+            comb_off[12] + comb_idx[12] - t0, comb_off[13] + comb_idx[13] - t0,
+            comb_off[14] + comb_idx[14] - t0, comb_off[15] + comb_idx[15] - t0,
+        )  # fmt: skip
+        t = t0
+        if quad:
+            # Four frames at a time: each line's four samples are one contiguous load (no line
+            # wraps in this run, and a line reads a slot only `length` >= 4 frames after
+            # writing it), transposed to per-frame vectors of four lines and back.
+            while t + 4 <= t0 + m:
+                i0 = vsplat((bus[t, 0] + bus[t, 1]) * REVERB_INPUT_GAIN, F64x4)
+                i1 = vsplat((bus[t + 1, 0] + bus[t + 1, 1]) * REVERB_INPUT_GAIN, F64x4)
+                i2 = vsplat((bus[t + 2, 0] + bus[t + 2, 1]) * REVERB_INPUT_GAIN, F64x4)
+                i3 = vsplat((bus[t + 3, 0] + bus[t + 3, 1]) * REVERB_INPUT_GAIN, F64x4)
+                rows = vrows(comb_buf, b, t)
+                a0, a1, a2, a3 = vtranspose(rows[0], rows[1], rows[2], rows[3])
+                b0, b1, b2, b3 = vtranspose(rows[4], rows[5], rows[6], rows[7])
+                c0, c1, c2, c3 = vtranspose(rows[8], rows[9], rows[10], rows[11])
+                e0, e1, e2, e3 = vtranspose(rows[12], rows[13], rows[14], rows[15])
+                st0, w0a = _comb_step(a0, st0, i0, d1v, d2v, fb)
+                st1, w0b = _comb_step(b0, st1, i0, d1v, d2v, fb)
+                st2, w0c = _comb_step(c0, st2, i0, d1v, d2v, fb)
+                st3, w0e = _comb_step(e0, st3, i0, d1v, d2v, fb)
+                st0, w1a = _comb_step(a1, st0, i1, d1v, d2v, fb)
+                st1, w1b = _comb_step(b1, st1, i1, d1v, d2v, fb)
+                st2, w1c = _comb_step(c1, st2, i1, d1v, d2v, fb)
+                st3, w1e = _comb_step(e1, st3, i1, d1v, d2v, fb)
+                st0, w2a = _comb_step(a2, st0, i2, d1v, d2v, fb)
+                st1, w2b = _comb_step(b2, st1, i2, d1v, d2v, fb)
+                st2, w2c = _comb_step(c2, st2, i2, d1v, d2v, fb)
+                st3, w2e = _comb_step(e2, st3, i2, d1v, d2v, fb)
+                st0, w3a = _comb_step(a3, st0, i3, d1v, d2v, fb)
+                st1, w3b = _comb_step(b3, st1, i3, d1v, d2v, fb)
+                st2, w3c = _comb_step(c3, st2, i3, d1v, d2v, fb)
+                st3, w3e = _comb_step(e3, st3, i3, d1v, d2v, fb)
+                wa = vtranspose(w0a, w1a, w2a, w3a)
+                wb = vtranspose(w0b, w1b, w2b, w3b)
+                wc = vtranspose(w0c, w1c, w2c, w3c)
+                we = vtranspose(w0e, w1e, w2e, w3e)
+                vstore_rows(
+                    comb_buf,
+                    b,
+                    t,
+                    (
+                        wa[0], wa[1], wa[2], wa[3], wb[0], wb[1], wb[2], wb[3],
+                        wc[0], wc[1], wc[2], wc[3], we[0], we[1], we[2], we[3],
+                    ),
+                )  # fmt: skip
+                # acc += out over the lines in order, four frames at once
+                acc = zero4
+                for j in range(8):
+                    acc = vadd(acc, rows[j])
+                vstore_col(bus, t, 0, acc)
+                acc = zero4
+                for j in range(8, 16):
+                    acc = vadd(acc, rows[j])
+                vstore_col(bus, t, 1, acc)
+                t += 4
+        while t < t0 + m:
+            inp = vsplat((bus[t, 0] + bus[t, 1]) * REVERB_INPUT_GAIN, F64x4)
+            o0, o1, o2, o3 = vgather(comb_buf, b, t)
+            st0 = vzero_small(vadd(vmul(o0, d2v), vmul(st0, d1v)))
+            st1 = vzero_small(vadd(vmul(o1, d2v), vmul(st1, d1v)))
+            st2 = vzero_small(vadd(vmul(o2, d2v), vmul(st2, d1v)))
+            st3 = vzero_small(vadd(vmul(o3, d2v), vmul(st3, d1v)))
+            vscatter(
+                comb_buf,
+                b,
+                t,
+                (
+                    vadd(inp, vmul(st0, fb)),
+                    vadd(inp, vmul(st1, fb)),
+                    vadd(inp, vmul(st2, fb)),
+                    vadd(inp, vmul(st3, fb)),
+                ),
+            )
+            bus[t, 0] = vsum_into(vsum_into(0.0, o0), o1)
+            bus[t, 1] = vsum_into(vsum_into(0.0, o2), o3)
+            t += 1
+        for j in range(16):
+            i = comb_idx[j] + m
+            comb_idx[j] = 0 if i >= comb_len[j] else i
+        t0 += m
+    vstore1(comb_store, 0, st0)
+    vstore1(comb_store, 4, st1)
+    vstore1(comb_store, 8, st2)
+    vstore1(comb_store, 12, st3)
     peak = 0.0
-    for t in range(n):
-        inp = (bus[t, 0] + bus[t, 1]) * REVERB_INPUT_GAIN
-        for c in range(2):
-            acc = 0.0
-            for j in range(8):
-                cj = 8 * c + j
-                o = comb_off[cj] + comb_idx[cj]
-                out = comb_buf[o]
-                st = out * d2 + comb_store[cj] * d1
-                if abs(st) < _FLUSH:
-                    st = 0.0
-                comb_store[cj] = st
-                comb_buf[o] = inp + st * feedback
-                i = comb_idx[cj] + 1
-                comb_idx[cj] = 0 if i >= comb_len[cj] else i
-                acc += out
-            for j in range(4):
-                aj = 4 * c + j
-                o = ap_off[aj] + ap_idx[aj]
-                bo = ap_buf[o]
-                y = bo - acc
-                v = acc + bo * 0.5
-                ap_buf[o] = v if abs(v) > _FLUSH else 0.0
-                i = ap_idx[aj] + 1
-                ap_idx[aj] = 0 if i >= ap_len[aj] else i
-                acc = y
-            w = acc * wet
-            mix[t, c] += w
+    t0 = 0
+    while t0 < n:
+        m = n - t0
+        for j in range(8):
+            m = min(m, ap_len[j] - ap_idx[j])
+        p0 = ap_off[0] + ap_idx[0] - t0
+        p1 = ap_off[1] + ap_idx[1] - t0
+        p2 = ap_off[2] + ap_idx[2] - t0
+        p3 = ap_off[3] + ap_idx[3] - t0
+        p4 = ap_off[4] + ap_idx[4] - t0
+        p5 = ap_off[5] + ap_idx[5] - t0
+        p6 = ap_off[6] + ap_idx[6] - t0
+        p7 = ap_off[7] + ap_idx[7] - t0
+        for t in range(t0, t0 + m):
+            a = bus[t, 0]
+            a = _allpass(ap_buf, p0 + t, a)
+            a = _allpass(ap_buf, p1 + t, a)
+            a = _allpass(ap_buf, p2 + t, a)
+            a = _allpass(ap_buf, p3 + t, a)
+            c = bus[t, 1]
+            c = _allpass(ap_buf, p4 + t, c)
+            c = _allpass(ap_buf, p5 + t, c)
+            c = _allpass(ap_buf, p6 + t, c)
+            c = _allpass(ap_buf, p7 + t, c)
+            w = a * wet
+            mix[t, 0] += w
             if abs(w) > peak:
                 peak = abs(w)
+            w = c * wet
+            mix[t, 1] += w
+            if abs(w) > peak:
+                peak = abs(w)
+        for j in range(8):
+            i = ap_idx[j] + m
+            ap_idx[j] = 0 if i >= ap_len[j] else i
+        t0 += m
     return peak
+
+
+@njit(cache=True, nogil=True)
+def reverb_half(
+    bus,
+    n,
+    c,
+    wet_out,
+    comb_buf,
+    comb_off,
+    comb_len,
+    comb_idx,
+    comb_store,
+    ap_buf,
+    ap_off,
+    ap_len,
+    ap_idx,
+    size,
+    damp,
+    wet,
+):
+    """One channel c of `reverb` (its 8 combs and 4 allpasses; the channels share only the
+    input), the wet signal into wet_out[:n] instead of added to mix. The two channels can run
+    on two threads; adding wet_out to mix afterwards (add_wet) gives reverb's bits exactly.
+    Returns this channel's output peak."""
+    feedback = size * 0.28 + 0.7
+    d1 = damp * 0.4
+    d2 = 1.0 - d1
+    fb = vsplat(feedback, F64x4)
+    d1v = vsplat(d1, F64x4)
+    d2v = vsplat(d2, F64x4)
+    cb = 8 * c
+    ab = 4 * c
+    st0 = vload1(comb_store, cb, F64x4)
+    st1 = vload1(comb_store, cb + 4, F64x4)
+    quad = True
+    for j in range(cb, cb + 8):
+        if comb_len[j] < 4:
+            quad = False
+    t0 = 0
+    while t0 < n:
+        m = n - t0
+        for j in range(cb, cb + 8):
+            m = min(m, comb_len[j] - comb_idx[j])
+        b = (
+            comb_off[cb] + comb_idx[cb] - t0, comb_off[cb + 1] + comb_idx[cb + 1] - t0,
+            comb_off[cb + 2] + comb_idx[cb + 2] - t0, comb_off[cb + 3] + comb_idx[cb + 3] - t0,
+            comb_off[cb + 4] + comb_idx[cb + 4] - t0, comb_off[cb + 5] + comb_idx[cb + 5] - t0,
+            comb_off[cb + 6] + comb_idx[cb + 6] - t0, comb_off[cb + 7] + comb_idx[cb + 7] - t0,
+        )  # fmt: skip
+        t = t0
+        while quad and t + 4 <= t0 + m:  # four frames at a time, as in `reverb`
+            i0 = vsplat((bus[t, 0] + bus[t, 1]) * REVERB_INPUT_GAIN, F64x4)
+            i1 = vsplat((bus[t + 1, 0] + bus[t + 1, 1]) * REVERB_INPUT_GAIN, F64x4)
+            i2 = vsplat((bus[t + 2, 0] + bus[t + 2, 1]) * REVERB_INPUT_GAIN, F64x4)
+            i3 = vsplat((bus[t + 3, 0] + bus[t + 3, 1]) * REVERB_INPUT_GAIN, F64x4)
+            rows = vrows(comb_buf, b, t)
+            a0, a1, a2, a3 = vtranspose(rows[0], rows[1], rows[2], rows[3])
+            b0, b1, b2, b3 = vtranspose(rows[4], rows[5], rows[6], rows[7])
+            st0, w0a = _comb_step(a0, st0, i0, d1v, d2v, fb)
+            st1, w0b = _comb_step(b0, st1, i0, d1v, d2v, fb)
+            st0, w1a = _comb_step(a1, st0, i1, d1v, d2v, fb)
+            st1, w1b = _comb_step(b1, st1, i1, d1v, d2v, fb)
+            st0, w2a = _comb_step(a2, st0, i2, d1v, d2v, fb)
+            st1, w2b = _comb_step(b2, st1, i2, d1v, d2v, fb)
+            st0, w3a = _comb_step(a3, st0, i3, d1v, d2v, fb)
+            st1, w3b = _comb_step(b3, st1, i3, d1v, d2v, fb)
+            wa = vtranspose(w0a, w1a, w2a, w3a)
+            wb = vtranspose(w0b, w1b, w2b, w3b)
+            vstore_rows(comb_buf, b, t, (wa[0], wa[1], wa[2], wa[3], wb[0], wb[1], wb[2], wb[3]))
+            acc = vsplat(0.0, F64x4)
+            for j in range(8):
+                acc = vadd(acc, rows[j])
+            vstore1(wet_out, t, acc)
+            t += 4
+        while t < t0 + m:
+            inp = vsplat((bus[t, 0] + bus[t, 1]) * REVERB_INPUT_GAIN, F64x4)
+            o0, o1 = vgather(comb_buf, b, t)
+            st0 = vzero_small(vadd(vmul(o0, d2v), vmul(st0, d1v)))
+            st1 = vzero_small(vadd(vmul(o1, d2v), vmul(st1, d1v)))
+            vscatter(comb_buf, b, t, (vadd(inp, vmul(st0, fb)), vadd(inp, vmul(st1, fb))))
+            wet_out[t] = vsum_into(vsum_into(0.0, o0), o1)
+            t += 1
+        for j in range(cb, cb + 8):
+            i = comb_idx[j] + m
+            comb_idx[j] = 0 if i >= comb_len[j] else i
+        t0 += m
+    vstore1(comb_store, cb, st0)
+    vstore1(comb_store, cb + 4, st1)
+    peak = 0.0
+    t0 = 0
+    while t0 < n:
+        m = n - t0
+        for j in range(ab, ab + 4):
+            m = min(m, ap_len[j] - ap_idx[j])
+        p0 = ap_off[ab] + ap_idx[ab] - t0
+        p1 = ap_off[ab + 1] + ap_idx[ab + 1] - t0
+        p2 = ap_off[ab + 2] + ap_idx[ab + 2] - t0
+        p3 = ap_off[ab + 3] + ap_idx[ab + 3] - t0
+        for t in range(t0, t0 + m):
+            a = wet_out[t]
+            a = _allpass(ap_buf, p0 + t, a)
+            a = _allpass(ap_buf, p1 + t, a)
+            a = _allpass(ap_buf, p2 + t, a)
+            a = _allpass(ap_buf, p3 + t, a)
+            w = a * wet
+            wet_out[t] = w
+            if abs(w) > peak:
+                peak = abs(w)
+        for j in range(ab, ab + 4):
+            i = ap_idx[j] + m
+            ap_idx[j] = 0 if i >= ap_len[j] else i
+        t0 += m
+    return peak
+
+
+@njit(cache=True, nogil=True)
+def add_wet(mix, n, wet_out):
+    """mix[t, c] += wet_out[c, t] (the add `reverb` does in place)."""
+    for t in range(n):
+        mix[t, 0] += wet_out[0, t]
+        mix[t, 1] += wet_out[1, t]
 
 
 # --------------------------------------------------------------------------- delay
@@ -569,8 +1536,10 @@ def limiter(
     `quiet` = ceiling / (the interpolator's largest L1 norm, with a margin for rounding), so
     while every input in the FIR window is at or below it, every interpolated phase is
     provably <= ceiling and the requirement is exactly 1.0: the FIR is skipped. While both
-    rings hold only 1.0, the minimum is 1.0 and the sum is exactly L: those loops are skipped.
-    Where they run, they run in the original order (sums are not reassociated).
+    rings hold only 1.0, the minimum is 1.0 and the sum is exactly L: those loops are skipped,
+    and while all three hold (quiet and both rings at unity) the frame's gain is L * (1 / L)
+    without touching the rings at all. Where the loops run, they run in the original order
+    (sums are not reassociated). Ring slots are kept by increment, not a per-frame modulo.
     """
     taps = fir.shape[1]
     n_req = req.shape[0]
@@ -579,6 +1548,7 @@ def limiter(
     inv_n = 1.0 / n
     inv_look = 1.0 / look
     unity_sum = look * 1.0  # the sum of L ones, exactly
+    g_unity = unity_sum * inv_look
     f0 = fir[0]
     f1 = fir[1]
     f2 = fir[2]
@@ -589,6 +1559,8 @@ def limiter(
     req_hot = lstate[1]
     rel_hot = lstate[2]
     ramp = master_cur != master_tgt
+    qi = rp % n_req  # ring slots of frame rp, kept by increment (no per-frame modulo)
+    li = rp % look
     for t in range(n):
         m = master_cur
         if ramp:
@@ -609,63 +1581,72 @@ def limiter(
             since_hot = 0
         elif since_hot < taps:
             since_hot += 1
-        g_need = 1.0
-        if since_hot < taps:
-            pk = 0.0
-            for c in range(2):
-                hc = hist[c]
-                # The centre tap lines up with the input delayed by TP_DELAY frames.
-                centre = hc[h + TP_DELAY]
-                if abs(centre) > pk:
-                    pk = abs(centre)
-                a0 = 0.0
-                a1 = 0.0
-                a2 = 0.0
-                for k in range(taps):
-                    x = hc[h + k]
-                    a0 += f0[k] * x
-                    a1 += f1[k] * x
-                    a2 += f2[k] * x
-                if abs(a0) > pk:
-                    pk = abs(a0)
-                if abs(a1) > pk:
-                    pk = abs(a1)
-                if abs(a2) > pk:
-                    pk = abs(a2)
-            if pk > ceiling:
-                g_need = ceiling / pk
-        qi = rp % n_req
-        if req[qi] != 1.0:
-            req_hot -= 1
-        if g_need != 1.0:
-            req_hot += 1
-        req[qi] = g_need
-        mn = 1.0
-        if req_hot > 0:
-            for k in range(n_req):
-                if req[k] < mn:
-                    mn = req[k]
-        prev = rel[(rp - 1) % look]
-        r = mn
-        if mn > prev:
-            r = prev + (mn - prev) * release
-            if r > mn:
-                r = mn
-        li = rp % look
-        if rel[li] != 1.0:
-            rel_hot -= 1
-        if r != 1.0:
-            rel_hot += 1
-        rel[li] = r
-        acc = unity_sum
-        if rel_hot > 0:
-            acc = 0.0
-            for k in range(look):
-                acc += rel[k]
-        g = acc * inv_look
+        if since_hot >= taps and req_hot == 0 and rel_hot == 0:
+            # Quiet, and both rings hold only 1.0: requirement 1.0, minimum 1.0, released
+            # 1.0, sum L. Exactly what the general path below computes, without the work.
+            g = g_unity
+        else:
+            g_need = 1.0
+            if since_hot < taps:
+                pk = 0.0
+                for c in range(2):
+                    hc = hist[c]
+                    # The centre tap lines up with the input delayed by TP_DELAY frames.
+                    centre = hc[h + TP_DELAY]
+                    if abs(centre) > pk:
+                        pk = abs(centre)
+                    a0 = 0.0
+                    a1 = 0.0
+                    a2 = 0.0
+                    for k in range(taps):
+                        x = hc[h + k]
+                        a0 += f0[k] * x
+                        a1 += f1[k] * x
+                        a2 += f2[k] * x
+                    if abs(a0) > pk:
+                        pk = abs(a0)
+                    if abs(a1) > pk:
+                        pk = abs(a1)
+                    if abs(a2) > pk:
+                        pk = abs(a2)
+                if pk > ceiling:
+                    g_need = ceiling / pk
+            if req[qi] != 1.0:
+                req_hot -= 1
+            if g_need != 1.0:
+                req_hot += 1
+            req[qi] = g_need
+            mn = 1.0
+            if req_hot > 0:
+                for k in range(n_req):
+                    if req[k] < mn:
+                        mn = req[k]
+            prev = rel[li - 1 if li > 0 else look - 1]
+            r = mn
+            if mn > prev:
+                r = prev + (mn - prev) * release
+                if r > mn:
+                    r = mn
+            if rel[li] != 1.0:
+                rel_hot -= 1
+            if r != 1.0:
+                rel_hot += 1
+            rel[li] = r
+            acc = unity_sum
+            if rel_hot > 0:
+                acc = 0.0
+                for k in range(look):
+                    acc += rel[k]
+            g = acc * inv_look
         rp += 1
         if rp >= n_req * look:
             rp -= n_req * look
+        qi += 1
+        if qi >= n_req:
+            qi = 0
+        li += 1
+        if li >= look:
+            li = 0
         # Output the sample that entered `latency` frames ago.
         op = ip + 1
         if op >= n_dly:

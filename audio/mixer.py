@@ -2,7 +2,9 @@
 
 No device, no threads, no locks: `MixKernel.process` is a function of (block, controls, the
 kernel's own ramp state). The live callback and `audio.offline.render_mix` both drive it, which is
-what makes an export sound exactly like what the user heard.
+what makes an export sound exactly like what the user heard. (Only an offline render, inside
+`offline_worker()`, lends it a helper thread: the same compiled arithmetic split by stems and by
+reverb channel, giving the same bits.)
 
 The per-sample work (3-band EQ and HP/LP per stem, fader/pan, two post-fader sends, the stem
 sum, the reverb and delay buses, master gain and the true-peak limiter) is compiled with numba in
@@ -16,7 +18,10 @@ float32 result does not depend on the block size when the controls are constant 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+import os
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import numpy as np
@@ -38,6 +43,11 @@ threading threshold (a real-time callback must not wake worker threads) and the 
 scratch cache-sized."""
 
 _WARM = False  # set once the compiled DSP has been warmed up in this process
+
+PARALLEL_MIN_FRAMES = 1024
+"""Blocks shorter than this never use the offline helper thread (the hand-off costs ~10-50 us)."""
+
+_OFFLINE = threading.local()  # .worker: the calling thread's _StripWorker inside offline_worker()
 
 MasterProcessor = Callable[[np.ndarray], None]
 """A master-chain stage: processes the (F, 2) float32 mix in place, allocation-free."""
@@ -72,6 +82,75 @@ def pan_gains(pan: Any) -> tuple[Any, Any]:
 def safety_clip(out: np.ndarray) -> None:
     """Hard clip to [-1, 1]: the master stage of a kernel built with `limiter=False`."""
     np.clip(out, -1.0, 1.0, out=out)
+
+
+class _StripWorker:
+    """A helper thread that runs one call at a time for the thread that owns it (offline only:
+    the hand-off blocks on locks, which the real-time callback never does)."""
+
+    def __init__(self) -> None:
+        self._go = threading.Lock()
+        self._done = threading.Lock()
+        self._go.acquire()
+        self._done.acquire()
+        self._job: tuple[Callable[..., Any], tuple] | None = None
+        self._error: BaseException | None = None
+        self.result: Any = None
+        """The return value of the last job (valid after wait())."""
+        self.enabled = True
+        """MixKernel.process uses the helper only while this is True (the owner may switch it
+        between blocks: both paths give the same bits)."""
+        self._thread = threading.Thread(target=self._run, name="encore-strip", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while True:
+            self._go.acquire()
+            job = self._job
+            if job is None:
+                return
+            try:
+                self.result = job[0](*job[1])
+            except BaseException as exc:  # handed to the owner in wait()
+                self._error = exc
+            self._done.release()
+
+    def submit(self, fn: Callable[..., Any], args: tuple) -> None:
+        self._job = (fn, args)
+        self._go.release()
+
+    def wait(self) -> None:
+        self._done.acquire()
+        self._job = None
+        error, self._error = self._error, None
+        if error is not None:
+            raise error
+
+    def close(self) -> None:
+        self._job = None
+        self._go.release()
+        self._thread.join()
+
+
+@contextmanager
+def offline_worker(enabled: bool = True) -> Iterator[_StripWorker | None]:
+    """Within this context, `MixKernel.process` called from *this* thread (an offline render,
+    never the audio callback: the hand-off waits on locks) runs the strips of the upper half of
+    the stems on a helper thread while this thread runs the lower half, then adds the upper
+    half's lanes onto the stem sum and sends in stem order: the result is bit-identical to the
+    single-threaded path (so is running the two reverb channels one per thread). The compiled
+    kernels release the GIL. Yields the worker (None on a single core: nothing changes)."""
+    if not enabled or (os.cpu_count() or 1) < 2:
+        yield None
+        return
+    prev = getattr(_OFFLINE, "worker", None)
+    worker = _StripWorker()
+    _OFFLINE.worker = worker
+    try:
+        yield worker
+    finally:
+        _OFFLINE.worker = prev
+        worker.close()
 
 
 class MixKernel:
@@ -120,9 +199,10 @@ class MixKernel:
         self._default_strip = np.tile(dsp.STRIP_DEFAULTS, (s, 1))
         self._default_bus = dsp.BUS_DEFAULTS.copy()
         # Block scratch (float64).
-        self._x = np.zeros((max_block, lanes))
         self._mix = np.zeros((max_block, 2))
         self._bus = np.zeros((max_block, 4))
+        self._xs: np.ndarray | None = None  # upper stems' lanes on the offline two-thread path
+        self._rev_wet: np.ndarray | None = None  # (2, F) reverb output, offline two-thread path
         # Reverb bus.
         comb_len, ap_len = dsp.reverb_lengths(sr)
         self._comb_len, self._ap_len = comb_len, ap_len
@@ -278,43 +358,51 @@ class MixKernel:
         flags = self._compute_targets(gain_db, pan, mute, solo, master_gain_db, strip, bus)
         use_rev = bool(flags & 2) or self._rev_alive
         use_dly = bool(flags & 4) or self._dly_alive
-        dsp.strip_mix(
-            block,
-            n_frames,
-            self._x,
-            self._coef_cur,
-            self._coef_tgt,
-            bool(flags & 1),
-            self._stage_on,
-            self._z,
-            self._lane_cur,
-            self._lane_tgt,
-            self._send_cur,
-            self._send_tgt,
-            self._mix,
-            self._bus,
-            use_rev,
-            use_dly,
-            self._lane_peak,
-        )
-        if use_rev:
-            peak = dsp.reverb(
-                self._bus,
+        worker = getattr(_OFFLINE, "worker", None)
+        if worker is not None and not worker.enabled:
+            worker = None
+        if worker is not None and self.n_stems >= 2 and n_frames >= PARALLEL_MIN_FRAMES:
+            self._strip_two_threads(worker, block, n_frames, bool(flags & 1), use_rev, use_dly)
+        else:
+            dsp.strip_mix(
+                block,
                 n_frames,
+                self._coef_cur,
+                self._coef_tgt,
+                bool(flags & 1),
+                self._stage_on,
+                self._z,
+                self._lane_cur,
+                self._lane_tgt,
+                self._send_cur,
+                self._send_tgt,
                 self._mix,
-                self._comb_buf,
-                self._comb_off,
-                self._comb_len,
-                self._comb_idx,
-                self._comb_store,
-                self._ap_buf,
-                self._ap_off,
-                self._ap_len,
-                self._ap_idx,
-                float(bus[dsp.B_REV_SIZE]),
-                float(bus[dsp.B_REV_DAMP]),
-                float(bus[dsp.B_REV_WET]),
+                self._bus,
+                use_rev,
+                use_dly,
+                self._lane_peak,
             )
+        if use_rev:
+            if worker is not None and n_frames >= PARALLEL_MIN_FRAMES:
+                peak = self._reverb_two_threads(worker, n_frames, bus)
+            else:
+                peak = dsp.reverb(
+                    self._bus,
+                    n_frames,
+                    self._mix,
+                    self._comb_buf,
+                    self._comb_off,
+                    self._comb_len,
+                    self._comb_idx,
+                    self._comb_store,
+                    self._ap_buf,
+                    self._ap_off,
+                    self._ap_len,
+                    self._ap_idx,
+                    float(bus[dsp.B_REV_SIZE]),
+                    float(bus[dsp.B_REV_DAMP]),
+                    float(bus[dsp.B_REV_WET]),
+                )
             # A bus with no sends goes to sleep once its tail is below -180 dBFS.
             self._rev_alive = bool(flags & 2) or peak > 1e-9
         if use_dly:
@@ -363,6 +451,56 @@ class MixKernel:
         for stage in self.master_chain:
             stage(out)
         self.measure(out)
+
+    def _strip_two_threads(
+        self, worker: _StripWorker, block, n: int, ramp_coef: bool, use_rev: bool, use_dly: bool
+    ) -> None:
+        """dsp.strip_mix with stems [h, S) on the helper thread (offline only; see
+        offline_worker): the same per-lane arithmetic and the same order of additions."""
+        s = self.n_stems
+        h = min(2 * ((s + 3) // 4), s - 1)  # even split (whole F64x4 groups) when possible
+        if self._xs is None or self._xs.shape[1] < 2 * (s - h):
+            self._xs = np.zeros((self.max_block, 2 * (s - h)))
+        act, ramp_g = dsp.strip_prepare(
+            s, self._coef_cur, ramp_coef, self._stage_on, self._lane_cur, self._lane_tgt
+        )
+        common = (
+            self._coef_cur, self._coef_tgt, ramp_coef, act, self._z, self._lane_cur,
+            self._lane_tgt, ramp_g, self._send_cur, self._send_tgt, use_rev, use_dly, self._mix,
+            self._bus, self._lane_peak,
+        )  # fmt: skip
+        worker.submit(dsp.strip_groups, (block, n, h, s, *common, self._xs))
+        try:
+            dsp.strip_groups(block, n, 0, h, *common, None)
+        finally:
+            worker.wait()
+        dsp.strip_accumulate(
+            n, h, s, self._xs, self._send_cur, self._send_tgt, use_rev, use_dly, self._mix,
+            self._bus,
+        )  # fmt: skip
+        dsp.strip_finish(
+            s, act, ramp_coef, self._coef_cur, self._coef_tgt, self._z, self._lane_cur,
+            self._lane_tgt, self._send_cur, self._send_tgt,
+        )  # fmt: skip
+
+    def _reverb_two_threads(self, worker: _StripWorker, n: int, bus) -> float:
+        """dsp.reverb with one channel per thread (offline only; they share only the input):
+        each channel's wet signal into its own row, then added to the mix as reverb adds it."""
+        if self._rev_wet is None:
+            self._rev_wet = np.zeros((2, self.max_block))
+        wet = self._rev_wet
+        args = (
+            self._comb_buf, self._comb_off, self._comb_len, self._comb_idx, self._comb_store,
+            self._ap_buf, self._ap_off, self._ap_len, self._ap_idx, float(bus[dsp.B_REV_SIZE]),
+            float(bus[dsp.B_REV_DAMP]), float(bus[dsp.B_REV_WET]),
+        )  # fmt: skip
+        worker.submit(dsp.reverb_half, (self._bus, n, 1, wet[1], *args))
+        try:
+            peak = dsp.reverb_half(self._bus, n, 0, wet[0], *args)
+        finally:
+            worker.wait()
+        dsp.add_wet(self._mix, n, wet)
+        return max(peak, worker.result)
 
     def measure(self, out: np.ndarray) -> None:
         """Master peak and RMS of the final (F, 2) output, written into the meter arrays."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from numba import njit
 from scipy import signal
 
 from audio import dsp
@@ -205,3 +206,281 @@ def test_loudness_helpers():
     assert integrated_loudness(stereo[:, :1] * [1.0], SR) == pytest.approx(-9.03, abs=0.1)
     assert integrated_loudness(np.zeros((SR, 2)), SR) == float("-inf")
     assert true_peak_dbtp(stereo) == pytest.approx(20 * np.log10(0.5), abs=0.05)
+
+
+# ----------------------------------------------------------------------- scalar references
+# The vectorised kernels (dsp.strip_mix, dsp.reverb) must give the bits of these plain scalar
+# loops, which are the kernels as first written (one lane / one delay line at a time).
+
+_FLUSH = 1e-30
+
+
+@njit(cache=True)
+def strip_mix_reference(
+    block, n, x, coef_cur, coef_tgt, ramp_coef, stage_on, z, lane_cur, lane_tgt, send_cur,
+    send_tgt, mix, bus, use_rev, use_dly, lane_peak,
+):  # fmt: skip
+    n_stems = block.shape[0]
+    lanes = 2 * n_stems
+    inv_n = 1.0 / n
+    for s in range(n_stems):
+        for c in range(2):
+            for t in range(n):
+                x[t, 2 * s + c] = block[s, c, t]
+    for k in range(5):
+        active = stage_on[k]
+        if ramp_coef:
+            for lane in range(lanes):
+                if (
+                    coef_cur[k, 0, lane] != 1.0
+                    or coef_cur[k, 1, lane] != 0.0
+                    or coef_cur[k, 2, lane] != 0.0
+                    or coef_cur[k, 3, lane] != 0.0
+                    or coef_cur[k, 4, lane] != 0.0
+                ):
+                    active = True
+        if not active:
+            for lane in range(lanes):
+                z[k, 0, lane] = 0.0
+                z[k, 1, lane] = 0.0
+            continue
+        for t in range(n):
+            r = (t + 1) * inv_n
+            for lane in range(lanes):
+                c = coef_cur[k, :, lane]
+                b0, b1, b2, a1, a2 = c[0], c[1], c[2], c[3], c[4]
+                if ramp_coef:
+                    g = coef_tgt[k, :, lane]
+                    b0 = b0 + (g[0] - b0) * r
+                    b1 = b1 + (g[1] - b1) * r
+                    b2 = b2 + (g[2] - b2) * r
+                    a1 = a1 + (g[3] - a1) * r
+                    a2 = a2 + (g[4] - a2) * r
+                xi = x[t, lane]
+                y = b0 * xi + z[k, 0, lane]
+                v1 = b1 * xi - a1 * y + z[k, 1, lane]
+                v2 = b2 * xi - a2 * y
+                z[k, 0, lane] = v1 if abs(v1) > _FLUSH else 0.0
+                z[k, 1, lane] = v2 if abs(v2) > _FLUSH else 0.0
+                x[t, lane] = y
+    if ramp_coef:
+        coef_cur[:] = coef_tgt
+    ramp_g = False
+    for lane in range(lanes):
+        if lane_cur[lane] != lane_tgt[lane]:
+            ramp_g = True
+        lane_peak[lane] = 0.0
+    for t in range(n):
+        for lane in range(lanes):
+            g = lane_cur[lane]
+            if ramp_g:
+                g = lane_cur[lane] + (lane_tgt[lane] - lane_cur[lane]) * ((t + 1) * inv_n)
+            x[t, lane] = x[t, lane] * g
+            a = abs(x[t, lane])
+            if a > lane_peak[lane]:
+                lane_peak[lane] = a
+    for t in range(n):
+        m0 = 0.0
+        m1 = 0.0
+        for s in range(n_stems):
+            m0 += x[t, 2 * s]
+            m1 += x[t, 2 * s + 1]
+        mix[t, 0] = m0
+        mix[t, 1] = m1
+    for j in range(2):
+        if (j == 0 and not use_rev) or (j == 1 and not use_dly):
+            continue
+        for t in range(n):
+            bus[t, 2 * j] = 0.0
+            bus[t, 2 * j + 1] = 0.0
+        for lane in range(lanes):
+            s0 = send_cur[j, lane]
+            s1 = send_tgt[j, lane]
+            if s0 == 0.0 and s1 == 0.0:
+                continue
+            for t in range(n):
+                level = s0 if s0 == s1 else s0 + (s1 - s0) * ((t + 1) * inv_n)
+                bus[t, 2 * j + (lane & 1)] += x[t, lane] * level
+    lane_cur[:] = lane_tgt
+    send_cur[:] = send_tgt
+
+
+@njit(cache=True)
+def reverb_reference(
+    bus, n, mix, comb_buf, comb_off, comb_len, comb_idx, comb_store, ap_buf, ap_off, ap_len,
+    ap_idx, size, damp, wet,
+):  # fmt: skip
+    feedback = size * 0.28 + 0.7
+    d1 = damp * 0.4
+    d2 = 1.0 - d1
+    peak = 0.0
+    for t in range(n):
+        inp = (bus[t, 0] + bus[t, 1]) * dsp.REVERB_INPUT_GAIN
+        for c in range(2):
+            acc = 0.0
+            for j in range(8):
+                cj = 8 * c + j
+                o = comb_off[cj] + comb_idx[cj]
+                out = comb_buf[o]
+                st = out * d2 + comb_store[cj] * d1
+                if abs(st) < _FLUSH:
+                    st = 0.0
+                comb_store[cj] = st
+                comb_buf[o] = inp + st * feedback
+                i = comb_idx[cj] + 1
+                comb_idx[cj] = 0 if i >= comb_len[cj] else i
+                acc += out
+            for j in range(4):
+                aj = 4 * c + j
+                o = ap_off[aj] + ap_idx[aj]
+                bo = ap_buf[o]
+                y = bo - acc
+                v = acc + bo * 0.5
+                ap_buf[o] = v if abs(v) > _FLUSH else 0.0
+                i = ap_idx[aj] + 1
+                ap_idx[aj] = 0 if i >= ap_len[aj] else i
+                acc = y
+            w = acc * wet
+            mix[t, c] += w
+            if abs(w) > peak:
+                peak = abs(w)
+    return peak
+
+
+def _strip_state(n_stems, rng):
+    lanes = 2 * n_stems
+    coef = np.zeros((dsp.N_STAGES, 5, lanes))
+    coef[:, 0, :] = 1.0
+    rows = strip_rows(n_stems, seed=int(rng.integers(1 << 30)))
+    for s in range(n_stems):
+        sos = dsp.stem_sos(rows[s], SR)
+        for k in range(dsp.N_STAGES):
+            coef[k, :, 2 * s : 2 * s + 2] = sos[k, [0, 1, 2, 4, 5]][:, None]
+    return coef
+
+
+@pytest.mark.parametrize("n_stems", [1, 2, 3, 4, 5, 8, 9])
+def test_vector_strip_is_bit_identical_to_the_scalar_reference(n_stems):
+    rng = np.random.default_rng(n_stems)
+    lanes = 2 * n_stems
+    state = {
+        "coef_cur": _strip_state(n_stems, rng),
+        "z": np.zeros((dsp.N_STAGES, 2, lanes)),
+        "lane_cur": rng.uniform(0.0, 1.5, lanes),
+        "send_cur": rng.uniform(0.0, 1.0, (2, lanes)),
+    }
+    state["send_cur"][0, 2:4] = 0.0  # stem 1's reverb send off
+    ref = {k: v.copy() for k, v in state.items()}
+    x = np.zeros((4096, lanes))
+    for i, n in enumerate([500, 1, 64, 1000, 4096, 77, 333, 2048]):
+        block = noise(n_stems, n, seed=100 + i, scale=0.3)
+        block[:, :, : n // 3] *= 1e-36  # near-silent stretch: exercises the state flush
+        if i % 4 == 3:
+            block[0, 1, :] = 0.0
+        coef_tgt = state["coef_cur"].copy()
+        ramp_coef = i % 2 == 1
+        if ramp_coef:
+            coef_tgt = _strip_state(n_stems, rng)
+            coef_tgt[dsp.STAGE_LP] = [[1.0], [0.0], [0.0], [0.0], [0.0]]  # LP ramps to bypass
+        stage_on = np.array([np.any(coef_tgt[k] != [[1], [0], [0], [0], [0]]) for k in range(5)])
+        lane_tgt = state["lane_cur"].copy() if i % 3 == 0 else rng.uniform(0.0, 1.5, lanes)
+        send_tgt = state["send_cur"].copy()
+        if i % 3 == 2:
+            send_tgt[1, ::3] = rng.uniform(0.0, 1.0, send_tgt[1, ::3].shape)  # some ramp
+            send_tgt[0, 2:4] = 0.0
+        use_rev, use_dly = i != 5, i != 6
+        outs = []
+        for impl, st in (("vec", state), ("ref", ref)):
+            mix = np.full((4096, 2), np.nan)
+            bus = np.full((4096, 4), np.nan)
+            peak = np.full(lanes, np.nan)
+            args = (
+                st["coef_cur"], coef_tgt.copy(), ramp_coef, stage_on, st["z"], st["lane_cur"],
+                lane_tgt.copy(), st["send_cur"], send_tgt.copy(), mix, bus, use_rev, use_dly,
+                peak,
+            )  # fmt: skip
+            if impl == "vec":
+                dsp.strip_mix(block, n, *args)
+            else:
+                strip_mix_reference(block, n, x, *args)
+            outs.append((mix, bus, peak))
+        for a, b in zip(outs[0], outs[1], strict=True):
+            np.testing.assert_array_equal(a, b)
+            assert np.array_equal(a.view(np.int64), b.view(np.int64))  # incl. signed zeros/NaN
+        for key in state:
+            assert np.array_equal(state[key].view(np.int64), ref[key].view(np.int64)), key
+
+
+def test_vector_reverb_is_bit_identical_to_the_scalar_reference():
+    comb_len, ap_len = dsp.reverb_lengths(SR)
+    comb_off = np.concatenate([[0], np.cumsum(comb_len)[:-1]]).astype(np.int64)
+    ap_off = np.concatenate([[0], np.cumsum(ap_len)[:-1]]).astype(np.int64)
+    states = []
+    for _ in range(3):
+        states.append(
+            [
+                np.zeros(int(comb_len.sum())),
+                np.zeros(comb_len.size, dtype=np.int64),
+                np.zeros(comb_len.size),
+                np.zeros(int(ap_len.sum())),
+                np.zeros(ap_len.size, dtype=np.int64),
+            ]
+        )
+    rng = np.random.default_rng(7)
+    for i, n in enumerate([1, 700, 4096, 1117, 3, 2500, 4096, 4096, 4096, 64]):
+        send = rng.standard_normal((n, 4)) * 0.3
+        if i >= 6:
+            send[:, :2] = 0.0  # the tail decays towards the flush threshold
+        size, damp, wet = (0.5, 0.5, 1.0) if i < 5 else (0.9, 0.1, 0.7)
+        outs = []
+        for fn, (cb, ci, cs, ab, ai) in ((dsp.reverb, states[0]), (reverb_reference, states[1])):
+            bus = send.copy()
+            mix = np.full((n, 2), 0.25)
+            peak = fn(bus, n, mix, cb, comb_off, comb_len, ci, cs, ab, ap_off, ap_len, ai,
+                      size, damp, wet)  # fmt: skip
+            outs.append((mix, peak))
+        # the two-thread form: one channel at a time into its own row, then added
+        cb, ci, cs, ab, ai = states[2]
+        bus = send.copy()
+        mix = np.full((n, 2), 0.25)
+        wet_rows = np.full((2, n + 5), np.nan)
+        peaks = [
+            dsp.reverb_half(
+                bus,
+                n,
+                c,
+                wet_rows[c],
+                cb,
+                comb_off,
+                comb_len,
+                ci,
+                cs,
+                ab,
+                ap_off,
+                ap_len,
+                ai,
+                size,
+                damp,
+                wet,
+            )
+            for c in (1, 0)
+        ]
+        dsp.add_wet(mix, n, wet_rows)
+        outs.append((mix, max(peaks)))
+        for k in (0, 2):
+            assert np.array_equal(outs[k][0].view(np.int64), outs[1][0].view(np.int64)), (i, k)
+            assert outs[k][1] == outs[1][1]
+            for a, b in zip(states[k], states[1], strict=True):
+                assert np.array_equal(a.view(np.int64), b.view(np.int64)), (i, k)
+
+
+def test_render_mix_threads_are_bit_identical():
+    stems = noise(5, SR * 2, seed=9, scale=0.3)
+    rows = strip_rows(5, seed=3)
+    rows[:, dsp.P_SEND_REVERB] = 0.4
+    rows[:, dsp.P_SEND_DELAY] = 0.3
+    args = (stems, np.linspace(-6, 3, 5), np.linspace(-1, 1, 5), False, False, 6.0, SR, 1024, rows)
+    one = render_mix(*args, threads=False)
+    two = render_mix(*args, threads=True)
+    assert np.array_equal(one, two)
+    assert np.abs(one).max() > 0.5

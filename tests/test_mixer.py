@@ -177,3 +177,73 @@ def test_kernel_rejects_mismatched_block():
         kernel.process(np.zeros((3, 2, 128), np.float32), out, *controls)
     with pytest.raises(ValueError):
         kernel.process(np.zeros((2, 2, 256), np.float32), np.zeros((256, 2), np.float32), *controls)
+
+
+@pytest.mark.parametrize("n_stems", [2, 3, 5, 8, 9])
+def test_offline_two_thread_strip_is_bit_identical(n_stems):
+    """MixKernel.process inside offline_worker() (upper stems' strips on a helper thread) gives
+    the single-threaded bits, through control moves, ramps, mute/solo and short blocks."""
+    from audio import dsp
+    from audio.mixer import PARALLEL_MIN_FRAMES, offline_worker
+
+    rng = np.random.default_rng(n_stems)
+    max_block = 4096
+    sizes = [4096, 1024, 3000, 100, 4096, 2048, 1500, 4096, 4096]
+    stems = (rng.standard_normal((n_stems, 2, sum(sizes))) * 0.2).astype(np.float32)
+    controls = []
+    for i in range(len(sizes)):
+        strip = np.tile(dsp.STRIP_DEFAULTS, (n_stems, 1))
+        strip[:, dsp.P_EQ_LOW] = rng.uniform(-9, 9, n_stems) if i % 3 else 0.0
+        strip[:, dsp.P_EQ_MID] = rng.uniform(-9, 9, n_stems)
+        strip[:, dsp.P_HP] = 20.0 if i in (4, 5) else 80.0
+        strip[:, dsp.P_LP] = rng.uniform(4000, 20000, n_stems)
+        strip[:, dsp.P_SEND_REVERB] = rng.uniform(0, 1, n_stems) * (i != 6)
+        strip[:, dsp.P_SEND_DELAY] = rng.choice([0.0, 0.4], n_stems)
+        mute = np.zeros(n_stems, bool)
+        solo = np.zeros(n_stems, bool)
+        if i == 3:
+            mute[0] = True
+        if i == 7:
+            solo[-1] = True
+        controls.append(
+            (rng.uniform(-12, 6, n_stems), rng.uniform(-1, 1, n_stems), mute, solo, 4.0, strip)
+        )
+    results = []
+    for threaded in (False, True):
+        kernel = MixKernel(n_stems, max_block, SR)
+        kernel.reset(*controls[0])
+        out = np.zeros((sum(sizes), 2), np.float32)
+        peaks = []
+        with offline_worker(threaded):
+            start = 0
+            for n, c in zip(sizes, controls, strict=True):
+                kernel.process(stems[:, :, start : start + n], out[start : start + n], *c)
+                peaks.append(kernel.stem_peaks.copy())
+                start += n
+        assert (kernel._xs is not None) == threaded  # the helper thread was used
+        results.append((out, np.array(peaks)))
+    assert max(sizes) >= PARALLEL_MIN_FRAMES
+    assert np.array_equal(results[0][0], results[1][0])
+    assert np.array_equal(results[0][1], results[1][1])
+    assert np.abs(results[0][0]).max() > 0.1
+
+
+def test_offline_worker_propagates_errors_and_stops():
+    import threading
+
+    from audio.mixer import _OFFLINE, offline_worker
+
+    before = threading.active_count()
+    with offline_worker():
+        worker = _OFFLINE.worker
+
+        def boom():
+            raise RuntimeError("boom")
+
+        worker.submit(boom, ())
+        with pytest.raises(RuntimeError, match="boom"):
+            worker.wait()
+        worker.submit(int, ())  # still usable afterwards
+        worker.wait()
+    assert getattr(_OFFLINE, "worker", None) is None
+    assert threading.active_count() == before
