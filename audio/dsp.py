@@ -1119,186 +1119,6 @@ def _allpass(ap_buf, o, acc):
     return y
 
 
-@njit(cache=True)
-def reverb(
-    bus,
-    n,
-    mix,
-    comb_buf,
-    comb_off,
-    comb_len,
-    comb_idx,
-    comb_store,
-    ap_buf,
-    ap_off,
-    ap_len,
-    ap_idx,
-    size,
-    damp,
-    wet,
-):
-    """Freeverb: 8 damped combs in parallel then 4 allpasses per channel; the (mono-summed)
-    reverb send bus[:, 0:2] in, wet output added to mix. Returns the block's output peak.
-
-    bus[:, 0:2] is used as scratch (it holds the comb sums afterwards). Two passes, each in runs
-    of frames in which no delay line wraps (so every line's position is base + t): the 16 combs
-    as four F64x4 vectors with their damping state in registers, then the allpass chains. Per
-    line and frame the arithmetic is the scalar Freeverb's, in the same order (each line only
-    touches its own buffer, so running all combs before the allpasses changes nothing).
-    """
-    feedback = size * 0.28 + 0.7
-    d1 = damp * 0.4
-    d2 = 1.0 - d1
-    fb = vsplat(feedback, F64x4)
-    d1v = vsplat(d1, F64x4)
-    d2v = vsplat(d2, F64x4)
-    st0 = vload1(comb_store, 0, F64x4)
-    st1 = vload1(comb_store, 4, F64x4)
-    st2 = vload1(comb_store, 8, F64x4)
-    st3 = vload1(comb_store, 12, F64x4)
-    zero4 = vsplat(0.0, F64x4)
-    quad = True
-    for j in range(16):
-        if comb_len[j] < 4:
-            quad = False
-    t0 = 0
-    while t0 < n:
-        m = n - t0
-        for j in range(16):
-            m = min(m, comb_len[j] - comb_idx[j])
-        b = (
-            comb_off[0] + comb_idx[0] - t0, comb_off[1] + comb_idx[1] - t0,
-            comb_off[2] + comb_idx[2] - t0, comb_off[3] + comb_idx[3] - t0,
-            comb_off[4] + comb_idx[4] - t0, comb_off[5] + comb_idx[5] - t0,
-            comb_off[6] + comb_idx[6] - t0, comb_off[7] + comb_idx[7] - t0,
-            comb_off[8] + comb_idx[8] - t0, comb_off[9] + comb_idx[9] - t0,
-            comb_off[10] + comb_idx[10] - t0, comb_off[11] + comb_idx[11] - t0,
-            comb_off[12] + comb_idx[12] - t0, comb_off[13] + comb_idx[13] - t0,
-            comb_off[14] + comb_idx[14] - t0, comb_off[15] + comb_idx[15] - t0,
-        )  # fmt: skip
-        t = t0
-        if quad:
-            # Four frames at a time: each line's four samples are one contiguous load (no line
-            # wraps in this run, and a line reads a slot only `length` >= 4 frames after
-            # writing it), transposed to per-frame vectors of four lines and back.
-            while t + 4 <= t0 + m:
-                i0 = vsplat((bus[t, 0] + bus[t, 1]) * REVERB_INPUT_GAIN, F64x4)
-                i1 = vsplat((bus[t + 1, 0] + bus[t + 1, 1]) * REVERB_INPUT_GAIN, F64x4)
-                i2 = vsplat((bus[t + 2, 0] + bus[t + 2, 1]) * REVERB_INPUT_GAIN, F64x4)
-                i3 = vsplat((bus[t + 3, 0] + bus[t + 3, 1]) * REVERB_INPUT_GAIN, F64x4)
-                rows = vrows(comb_buf, b, t)
-                a0, a1, a2, a3 = vtranspose(rows[0], rows[1], rows[2], rows[3])
-                b0, b1, b2, b3 = vtranspose(rows[4], rows[5], rows[6], rows[7])
-                c0, c1, c2, c3 = vtranspose(rows[8], rows[9], rows[10], rows[11])
-                e0, e1, e2, e3 = vtranspose(rows[12], rows[13], rows[14], rows[15])
-                st0, w0a = _comb_step(a0, st0, i0, d1v, d2v, fb)
-                st1, w0b = _comb_step(b0, st1, i0, d1v, d2v, fb)
-                st2, w0c = _comb_step(c0, st2, i0, d1v, d2v, fb)
-                st3, w0e = _comb_step(e0, st3, i0, d1v, d2v, fb)
-                st0, w1a = _comb_step(a1, st0, i1, d1v, d2v, fb)
-                st1, w1b = _comb_step(b1, st1, i1, d1v, d2v, fb)
-                st2, w1c = _comb_step(c1, st2, i1, d1v, d2v, fb)
-                st3, w1e = _comb_step(e1, st3, i1, d1v, d2v, fb)
-                st0, w2a = _comb_step(a2, st0, i2, d1v, d2v, fb)
-                st1, w2b = _comb_step(b2, st1, i2, d1v, d2v, fb)
-                st2, w2c = _comb_step(c2, st2, i2, d1v, d2v, fb)
-                st3, w2e = _comb_step(e2, st3, i2, d1v, d2v, fb)
-                st0, w3a = _comb_step(a3, st0, i3, d1v, d2v, fb)
-                st1, w3b = _comb_step(b3, st1, i3, d1v, d2v, fb)
-                st2, w3c = _comb_step(c3, st2, i3, d1v, d2v, fb)
-                st3, w3e = _comb_step(e3, st3, i3, d1v, d2v, fb)
-                wa = vtranspose(w0a, w1a, w2a, w3a)
-                wb = vtranspose(w0b, w1b, w2b, w3b)
-                wc = vtranspose(w0c, w1c, w2c, w3c)
-                we = vtranspose(w0e, w1e, w2e, w3e)
-                vstore_rows(
-                    comb_buf,
-                    b,
-                    t,
-                    (
-                        wa[0], wa[1], wa[2], wa[3], wb[0], wb[1], wb[2], wb[3],
-                        wc[0], wc[1], wc[2], wc[3], we[0], we[1], we[2], we[3],
-                    ),
-                )  # fmt: skip
-                # acc += out over the lines in order, four frames at once
-                acc = zero4
-                for j in range(8):
-                    acc = vadd(acc, rows[j])
-                vstore_col(bus, t, 0, acc)
-                acc = zero4
-                for j in range(8, 16):
-                    acc = vadd(acc, rows[j])
-                vstore_col(bus, t, 1, acc)
-                t += 4
-        while t < t0 + m:
-            inp = vsplat((bus[t, 0] + bus[t, 1]) * REVERB_INPUT_GAIN, F64x4)
-            o0, o1, o2, o3 = vgather(comb_buf, b, t)
-            st0 = vzero_small(vadd(vmul(o0, d2v), vmul(st0, d1v)))
-            st1 = vzero_small(vadd(vmul(o1, d2v), vmul(st1, d1v)))
-            st2 = vzero_small(vadd(vmul(o2, d2v), vmul(st2, d1v)))
-            st3 = vzero_small(vadd(vmul(o3, d2v), vmul(st3, d1v)))
-            vscatter(
-                comb_buf,
-                b,
-                t,
-                (
-                    vadd(inp, vmul(st0, fb)),
-                    vadd(inp, vmul(st1, fb)),
-                    vadd(inp, vmul(st2, fb)),
-                    vadd(inp, vmul(st3, fb)),
-                ),
-            )
-            bus[t, 0] = vsum_into(vsum_into(0.0, o0), o1)
-            bus[t, 1] = vsum_into(vsum_into(0.0, o2), o3)
-            t += 1
-        for j in range(16):
-            i = comb_idx[j] + m
-            comb_idx[j] = 0 if i >= comb_len[j] else i
-        t0 += m
-    vstore1(comb_store, 0, st0)
-    vstore1(comb_store, 4, st1)
-    vstore1(comb_store, 8, st2)
-    vstore1(comb_store, 12, st3)
-    peak = 0.0
-    t0 = 0
-    while t0 < n:
-        m = n - t0
-        for j in range(8):
-            m = min(m, ap_len[j] - ap_idx[j])
-        p0 = ap_off[0] + ap_idx[0] - t0
-        p1 = ap_off[1] + ap_idx[1] - t0
-        p2 = ap_off[2] + ap_idx[2] - t0
-        p3 = ap_off[3] + ap_idx[3] - t0
-        p4 = ap_off[4] + ap_idx[4] - t0
-        p5 = ap_off[5] + ap_idx[5] - t0
-        p6 = ap_off[6] + ap_idx[6] - t0
-        p7 = ap_off[7] + ap_idx[7] - t0
-        for t in range(t0, t0 + m):
-            a = bus[t, 0]
-            a = _allpass(ap_buf, p0 + t, a)
-            a = _allpass(ap_buf, p1 + t, a)
-            a = _allpass(ap_buf, p2 + t, a)
-            a = _allpass(ap_buf, p3 + t, a)
-            c = bus[t, 1]
-            c = _allpass(ap_buf, p4 + t, c)
-            c = _allpass(ap_buf, p5 + t, c)
-            c = _allpass(ap_buf, p6 + t, c)
-            c = _allpass(ap_buf, p7 + t, c)
-            w = a * wet
-            mix[t, 0] += w
-            if abs(w) > peak:
-                peak = abs(w)
-            w = c * wet
-            mix[t, 1] += w
-            if abs(w) > peak:
-                peak = abs(w)
-        for j in range(8):
-            i = ap_idx[j] + m
-            ap_idx[j] = 0 if i >= ap_len[j] else i
-        t0 += m
-    return peak
-
-
 @njit(cache=True, nogil=True)
 def reverb_half(
     bus,
@@ -1318,10 +1138,15 @@ def reverb_half(
     damp,
     wet,
 ):
-    """One channel c of `reverb` (its 8 combs and 4 allpasses; the channels share only the
-    input), the wet signal into wet_out[:n] instead of added to mix. The two channels can run
-    on two threads; adding wet_out to mix afterwards (add_wet) gives reverb's bits exactly.
-    Returns this channel's output peak."""
+    """Freeverb, one channel c: 8 damped combs in parallel then 4 allpasses on the (mono-summed)
+    reverb send bus[:, 0:2], the wet signal into wet_out[:n]. Returns this channel's output peak.
+
+    The channels share only the input, so the two can run on two threads (offline) or one after
+    the other (`reverb`, live) with the same bits. Two passes, each in runs of frames in which no
+    delay line wraps (so every line's position is base + t): the combs as F64x4 vectors with
+    their damping state in registers, then the allpass chain. Per line and frame the arithmetic
+    is the scalar Freeverb's, in the same order (each line only touches its own buffer, so
+    running all combs before the allpasses changes nothing)."""
     feedback = size * 0.28 + 0.7
     d1 = damp * 0.4
     d2 = 1.0 - d1
@@ -1415,10 +1240,43 @@ def reverb_half(
 
 @njit(cache=True, nogil=True)
 def add_wet(mix, n, wet_out):
-    """mix[t, c] += wet_out[c, t] (the add `reverb` does in place)."""
+    """mix[t, c] += wet_out[c, t]: the reverb's wet channels into the mix."""
     for t in range(n):
         mix[t, 0] += wet_out[0, t]
         mix[t, 1] += wet_out[1, t]
+
+
+@njit(cache=True)
+def reverb(
+    bus,
+    n,
+    mix,
+    wet_out,
+    comb_buf,
+    comb_off,
+    comb_len,
+    comb_idx,
+    comb_store,
+    ap_buf,
+    ap_off,
+    ap_len,
+    ap_idx,
+    size,
+    damp,
+    wet,
+):
+    """Both channels of `reverb_half` on this thread, wet added to mix (wet_out (2, >= n) is
+    scratch). Returns the block's output peak."""
+    p0 = reverb_half(
+        bus, n, 0, wet_out[0], comb_buf, comb_off, comb_len, comb_idx, comb_store,
+        ap_buf, ap_off, ap_len, ap_idx, size, damp, wet,
+    )  # fmt: skip
+    p1 = reverb_half(
+        bus, n, 1, wet_out[1], comb_buf, comb_off, comb_len, comb_idx, comb_store,
+        ap_buf, ap_off, ap_len, ap_idx, size, damp, wet,
+    )  # fmt: skip
+    add_wet(mix, n, wet_out)
+    return max(p0, p1)
 
 
 # --------------------------------------------------------------------------- delay

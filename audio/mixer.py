@@ -202,7 +202,7 @@ class MixKernel:
         self._mix = np.zeros((max_block, 2))
         self._bus = np.zeros((max_block, 4))
         self._xs: np.ndarray | None = None  # upper stems' lanes on the offline two-thread path
-        self._rev_wet: np.ndarray | None = None  # (2, F) reverb output, offline two-thread path
+        self._rev_wet = np.zeros((2, self.max_block))  # the reverb's wet channels (scratch)
         # Reverb bus.
         comb_len, ap_len = dsp.reverb_lengths(sr)
         self._comb_len, self._ap_len = comb_len, ap_len
@@ -390,6 +390,7 @@ class MixKernel:
                     self._bus,
                     n_frames,
                     self._mix,
+                    self._rev_wet,
                     self._comb_buf,
                     self._comb_off,
                     self._comb_len,
@@ -486,8 +487,6 @@ class MixKernel:
     def _reverb_two_threads(self, worker: _StripWorker, n: int, bus) -> float:
         """dsp.reverb with one channel per thread (offline only; they share only the input):
         each channel's wet signal into its own row, then added to the mix as reverb adds it."""
-        if self._rev_wet is None:
-            self._rev_wet = np.zeros((2, self.max_block))
         wet = self._rev_wet
         args = (
             self._comb_buf, self._comb_off, self._comb_len, self._comb_idx, self._comb_store,
