@@ -171,18 +171,20 @@ def bench_tempo(n_stems: int, block: int, seconds: float, ratio: float, key: int
     }
 
 
-def bench_offline() -> dict:
-    """`render_mix` of 8 stems x 60 s, full strip, as an export runs it (helper thread on, block
-    raised to audio.offline.OFFLINE_BLOCK). Wall time is the figure; CPU time (both threads)
-    and the load average are reported because the VM is shared."""
+def bench_offline(tempo_ratio: float = 1.0, key_shift: int = 0) -> dict:
+    """`render_mix` of 8 stems x 60 s, full strip, as a render runs it (helper thread on, block
+    raised to audio.offline.OFFLINE_BLOCK), optionally with tempo/key (Rubber Band R3 on every
+    stem first; these noise stems have no silence, the stretcher's worst case). Wall time is the
+    figure; CPU time (all threads) and the load average are reported because the VM is shared."""
     seconds = 60.0
     stems = make_stems(8, seconds, seed=1)
     gains, pans = np.linspace(-6, 0, 8), np.linspace(-0.5, 0.5, 8)
     strip, bus = full_strip(8)
-    render_mix(stems[:, :, :SR], gains, pans, False, False, -1.0, SR, 1024, strip, bus)  # warm
+    args = (gains, pans, False, False, -1.0, SR, 1024, strip, bus)
+    render_mix(stems[:, :, :SR], *args, tempo_ratio=tempo_ratio, key_shift=key_shift)  # warm
     c0 = time.process_time()
     t0 = time.perf_counter()
-    render_mix(stems, gains, pans, False, False, -1.0, SR, 1024, strip, bus)
+    render_mix(stems, *args, tempo_ratio=tempo_ratio, key_shift=key_shift)
     elapsed = time.perf_counter() - t0
     cpu = time.process_time() - c0
     return {
@@ -190,50 +192,12 @@ def bench_offline() -> dict:
         "seconds": seconds,
         "block": 1024,
         "full_strip": True,
+        "tempo_ratio": tempo_ratio,
+        "key_shift": key_shift,
         "elapsed_s": round(elapsed, 3),
         "x_realtime": round(seconds / elapsed, 1),
         "cpu_s": round(cpu, 3),
         "loadavg": round(os.getloadavg()[0], 2),
-    }
-
-
-def soak(seconds: float) -> dict:
-    """Play 8 stems on the JACK dummy device (period 128) with UI-rate gain moves."""
-    from audio.device import OutputStream
-    from tests.plugins.jack import jack_server
-
-    block = 128
-    with jack_server(SR, block) as device:
-        engine = Engine(SR, max_block=1024, max_stems=8)
-        engine.load(make_stems(8, 10.0, seed=2), [f"s{i}" for i in range(8)])
-        stream = OutputStream(engine, device=device, blocksize=block)
-        try:
-            stream.start()
-            engine.play()
-            t0 = time.monotonic()
-            c0 = engine.callback_count
-            i = 0
-            while time.monotonic() - t0 < seconds:
-                time.sleep(0.02)  # ~50 Hz, like a fader drag
-                engine.set_gain_db(i % 8, -3.0 if i % 2 else 0.0)
-                if not engine.playing:
-                    engine.play()
-                i += 1
-            elapsed = time.monotonic() - t0
-            callbacks = engine.callback_count - c0
-            stream.stop()
-            latency = stream.latency_seconds
-        finally:
-            stream.close()
-    return {
-        "seconds": round(elapsed, 2),
-        "block": block,
-        "stems": 8,
-        "callbacks": callbacks,
-        "expected_callbacks": round(elapsed * SR / block),
-        "underflows": engine.underflows,
-        "callback_errors": engine.callback_errors,
-        "latency_s": latency,
     }
 
 
@@ -264,8 +228,11 @@ def main() -> None:
             result["live"].append(bench_case(stems, block))
         del stems
     result["offline"] = bench_offline()
-    if args.soak:
-        result["soak"] = soak(args.soak)
+    result["offline_tempo_key"] = bench_offline(1.25, 2)
+    if args.soak:  # the app itself, UI animating (benchmarks/soak.py)
+        from benchmarks.soak import run as soak
+
+        result["soak"] = soak(args.soak, 128)
     print(json.dumps(result))
 
 
