@@ -77,12 +77,10 @@ class TrackControls(QWidget):
         self.limits = QLabel()
         self.limits.setObjectName("trackMeta")
         self.lag = QLabel(
-            "Tempo/key preview can't keep up on this computer: you may hear gaps. Close busy "
-            "programs, or reset to 1× / ±0 to preview without stretching."
+            "⚠ Tempo/key preview can't keep up on this computer: you may hear gaps. "
+            "Close busy programs, or reset to 1× / ±0."
         )
         self.lag.setObjectName("warningLabel")
-        self.lag.setWordWrap(True)
-        self.lag.setMaximumWidth(420)
         self.lag.setToolTip(
             "The live preview stretches every stem on this computer as it plays. The remix you "
             "submit is rendered in full on the platform, so it has no gaps either way."
