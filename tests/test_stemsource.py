@@ -11,11 +11,12 @@ import pytest
 import soundfile as sf
 
 from app.contract import RemixDocument
+from app.flacdec import libflac
 from app.remix import document_arrays
 from audio.offline import render_mix
 from audio.source import ArraySource, BlockSource
 from server.demo_music import write_demo_catalog
-from server.stemsource import DecodingSource, _libflac
+from server.stemsource import DecodingSource
 
 
 def _whole(paths: list[Path]) -> np.ndarray:
@@ -80,14 +81,25 @@ def test_every_decoder_gives_the_whole_file_frames(mixed_stems, prefetch, fast_f
     reference = ArraySource(_whole(mixed_stems))
     with DecodingSource(mixed_stems, window, prefetch=prefetch, fast_flac=fast_flac) as source:
         assert (source.n_stems, source.n_frames) == (4, 10_000)
-        libflac = [stem is not None for stem in source._flac]
-        assert libflac == [fast_flac and _libflac() is not None] * 3 + [False]
+        by_libflac = [stem is not None for stem in source._flac]
+        assert by_libflac == [fast_flac and libflac() is not None] * 3 + [False]
         for start, size in [*READS, (0, 10_000), (8191, 4099), (4096, 1), (0, 3)]:
             want = np.full((4, 2, size), np.nan, dtype=np.float32)
             got = np.full((4, 2, size), np.nan, dtype=np.float32)
             assert reference.read(start, want) == 0
             assert source.read(start, got) == 0
             assert np.array_equal(got, want), (start, size)
+
+
+def test_without_libflac_libsndfile_decodes_every_stem(mixed_stems, monkeypatch):
+    monkeypatch.setattr("server.stemsource.libflac", lambda: None)
+    reference = ArraySource(_whole(mixed_stems))
+    with DecodingSource(mixed_stems, window=4096) as source:
+        assert source._flac == [None] * 4
+        want = np.zeros((4, 2, 10_000), dtype=np.float32)
+        got = np.full((4, 2, 10_000), np.nan, dtype=np.float32)
+        assert reference.read(0, want) == source.read(0, got) == 0
+        assert np.array_equal(got, want)
 
 
 def test_stems_with_different_rates_are_refused(small_stems, tmp_path):
@@ -158,7 +170,7 @@ def test_a_render_through_windows_is_identical_and_holds_far_less(demo_track):
     assert held < stems_bytes / 2
 
 
-@pytest.mark.skipif(_libflac() is None, reason="no system libFLAC: libsndfile decodes")
+@pytest.mark.skipif(libflac() is None, reason="no system libFLAC: libsndfile decodes")
 def test_a_corrupt_stem_fails_the_render_instead_of_playing_wrong_frames(tmp_path):
     path = tmp_path / "bad.flac"
     noise = np.random.default_rng(9).uniform(-0.5, 0.5, (48_000, 2))
