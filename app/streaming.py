@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -65,12 +65,16 @@ class TrackStream:
         cache: EncryptedCache,
         playhead: Callable[[], int],
         *,
+        upcoming: Callable[[int], Sequence[tuple[int, int]]] | None = None,
         ahead_seconds: float = AHEAD_SECONDS,
         behind_seconds: float = BEHIND_SECONDS,
     ) -> None:
         if not detail.stems:
             raise PlatformError("This track has no stems to remix.", code="no_stems")
         self.client, self.detail, self.cache, self.playhead = client, detail, cache, playhead
+        # Source ranges playback reads next (a loop wraps, an arrangement jumps); None: the
+        # track straight on from the playhead.
+        self.upcoming = upcoming
         self.stems = list(detail.stems)
         self.sample_rate = self.stems[0].sample_rate
         self.n_frames = max(round(s.duration * s.sample_rate) for s in self.stems)
@@ -273,12 +277,21 @@ class TrackStream:
             if not self._decode_next():
                 self._stop.wait(DECODE_IDLE)
 
-    def _wanted(self) -> tuple[list[int], range]:
+    def _wanted(self) -> tuple[list[int], set[int], int]:
+        """(chunks to decode, most urgent first; chunks to keep; the playhead's chunk): the
+        next `_ahead` chunks in play order (round a loop, across arrangement jumps), then the
+        `_behind` chunks before the playhead (a short seek back plays at once)."""
         first = self.source.chunk_at(self.playhead())
-        last = min(first + self._ahead, self.source.n_chunks)
-        behind = max(0, first - self._behind)
-        order = list(range(first, last)) + list(range(first - 1, behind - 1, -1))
-        return order, range(behind, last)
+        order: list[int] = []
+        if self.upcoming is None:
+            order = list(range(first, min(first + self._ahead, self.source.n_chunks)))
+        else:
+            for a, b in self.upcoming(self._ahead * CHUNK_FRAMES):
+                for chunk in range(self.source.chunk_at(a), self.source.chunk_at(b - 1) + 1):
+                    if chunk not in order and len(order) < self._ahead:
+                        order.append(chunk)
+        order += [c for c in range(first - 1, max(0, first - self._behind) - 1, -1)]
+        return order, set(order), first
 
     def _decode_next(self) -> bool:
         """Decode the most urgent missing chunk; False when there is nothing to do right now."""
@@ -286,7 +299,7 @@ class TrackStream:
             if stale:
                 self._stale[i] = False
                 self._decoders[i] = _StemDecoder(self, i)
-        order, keep = self._wanted()
+        order, keep, here = self._wanted()
         for chunk in order:
             if self.source.has(chunk):
                 continue
@@ -294,7 +307,7 @@ class TrackStream:
             for i, decoder in enumerate(self._decoders):
                 if not decoder.decode(start, end, self._stage[i, :, : end - start]):
                     return False  # the most urgent chunk waits for bytes: don't skip ahead
-            buf = self.source.claim(chunk, keep)
+            buf = self.source.claim(chunk, keep, here)
             if buf is None:
                 return False
             np.copyto(buf[:, :, : end - start], self._stage[:, :, : end - start])

@@ -13,6 +13,8 @@ around the playhead, so the callback is never reading a slot while it is rewritt
 
 from __future__ import annotations
 
+from collections.abc import Container
+
 import numpy as np
 
 CHUNK_FRAMES = 24_000  # 0.5 s at 48 kHz
@@ -75,9 +77,10 @@ class ChunkedSource:
     def chunk_at(self, frame: int) -> int:
         return min(max(frame, 0) // self.chunk_frames, self.n_chunks - 1)
 
-    def claim(self, chunk: int, keep: range) -> np.ndarray | None:
+    def claim(self, chunk: int, keep: Container[int], near: int) -> np.ndarray | None:
         """A slot's buffer (S, 2, chunk_frames) to decode `chunk` into, or None if every slot
-        holds a chunk inside `keep`. Call `publish(chunk)` once the audio is written."""
+        holds a chunk in `keep`; otherwise the chunk farthest from chunk `near` (the playhead's)
+        is recycled. Call `publish(chunk)` once the audio is written."""
         free = np.flatnonzero(self._chunk_in < 0)
         if free.size:
             slot = int(free[0])
@@ -85,9 +88,7 @@ class ChunkedSource:
             candidates = [s for s in range(self.n_slots) if int(self._chunk_in[s]) not in keep]
             if not candidates:
                 return None
-            # Recycle the chunk farthest from the keep window.
-            centre = (keep.start + keep.stop) / 2
-            slot = max(candidates, key=lambda s: abs(int(self._chunk_in[s]) - centre))
+            slot = max(candidates, key=lambda s: abs(int(self._chunk_in[s]) - near))
             self._slot_of[self._chunk_in[slot]] = -1
         self._chunk_in[slot] = -1
         self._pending = (chunk, slot)

@@ -360,6 +360,15 @@ class Engine:
             len(self._ui_names), self.max_block, tl.source_frames, self.sample_rate, segments, loop
         )
 
+    def upcoming_source_ranges(self, frames: int) -> list[tuple[int, int]]:
+        """Source frame ranges the next `frames` of playback read, in order (loop and
+        arrangement followed). Any thread: it reads the UI's immutable Timeline and the
+        published playhead, so a stem decoder can prepare what comes after a loop wrap."""
+        tl = self._ui_timeline
+        if tl is None:
+            return []
+        return tl.source_ranges(round(self.position_seconds * self.sample_rate), int(frames))
+
     @property
     def timeline(self) -> Timeline | None:
         """The arrangement/loop the UI last asked for (UI thread's view; immutable)."""

@@ -170,6 +170,27 @@ class Timeline:
                 return self._t0[i] + (s - a)
         return 0
 
+    def source_ranges(self, t: int, n: int) -> list[tuple[int, int]]:
+        """Source frame ranges [a, b) the next n frames from timeline frame t play, in order,
+        through the arrangement and round the loop: what must be decoded ahead of the playhead
+        (a loop's start is needed before its end is reached, not after)."""
+        out: list[tuple[int, int]] = []
+        t = self.timeline_frame(min(max(t, 0), self.length))
+        while n > 0 and len(out) < 256:
+            stop = self.loop[1] if self.loop is not None else self.length
+            if t >= stop:
+                if self.loop is None:
+                    break
+                t = self.loop[0]
+                continue
+            i = self.slot_of(t)
+            m = min(n, self._t0[i + 1] - t, stop - t)
+            a = self._src[i] + (t - self._t0[i])
+            out.append((a, a + m))
+            n -= m
+            t += m
+        return out
+
     def play_frame_for_seek(self, t: int) -> int:
         """Where a seek to timeline frame t puts the playhead: inside the piece, and at the loop
         start when t lies after the loop (a loop, once on, holds the playhead)."""

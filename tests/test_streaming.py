@@ -314,3 +314,26 @@ def test_a_new_cache_limit_reaches_the_open_cache(qtbot, fan, tmp_path):
     assert open_track <= kept
     window.close()
     tasks.wait(5000)
+
+
+def test_a_loop_start_is_decoded_before_the_wrap(fan, cache):
+    """The playhead sits near the end of a loop over the whole track: what plays after the wrap
+    (the track's start) is decoded ahead, so the wrap is not a moment of silence."""
+    detail = fan.track(fan.tracks()[0].id)
+    end = max(round(s.duration * s.sample_rate) for s in detail.stems)
+    here = end - 2 * RATE
+
+    def upcoming(n: int) -> list[tuple[int, int]]:
+        return [(here, end), (0, n - (end - here))]
+
+    stream = TrackStream(fan, detail, cache, lambda: here, upcoming=upcoming)
+    stream.start()
+    try:
+        assert wait_for(lambda: stream.ready_at(here), 10)
+        assert wait_for(lambda: stream.ready_at(0) and stream.ready_at(5 * RATE), 10)
+        ref = reference(fan, detail)
+        out = np.zeros((len(detail.stems), 2, 512), dtype=np.float32)
+        assert stream.source.read(0, out) == 0
+        np.testing.assert_array_equal(out, ref[:, :, :512])
+    finally:
+        stream.stop()

@@ -316,3 +316,43 @@ def test_studio_arrangement_updates_document_and_engine_and_loop_snaps_to_bars()
     studio.set_arrangement(None)
     assert studio.document.arrangement is None and engine.duration_frames == n
     assert engine.loop_seconds is None
+
+
+def _ranges_by_frame(tl: Timeline, t: int, n: int) -> list[tuple[int, int]]:
+    """The reference: each of the next n play frames mapped on its own, runs merged."""
+    out: list[tuple[int, int]] = []
+    for k in range(n):
+        if tl.loop is None and t + k >= tl.length:
+            break
+        s = tl.source_frame(tl.timeline_frame(t + k))
+        if out and out[-1][1] == s:
+            out[-1] = (out[-1][0], s + 1)
+        else:
+            out.append((s, s + 1))
+    return out
+
+
+@pytest.mark.parametrize(
+    ("segments", "loop", "t", "n"),
+    [
+        (None, None, 0, 50_000),  # straight on
+        (None, None, 90_000, 50_000),  # runs off the end
+        (None, (20_000, 60_000), 50_000, 90_000),  # round the loop twice
+        ([(60_000, 80_000), (10_000, 30_000), (60_000, 70_000)], None, 15_000, 40_000),  # jumps
+        ([(60_000, 80_000), (10_000, 30_000), (60_000, 70_000)], (10_000, 45_000), 40_000, 70_000),
+    ],
+)
+def test_source_ranges_follow_the_loop_and_the_arrangement(segments, loop, t, n):
+    tl = Timeline(1, 64, 100_000, SR, segments, loop)
+    assert tl.source_ranges(t, n) == _ranges_by_frame(tl, t, n)
+
+
+def test_engine_tells_the_decoder_what_plays_after_the_loop_wrap():
+    engine = Engine(SR, 256, 1)
+    engine.load(sine_stems(4 * SR), ["tone"])
+    engine.set_loop(1.0, 2.0)
+    engine.seek(1.75)
+    assert engine.upcoming_source_ranges(SR // 2) == [
+        (round(1.75 * SR), 2 * SR),
+        (SR, SR + SR // 4),
+    ]

@@ -248,6 +248,7 @@ class MainWindow(QMainWindow):
             detail,
             self.cache,
             playhead=lambda: int(engine.source_position_seconds * rate),
+            upcoming=engine.upcoming_source_ranges,
         )
         draft = self.drafts.load(detail.id)
         if draft is not None and draft.track_version != detail.version:
