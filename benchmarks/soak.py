@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import faulthandler
+import gc
 import json
 import os
 import shutil
@@ -72,6 +73,16 @@ def soak_child(url: str, track_id: str, work: Path, seconds: float, block: int) 
     window.show()
     jack_log = os.environ["BENCH_JACK_LOG"]
     state: dict = {"moves": 0}
+    gc_pauses: list[float] = []  # the collector holds the GIL: a long pass delays the callback
+    gc_start = [0.0]
+
+    def gc_timer(phase: str, _info: dict) -> None:
+        if phase == "start":
+            gc_start[0] = time.perf_counter()
+        elif "t0" in state:
+            gc_pauses.append(time.perf_counter() - gc_start[0])
+
+    gc.callbacks.append(gc_timer)
 
     deadline = time.monotonic() + 120.0
 
@@ -114,7 +125,13 @@ def soak_child(url: str, track_id: str, work: Path, seconds: float, block: int) 
         def sweep() -> None:
             knob.set_position((state["moves"] * 0.013) % 1.0)
 
-        for interval, action in ((20, move), (200, sweep)):
+        def watch() -> None:  # when underflows happen (seconds into the soak), for diagnosis
+            n = engine.underflows - state["u0"]
+            if n > state.setdefault("u_seen", 0):
+                state.setdefault("u_times", []).append(round(time.monotonic() - state["t0"], 1))
+                state["u_seen"] = n
+
+        for interval, action in ((20, move), (200, sweep), (250, watch)):
             timer = QTimer(window, interval=interval)
             timer.timeout.connect(action)
             timer.start()
@@ -136,10 +153,14 @@ def soak_child(url: str, track_id: str, work: Path, seconds: float, block: int) 
             "callbacks": callbacks,
             "expected_callbacks": round(elapsed * SR / block),
             "portaudio_underflows": engine.underflows - state["u0"],
+            "underflow_at_s": state.get("u_times", [])[:50],
             "jack_xruns": jack_xruns(jack_log) - state["x0"],
             "missing_frames": engine.missing_frames - state["m0"],
             "callback_errors": engine.callback_errors,
             "ui_moves": state["moves"],
+            "gc_passes": len(gc_pauses),
+            "gc_pause_ms_max": round(1000 * max(gc_pauses, default=0.0), 2),
+            "gc_pauses_over_1ms": sum(p > 0.001 for p in gc_pauses),
             "latency_ms": output.latency_ms,
             "switch_interval_s": sys.getswitchinterval(),
             "banner": window.banner.text() if not window.banner.isHidden() else None,
