@@ -1,8 +1,9 @@
 """PortAudio output (via sounddevice) around an `Engine`, and the PortAudio instance itself.
 
-The stream callback does exactly two things: count PortAudio's underflow flag and call
-`engine.process(outdata)`. Everything else (mixing, transport, fault handling) lives in the engine
-so it can be tested and rendered offline without a device.
+No Python runs on PortAudio's real-time thread: its callback is compiled and copies frames out of
+a ring that a render thread fills by calling `engine.process` (`OutputStream`). Everything else
+(mixing, transport, fault handling) lives in the engine so it can be tested and rendered offline
+without a device.
 
 Every message a person sees about opening a device is written here (`AudioDeviceError`), once.
 
@@ -28,15 +29,21 @@ cleans up the dead client itself when the new one connects.
 from __future__ import annotations
 
 import contextlib
+import ctypes
+import math
 import os
 import shutil
 import socket
 import sys
 import tempfile
 import threading
+import time
 from typing import Any
 
+import numpy as np
 import sounddevice as sd
+from numba import carray, cfunc, types
+from numba.core.typing.ctypes_utils import from_ctypes
 
 from audio.engine import Engine
 
@@ -120,9 +127,86 @@ def _open_error(what: str, exc: BaseException) -> AudioDeviceError:
 
 # -- the stream ---------------------------------------------------------------------------------
 
+RING_SLACK_S = 0.008
+"""How late the render thread may be without a dropout: the ring holds this much audio beyond the
+block the device is playing (rounded up to whole blocks)."""
+
+# The ring's header: int64 slots at the start of its buffer (`userdata` of the C callback).
+_READ = 0  # frames the callback has taken (written by the callback only)
+_WRITE = 1  # frames the render thread has put in (written by the render thread only)
+_CALLBACKS = 2  # device periods (callback calls)
+_PA_UNDERFLOWS = 3  # periods PortAudio flagged paOutputUnderflow
+_SHORT_CALLBACKS = 4  # periods the ring ran short (the rest was zero-filled)
+_SHORT_FRAMES = 5  # frames zero-filled for it
+_DETACHED = 6  # nonzero: output silence, leave the ring alone
+_CAPACITY = 7  # ring size in frames
+_HEADER = 16  # slots (128 bytes: 32 float32, so the frames that follow start 16-byte aligned)
+_PA_OUTPUT_UNDERFLOW = 4  # paOutputUnderflow
+
+_CALLBACK_SIGNATURE = types.intc(
+    types.voidptr,  # const void *input
+    types.voidptr,  # void *output
+    from_ctypes(ctypes.c_ulong),  # unsigned long frameCount
+    types.voidptr,  # const PaStreamCallbackTimeInfo *timeInfo
+    from_ctypes(ctypes.c_ulong),  # PaStreamCallbackFlags statusFlags
+    types.voidptr,  # void *userData: the ring buffer
+)
+
+
+@cfunc(_CALLBACK_SIGNATURE, nopython=True, nogil=True, cache=True)
+def _ring_callback(inp, out, frames, time_info, flags, user):  # pragma: no cover (native)
+    # NB: runs on PortAudio's real-time thread, compiled: no Python, no GIL, no allocation.
+    # Single consumer of the ring: reads `_WRITE` (the producer's index) before the frames it
+    # covers, and publishes `_READ` only after copying them out (x86-64: stores stay in order).
+    hdr = carray(user, (_HEADER,), np.int64)
+    n = int(frames)
+    o = carray(out, (2 * n,), np.float32)
+    hdr[_CALLBACKS] += 1
+    if flags & _PA_OUTPUT_UNDERFLOW:
+        hdr[_PA_UNDERFLOWS] += 1
+    if hdr[_DETACHED] != 0:
+        for i in range(2 * n):
+            o[i] = 0.0
+        return 0
+    cap = hdr[_CAPACITY]
+    data = carray(user, (2 * _HEADER + 2 * cap,), np.float32)
+    r = hdr[_READ]
+    take = min(hdr[_WRITE] - r, n)
+    pos = r % cap
+    for i in range(take):
+        src = 2 * _HEADER + 2 * pos
+        o[2 * i] = data[src]
+        o[2 * i + 1] = data[src + 1]
+        pos += 1
+        if pos == cap:
+            pos = 0
+    for i in range(2 * take, 2 * n):
+        o[i] = 0.0
+    if take < n:
+        hdr[_SHORT_CALLBACKS] += 1
+        hdr[_SHORT_FRAMES] += n - take
+    hdr[_READ] = r + take
+    return 0
+
 
 class OutputStream:
-    """A stereo float32 sounddevice.OutputStream whose callback is `engine.process`."""
+    """A stereo float32 PortAudio output stream fed by `engine.process`, with no Python on the
+    real-time path.
+
+    PortAudio's callback is compiled (`_ring_callback`, a numba cfunc): it copies frames out of a
+    preallocated single-producer/single-consumer ring and never waits for the GIL. A render
+    thread (Python, started and stopped with the stream) keeps the ring full: whenever it has
+    room for a block, it calls `engine.process` on a preallocated block and puts that in. The
+    ring holds `ring_blocks` blocks, so the render thread may be late by `ring_blocks - 1` blocks
+    (at least `RING_SLACK_S`) before the device hears anything of it; that is latency the stream
+    adds, and `latency_seconds` includes it.
+
+    Counters (as before): `engine.callback_count` advances once per rendered block, which the
+    device's consumption paces (when the device stops calling, the ring stays full and the count
+    stops: `AudioOutput` sees the loss). `engine.underflows` counts both periods PortAudio flagged
+    as an output underflow (`portaudio_underflows`) and periods the ring ran short and were
+    zero-filled (`ring_underflows`); the render thread adds them to the engine.
+    """
 
     def __init__(
         self,
@@ -133,21 +217,40 @@ class OutputStream:
     ) -> None:
         if blocksize > engine.max_block:
             raise ValueError(f"blocksize {blocksize} exceeds engine.max_block {engine.max_block}")
+        if blocksize <= 0:
+            raise ValueError(f"blocksize must be positive, got {blocksize}")
         self.engine = engine
-        self._detached = False
+        self.blocksize = int(blocksize)
+        slack_blocks = math.ceil(RING_SLACK_S * engine.sample_rate / self.blocksize)
+        self.ring_blocks = 1 + max(1, slack_blocks)
+        capacity = self.ring_blocks * self.blocksize
+        # NB: shared with the C callback (the header's indices and counters, then the frames);
+        # kept alive by this object, which abandoned streams keep (device.replace_portaudio).
+        self._buffer = np.zeros(2 * _HEADER + 2 * capacity, dtype=np.float32)
+        self._header = self._buffer[: 2 * _HEADER].view(np.int64)
+        self._ring = self._buffer[2 * _HEADER :].reshape(capacity, 2)
+        self._header[_CAPACITY] = capacity
+        self._block = np.zeros((self.blocksize, 2), dtype=np.float32)
+        self._renderer: threading.Thread | None = None
+        self._halt = threading.Event()
+        self._filled = threading.Event()
+        self._reported_underflows = 0
         if device is None:
             device = default_output_device()
             if device is None:
                 raise AudioDeviceError(missing_device_message(None))
         try:
-            self._stream = sd.OutputStream(
+            self._stream = sd._StreamBase(
+                kind="output",
                 samplerate=engine.sample_rate,
-                blocksize=blocksize,
+                blocksize=self.blocksize,
                 device=device,
                 channels=2,
                 dtype="float32",
                 latency=latency,
-                callback=self._callback,
+                callback=sd._ffi.cast("PaStreamCallback*", _ring_callback.address),
+                userdata=sd._ffi.cast("void*", self._buffer.ctypes.data),
+                wrap_callback=None,
             )
             self.hostapi = _hostapi_name(sd.query_devices(self._stream.device)["hostapi"])
         except (sd.PortAudioError, ValueError) as exc:
@@ -156,31 +259,78 @@ class OutputStream:
                 exc,
             ) from exc
 
-    def _callback(self, outdata, frames, time, status) -> None:
-        # NB: runs on PortAudio's real-time thread.
-        if self._detached:  # given up on (see `detach`): another stream may own the engine now
-            outdata.fill(0)
+    # -- the render thread (producer) --------------------------------------------------------------
+
+    def _render(self) -> None:
+        engine, header, ring, block = self.engine, self._header, self._ring, self._block
+        n, capacity = self.blocksize, int(header[_CAPACITY])
+        nap = n / engine.sample_rate / 4
+        halt, filled = self._halt, self._filled
+        while not halt.is_set():
+            self._report_underflows()
+            write = int(header[_WRITE])
+            if capacity - (write - int(header[_READ])) < n:
+                filled.set()
+                time.sleep(nap)
+                continue
+            engine.process(block)  # never raises (faults: silence + engine.callback_errors)
+            start = write % capacity  # a multiple of n: a block never wraps
+            ring[start : start + n] = block
+            header[_WRITE] = write + n  # NB: published after the frames it covers
+        self._report_underflows()
+
+    def _report_underflows(self) -> None:
+        # NB: on the render thread, the one that runs engine.process (which may reset the count).
+        total = self.portaudio_underflows + self.ring_underflows
+        if total != self._reported_underflows:
+            self.engine.underflows += total - self._reported_underflows
+            self._reported_underflows = total
+
+    def _start_renderer(self) -> None:
+        if self._renderer is not None:
             return
-        if status.output_underflow:
-            self.engine.underflows += 1
-        self.engine.process(outdata)
+        self._halt.clear()
+        self._filled.clear()
+        self._renderer = threading.Thread(target=self._render, name="encore-render", daemon=True)
+        self._renderer.start()
+        self._filled.wait(RENDER_JOIN_S)  # the ring starts full: no shortfall on the first periods
+
+    def _stop_renderer(self) -> None:
+        renderer, self._renderer = self._renderer, None
+        if renderer is None:
+            return
+        self._halt.set()
+        if renderer is not threading.current_thread():
+            renderer.join(RENDER_JOIN_S)
+
+    # -- control -----------------------------------------------------------------------------------
 
     def start(self) -> None:
+        if self._header[_DETACHED]:
+            return
+        self._start_renderer()
         try:
             self._stream.start()
         except sd.PortAudioError as exc:
+            self._stop_renderer()
             raise _open_error("cannot start audio output", exc) from exc
 
     def stop(self) -> None:
-        self._stream.stop()
+        try:
+            self._stream.stop()
+        finally:
+            self._stop_renderer()
 
     def close(self) -> None:
+        self._stop_renderer()  # first: a close that never returns leaves the engine alone
         self._stream.close()
 
     def detach(self) -> None:
-        """From now on the callback, if PortAudio still calls it, outputs silence and leaves the
-        engine alone. For a stream being given up on without closing it."""
-        self._detached = True
+        """From now on the callback, if PortAudio still calls it, outputs silence, and the
+        engine is left alone (the render thread has stopped when this returns). For a stream
+        being given up on without closing it."""
+        self._header[_DETACHED] = 1
+        self._stop_renderer()
 
     @property
     def active(self) -> bool:
@@ -198,15 +348,51 @@ class OutputStream:
         return bool(self._stream.stopped)
 
     @property
+    def ring_latency_seconds(self) -> float:
+        """What the ring adds: its whole depth (the render thread keeps it full)."""
+        return int(self._header[_CAPACITY]) / self.engine.sample_rate
+
+    @property
     def latency_seconds(self) -> float:
-        """Output latency PortAudio reports for the open stream."""
-        return float(self._stream.latency)
+        """Output latency PortAudio reports for the open stream, plus the ring's depth."""
+        return float(self._stream.latency) + self.ring_latency_seconds
+
+    # -- what the callback counted (NB: written by the real-time thread; aligned int64 reads) ----
+
+    @property
+    def device_callbacks(self) -> int:
+        """Times PortAudio called the callback (device periods)."""
+        return int(self._header[_CALLBACKS])
+
+    @property
+    def portaudio_underflows(self) -> int:
+        """Periods PortAudio flagged as an output underflow (the device ran dry before us)."""
+        return int(self._header[_PA_UNDERFLOWS])
+
+    @property
+    def ring_underflows(self) -> int:
+        """Periods the render thread had not filled in time (zero-filled, in part or whole)."""
+        return int(self._header[_SHORT_CALLBACKS])
+
+    @property
+    def ring_underflow_frames(self) -> int:
+        """Frames those periods were short of (heard as silence)."""
+        return int(self._header[_SHORT_FRAMES])
+
+    @property
+    def ring_frames(self) -> tuple[int, int]:
+        """(frames put in, frames taken out) of the ring since the stream was opened."""
+        return int(self._header[_WRITE]), int(self._header[_READ])
 
     def __enter__(self) -> OutputStream:
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+RENDER_JOIN_S = 2.0
+"""How long `start` waits for the first fill and `stop`/`detach` for the render thread."""
 
 
 def open_stream(engine: Engine, device: int | str | None, blocksize: int) -> OutputStream:

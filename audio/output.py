@@ -76,14 +76,15 @@ class Stream(Protocol):
 
 
 def keep_the_callback_on_time() -> None:
-    """Let the audio callback thread get the GIL within about half a millisecond.
+    """Let the render thread get the GIL within about half a millisecond.
 
-    The PortAudio callback runs Python (`Engine.process`), so it first has to take the GIL.
-    Python's default switch interval is 5 ms: a thread running Python (the Qt thread painting,
-    a decoder) keeps the GIL that long before it is asked to hand it over, which is longer than
-    a whole 128-frame block (2.67 ms at 48 kHz), so the callback would miss its deadline while
-    the UI is busy. Called whenever a stream starts; process-wide, and never restored (a shorter
-    interval costs the other threads a little throughput, which the app does not miss)."""
+    The PortAudio callback itself runs no Python (audio/device.py), but the render thread that
+    keeps its ring full runs `Engine.process`, so it has to take the GIL. Python's default switch
+    interval is 5 ms: a thread running Python (the Qt thread painting, a decoder) keeps the GIL
+    that long before it is asked to hand it over, which eats most of the ring's slack (8 ms), so
+    the ring would run dry while the UI is busy. Called whenever a stream starts; process-wide,
+    and never restored (a shorter interval costs the other threads a little throughput, which
+    the app does not miss)."""
     sys.setswitchinterval(SWITCH_INTERVAL_S)
 
 
@@ -233,7 +234,7 @@ class AudioOutput:
 
     @property
     def latency_ms(self) -> float | None:
-        """Output latency PortAudio reports for the running stream."""
+        """Output latency of the running stream: PortAudio's plus the stream's ring."""
         stream = self.stream
         return None if stream is None else 1000.0 * float(stream.latency_seconds)
 

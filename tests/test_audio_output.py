@@ -263,8 +263,8 @@ def test_settings_dialog_reopens_on_the_real_device(qtbot, jackd, tmp_path):
         count = engine.callback_count
         qtbot.waitUntil(lambda: engine.callback_count > count + 5, timeout=3000)
         qtbot.wait(REFRESH_WAIT_MS)
-        # JACK's latency is its server period (128 frames = 2.7 ms), whatever the block size:
-        # the dialog shows what PortAudio reports for the open stream.
+        # The dialog shows the open stream's latency: what PortAudio reports (JACK: its server
+        # period, whatever the block size) plus the stream's ring (audio/device.py).
         assert dialog.latency.text() == f"{output.latency_ms:.1f} ms"
         assert output.stream._stream.blocksize == 1024
         assert dialog.underflows.text() == str(engine.underflows)
