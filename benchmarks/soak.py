@@ -11,9 +11,11 @@ and plays. While it plays, a "fan" drags one fader at 50 Hz and sweeps an EQ kno
 the widgets (so every move goes widget -> Studio -> engine, and the draft autosaves), and the
 window's own 30 Hz poll animates meters and playhead.
 
-xruns are counted twice, because each side sees different ones: PortAudio's output-underflow
-flags (`Engine.underflows`) and the JACK server's own log ("XRun ... was not finished": the
-callback missed its period). Callback count vs. wall time catches a stalled stream.
+Dropouts are counted on every side, because each sees different ones: periods the render
+thread had not filled in time (`ring_short_periods`, heard as silence), PortAudio's
+output-underflow flags, and the JACK server's own log ("XRun ... was not finished": the callback
+missed its period). `underflow_periods` (= `Engine.underflows`) is the first two together.
+Callback count vs. wall time catches a stalled stream.
 """
 
 from __future__ import annotations
@@ -114,6 +116,9 @@ def soak_child(url: str, track_id: str, work: Path, seconds: float, block: int) 
             u0=engine.underflows,
             m0=engine.missing_frames,
             x0=jack_xruns(jack_log),
+            pa0=output.stream.portaudio_underflows,
+            ring0=output.stream.ring_underflows,
+            ringf0=output.stream.ring_underflow_frames,
         )
         strips = list(window.mixer.strips.values())
         fader, knob = strips[0].fader, strips[1].hp
@@ -144,6 +149,7 @@ def soak_child(url: str, track_id: str, work: Path, seconds: float, block: int) 
             app.quit()
 
     def report() -> None:
+        stream = output.stream
         elapsed = time.monotonic() - state["t0"]
         callbacks = engine.callback_count - state["c0"]
         state["result"] = {
@@ -152,7 +158,10 @@ def soak_child(url: str, track_id: str, work: Path, seconds: float, block: int) 
             "stems": len(window.mixer.strips),
             "callbacks": callbacks,
             "expected_callbacks": round(elapsed * SR / block),
-            "portaudio_underflows": engine.underflows - state["u0"],
+            "underflow_periods": engine.underflows - state["u0"],
+            "portaudio_underflows": stream.portaudio_underflows - state["pa0"],
+            "ring_short_periods": stream.ring_underflows - state["ring0"],
+            "ring_short_frames": stream.ring_underflow_frames - state["ringf0"],
             "underflow_at_s": state.get("u_times", [])[:50],
             "jack_xruns": jack_xruns(jack_log) - state["x0"],
             "missing_frames": engine.missing_frames - state["m0"],
@@ -201,7 +210,7 @@ def run(seconds: float, block: int) -> dict:
             err = done.stderr.split("\nExtension modules:")[0]  # a fatal error lists 100+ modules
             raise RuntimeError(f"soak child failed ({done.returncode}):\n{err[-4000:]}")
         soak = json.loads(lines[-1])
-        xruns = soak["portaudio_underflows"] + soak["jack_xruns"]
+        xruns = soak["underflow_periods"] + soak["jack_xruns"]
         return {
             "machine": machine_info(),
             "loadavg_after": round(os.getloadavg()[0], 2),

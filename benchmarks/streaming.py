@@ -39,6 +39,7 @@ from app.client import PlatformClient
 from app.embedded import PlatformProcess, start_platform
 from app.streaming import FIRST_RECORDS, TrackStream
 from app.studio import Studio
+from audio import device as device_module
 from audio.device import OutputStream
 from audio.engine import Engine
 from audio.output import keep_the_callback_on_time
@@ -181,19 +182,23 @@ def build_catalog(directory: Path, work: Path) -> list[dict[str, Any]]:
 
 
 class TimedOutput(OutputStream):
-    """The app's output stream, noting when the first audible block left the callback.
+    """The app's output stream, noting when the first audible block reaches the device.
 
-    Timestamping inside the callback (one float compare per block) instead of polling from
-    another thread means the figure is not blurred by when a poller gets the GIL."""
+    The render thread timestamps (one float compare per block) instead of a poller from another
+    thread, so the figure is not blurred by when a poller gets the GIL. The frames already
+    queued in the ring ahead of the audible block play first: they are added, so the figure is
+    what a listener hears, ring latency included."""
 
     def __init__(self, engine: Engine, device: int) -> None:
         super().__init__(engine, device=device, blocksize=BLOCKSIZE)
         self.first_sound: float | None = None
 
-    def _callback(self, outdata, frames, time_info, status) -> None:
-        super()._callback(outdata, frames, time_info, status)
+    def _report_underflows(self) -> None:  # NB: the render thread, after each block it rendered
+        super()._report_underflows()
         if self.first_sound is None and self.engine.output_peak > AUDIBLE:
-            self.first_sound = time.perf_counter()
+            h = self._header
+            ahead = int(h[device_module._WRITE]) - int(h[device_module._READ]) - self.blocksize
+            self.first_sound = time.perf_counter() + max(0, ahead) / self.engine.sample_rate
 
 
 def open_like_the_ui(
