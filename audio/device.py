@@ -127,6 +127,9 @@ def _open_error(what: str, exc: BaseException) -> AudioDeviceError:
 
 # -- the stream ---------------------------------------------------------------------------------
 
+SWITCH_INTERVAL_S = 0.0005
+"""Python's GIL switch interval while a stream runs; see `_keep_the_renderer_on_time`."""
+
 RING_SLACK_S = 0.008
 """How late the render thread may be without a dropout: the ring holds this much audio beyond the
 block the device is playing (rounded up to whole blocks)."""
@@ -187,6 +190,19 @@ def _ring_callback(inp, out, frames, time_info, flags, user):  # pragma: no cove
         hdr[_SHORT_FRAMES] += n - take
     hdr[_READ] = r + take
     return 0
+
+
+def _keep_the_renderer_on_time() -> None:
+    """Let the render thread get the GIL within about half a millisecond.
+
+    The PortAudio callback itself runs no Python, but the render thread that keeps its ring
+    full runs `Engine.process`, so it has to take the GIL. Python's default switch interval is
+    5 ms: a thread running Python (the Qt thread painting, a decoder) keeps the GIL that long
+    before it is asked to hand it over, which eats most of the ring's slack (RING_SLACK_S), so
+    the ring would run dry while the UI is busy. Set whenever a render thread starts;
+    process-wide, and never restored (a shorter interval costs the other threads a little
+    throughput, which the app does not miss)."""
+    sys.setswitchinterval(SWITCH_INTERVAL_S)
 
 
 class OutputStream:
@@ -289,6 +305,7 @@ class OutputStream:
     def _start_renderer(self) -> None:
         if self._renderer is not None:
             return
+        _keep_the_renderer_on_time()
         self._halt.clear()
         self._filled.clear()
         self._renderer = threading.Thread(target=self._render, name="encore-render", daemon=True)

@@ -996,7 +996,7 @@ def _accumulate_group(n, s, s_lo, xs, send_cur, send_tgt, use_rev, use_dly, mix,
 
 @njit(cache=True, nogil=True)
 def strip_accumulate(n, s_lo, s_hi, xs, send_cur, send_tgt, use_rev, use_dly, mix, bus):
-    """The deferred sums of strip_groups(defer=True): stems [s_lo, s_hi) onto mix / bus, in
+    """The deferred sums of strip_groups(xs=array): stems [s_lo, s_hi) onto mix / bus, in
     stem order, with the same grouping and the same operations as the direct path."""
     s = s_lo
     while s + 2 <= s_hi:

@@ -23,7 +23,6 @@ state `WEDGED` and the message says to restart Encore (the draft is saved).
 from __future__ import annotations
 
 import contextlib
-import sys
 import threading
 import time
 from collections.abc import Callable
@@ -46,7 +45,6 @@ from audio.engine import Engine
 STALL_SECONDS = 1.0
 """No callback for this long while the stream claims to run: the device is gone."""
 RELEASE_TIMEOUT_S = 2.0
-SWITCH_INTERVAL_S = 0.0005
 
 LOST_MESSAGE = (
     "The audio device went away (unplugged, or its sound server stopped). Playback is paused "
@@ -73,19 +71,6 @@ class Stream(Protocol):
     latency_seconds: float
 
     def close(self) -> None: ...
-
-
-def keep_the_callback_on_time() -> None:
-    """Let the render thread get the GIL within about half a millisecond.
-
-    The PortAudio callback itself runs no Python (audio/device.py), but the render thread that
-    keeps its ring full runs `Engine.process`, so it has to take the GIL. Python's default switch
-    interval is 5 ms: a thread running Python (the Qt thread painting, a decoder) keeps the GIL
-    that long before it is asked to hand it over, which eats most of the ring's slack (8 ms), so
-    the ring would run dry while the UI is busy. Called whenever a stream starts; process-wide,
-    and never restored (a shorter interval costs the other threads a little throughput, which
-    the app does not miss)."""
-    sys.setswitchinterval(SWITCH_INTERVAL_S)
 
 
 class AudioOutput:
@@ -175,7 +160,6 @@ class AudioOutput:
             if not lost:
                 self.state, self.message = OutputState.NO_DEVICE, str(exc)
             return self.message
-        keep_the_callback_on_time()
         self.stream, self.device_name = stream, name
         self.state, self.message = OutputState.RUNNING, None
         self._last_count, self._last_advance = self.engine.callback_count, self._clock()

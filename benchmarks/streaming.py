@@ -42,7 +42,6 @@ from app.studio import Studio
 from audio import device as device_module
 from audio.device import OutputStream
 from audio.engine import Engine
-from audio.output import keep_the_callback_on_time
 from benchmarks.machine import machine_info
 
 REPO = Path(__file__).resolve().parents[1]
@@ -510,7 +509,6 @@ def main() -> None:
         url, track_id, directory = args.app_child
         app_child(url, track_id, Path(directory))
         return
-    keep_the_callback_on_time()  # as AudioOutput does: the harness opens streams directly
     print(json.dumps(run(args.repeat, args.json_only)), flush=True)
 
 

@@ -23,10 +23,10 @@ import pytest
 from app.drafts import DraftStore
 from app.settings import Settings, load_settings, save_settings
 from audio import output as output_module
+from audio.device import SWITCH_INTERVAL_S
 from audio.engine import Engine
 from audio.output import (
     LOST_MESSAGE,
-    SWITCH_INTERVAL_S,
     WEDGED_MESSAGE,
     AudioOutput,
     OutputState,
