@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import datetime
 from decimal import Decimal
 from enum import StrEnum
-from typing import Literal
+from typing import ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -131,6 +131,10 @@ class RightsPolicy(BaseModel):
         "least this many dB. A uniform gain change is only volume, not a derivative.",
     )
 
+    def allows(self, stem_id: str) -> bool:
+        """Whether fans may use (stream, hear, remix) this stem. The one rule both sides apply."""
+        return self.allowed_stems is None or stem_id in self.allowed_stems
+
     @model_validator(mode="after")
     def _ranges_are_ordered(self) -> RightsPolicy:
         if self.tempo_ratio_min > self.tempo_ratio_max:
@@ -165,6 +169,20 @@ class TrackDetail(TrackSummary):
     entitlement_message: str | None = Field(
         None, description="Why not, in words a person can act on, when `entitled` is false."
     )
+    owned: bool = Field(
+        False, description="Whether the caller is the track's artist (streams every stem)."
+    )
+
+    LOCKED_MESSAGE: ClassVar[str] = "The artist keeps this stem out of fan remixes."
+
+    def locked_stems(self, *, as_fan: bool = False) -> dict[str, str]:
+        """Stem id -> why it is locked, for this caller (or as a fan would get the track).
+
+        Locked stems are not streamed, heard or put into a remix; the platform refuses to deliver
+        them to fans (only their artist gets them), so the studio and the platform agree."""
+        if self.owned and not as_fan:
+            return {}
+        return {s.id: self.LOCKED_MESSAGE for s in self.stems if not self.policy.allows(s.id)}
 
 
 class StemSettings(BaseModel):

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -68,14 +68,17 @@ class TrackStream:
         upcoming: Callable[[int], Sequence[tuple[int, int]]] | None = None,
         ahead_seconds: float = AHEAD_SECONDS,
         behind_seconds: float = BEHIND_SECONDS,
+        locked: Collection[str] = (),
     ) -> None:
-        if not detail.stems:
+        # Locked stems (TrackDetail.locked_stems) are never requested: the platform refuses them.
+        stems = [s for s in detail.stems if s.id not in locked]
+        if not stems:
             raise PlatformError("This track has no stems to remix.", code="no_stems")
         self.client, self.detail, self.cache, self.playhead = client, detail, cache, playhead
         # Source ranges playback reads next (a loop wraps, an arrangement jumps); None: the
         # track straight on from the playhead.
         self.upcoming = upcoming
-        self.stems = list(detail.stems)
+        self.stems = stems
         self.sample_rate = self.stems[0].sample_rate
         self.n_frames = max(round(s.duration * s.sample_rate) for s in self.stems)
         per_chunk = CHUNK_FRAMES / self.sample_rate

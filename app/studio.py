@@ -50,11 +50,15 @@ class Studio:
         self.engine.load_source(track.source, [s.name for s in track.stems])
         track.start()
         self.track = track
-        self.document = document or RemixDocument(
-            track_id=track.detail.id,
-            track_version=track.detail.version,
-            title=f"{track.detail.title} (remix)",
-            stems={s.id: StemSettings() for s in track.stems},
+        self.document = (
+            _without_locked(document, track.stem_ids)
+            if document is not None
+            else RemixDocument(
+                track_id=track.detail.id,
+                track_version=track.detail.version,
+                title=f"{track.detail.title} (remix)",
+                stems={s.id: StemSettings() for s in track.stems},
+            )
         )
         self._push_all()
         return self.document
@@ -539,6 +543,16 @@ class Studio:
         """Document -> engine for tempo and key (live R2 stretch; 1 / 0 is the plain engine)."""
         assert self.document is not None
         self.engine.set_stretch(self.document.tempo_ratio, self.document.key_shift)
+
+
+def _without_locked(doc: RemixDocument, playable: list[str]) -> RemixDocument:
+    """A restored draft over the stems this track plays now: a stem the artist has locked since
+    the draft was saved is left out (settings and automation), so it never blocks a submission."""
+    stems = {k: v for k, v in doc.stems.items() if k in playable}
+    lanes = [lane for lane in doc.automation if lane.stem in playable]
+    if len(stems) == len(doc.stems) and len(lanes) == len(doc.automation):
+        return doc
+    return doc.model_copy(update={"stems": stems, "automation": lanes})
 
 
 def _held(points: list[tuple[float, float]], t: float) -> float:

@@ -80,6 +80,11 @@ def _fmt(x: float) -> str:
     return f"{x:g}"
 
 
+def _stem_name(track: Track, stem_id: str) -> str:
+    """The stem's name as people read it (messages never show internal ids)."""
+    return next((s.name for s in track.stems if s.id == stem_id), stem_id)
+
+
 def check_document(doc: RemixDocument, track: Track, policy: RightsPolicy) -> list[Violation]:
     """Every way `doc` breaks the track's facts or the artist's policy (empty when it is fine)."""
     problems: list[Violation] = []
@@ -98,11 +103,14 @@ def check_document(doc: RemixDocument, track: Track, policy: RightsPolicy) -> li
             problems.append(
                 Violation("unknown_stem", f"stem '{stem_id}' is not a stem of this track")
             )
-        elif stem_id not in allowed:
+        elif stem_id not in allowed and not doc.stems[stem_id].mute:
+            # A locked stem that is muted is not heard (nor rendered): only a sounding one is
+            # refused, so an older draft that still lists it never blocks a remix.
             problems.append(
                 Violation(
                     "stem_not_allowed",
-                    f"stem '{stem_id}' is not one the artist allows in remixes",
+                    f"the {_stem_name(track, stem_id)} stem is one the artist keeps out of "
+                    "remixes; mute it or reopen the track (Encore leaves it out)",
                 )
             )
     for lane in doc.automation:
@@ -308,7 +316,7 @@ def render_document(doc: RemixDocument, track: Track, storage: Storage) -> tuple
     from server.stemsource import DecodingSource
 
     policy = RightsPolicy.model_validate(track.policy or {})
-    stems = [s for s in track.stems if policy.allowed_stems is None or s.id in policy.allowed_stems]
+    stems = [s for s in track.stems if policy.allows(s.id)]
     arrays = document_arrays(doc, [s.id for s in stems], bpm=track.bpm)
     with DecodingSource([storage.path(s.path) for s in stems]) as source:
         mix = render_mix(

@@ -43,10 +43,36 @@ def rejected(creator: Api, doc: dict, code: str) -> str:
 def test_allowed_stems(creator, set_policy):
     ids = stem_ids(set_policy())
     track = set_policy(allowed_stems=ids[:3])
+    name = track["stems"][4]["name"]
     doc = doc_for(track, stems={ids[0]: {"gain_db": -6.0}, ids[4]: {"gain_db": -2.0}})
     assert rejected(creator, doc, "stem_not_allowed") == (
-        f"Stem '{ids[4]}' is not one the artist allows in remixes."
+        f"The {name} stem is one the artist keeps out of remixes; mute it or reopen the track "
+        "(Encore leaves it out)."
     )
+
+
+def test_a_locked_stem_never_blocks_a_remix(creator, owner, set_policy):
+    """The artist unticks one stem: fans neither get it nor are refused for a draft listing it."""
+    ids = stem_ids(set_policy())
+    track = set_policy(allowed_stems=ids[:-1])
+    locked = ids[-1]
+    # A fresh remix over the allowed stems (what the studio sends) is accepted...
+    assert creator.submit(doc_for(track)).status_code in (201, 202)
+    # ...and so is an older draft that still lists the locked stem, muted (it is not heard).
+    older = doc_for(track, stems={ids[0]: {"gain_db": -4.0}, locked: {"mute": True}})
+    assert creator.submit(older).status_code in (201, 202)
+    # The locked stem is never delivered to fans, even by Range, but its artist gets it.
+    message = assert_error(
+        creator("GET", f"/tracks/{TRACK}/stems/{locked}/audio", headers={"Range": "bytes=0-99"}),
+        403,
+        "stem_locked",
+    )
+    assert track["stems"][-1]["name"] in message and locked not in message
+    assert owner("GET", f"/tracks/{TRACK}/stems/{locked}/audio").status_code == 200
+    assert creator("GET", f"/tracks/{TRACK}/stems/{ids[0]}/audio").status_code == 200
+    # The detail says who owns it, so the studio locks the same stems the platform refuses.
+    assert creator("GET", f"/tracks/{TRACK}").json()["owned"] is False
+    assert owner("GET", f"/tracks/{TRACK}").json()["owned"] is True
 
 
 def test_solo_forbidden_when_soloed(creator, set_policy):

@@ -77,6 +77,7 @@ class MainWindow(QMainWindow):
         self.account = account or client.account
         self.detail: TrackDetail | None = None
         self._loading_id: str | None = None
+        self.preview_as_fan = False  # an artist hears their track as fans get it
         self.setWindowTitle("Encore — Superfan remix studio")
         self.resize(1180, 720)
 
@@ -192,6 +193,15 @@ class MainWindow(QMainWindow):
         self.track_controls.tempoChanged.connect(self._tempo_ratio)
         self.track_controls.keyChanged.connect(self._key_shift)
         row.addWidget(self.track_controls, 0, Qt.AlignmentFlag.AlignTop)
+        self.preview_button = QPushButton("Preview as fan")
+        self.preview_button.setCheckable(True)
+        self.preview_button.setVisible(False)  # only on the artist's own tracks
+        self.preview_button.setToolTip(
+            "Hear and remix this track exactly as fans get it: stems you keep out of remixes "
+            "are locked"
+        )
+        self.preview_button.toggled.connect(self._preview_toggled)
+        row.addWidget(self.preview_button, 0, Qt.AlignmentFlag.AlignTop)
         self.audio_button = QPushButton("Audio…")
         self.audio_button.setFocusPolicy(Qt.FocusPolicy.NoFocus)
         self.audio_button.setToolTip("Output device, block size, latency and dropouts")
@@ -223,6 +233,9 @@ class MainWindow(QMainWindow):
             f"{detail.artist} · {detail.bpm:g} BPM · {detail.key} · "
             f"{format_time(detail.duration)[:-2]} · {len(detail.stems)} stems"
         )
+        self.preview_button.setVisible(detail.owned)
+        if not detail.owned:
+            self._set_preview(False)
         if not detail.entitled:
             self._loading_id = None
             self.show_banner(detail.entitlement_message or "You can't remix this track.")
@@ -243,12 +256,14 @@ class MainWindow(QMainWindow):
         assert self.cache is not None
         self._loading_id = None
         engine, rate = self.engine, detail.stems[0].sample_rate if detail.stems else 48000
+        locked = detail.locked_stems(as_fan=self.preview_as_fan)
         stream = TrackStream(
             self.client,
             detail,
             self.cache,
             playhead=lambda: int(engine.source_position_seconds * rate),
             upcoming=engine.upcoming_source_ranges,
+            locked=locked,
         )
         draft = self.drafts.load(detail.id)
         if draft is not None and draft.track_version != detail.version:
@@ -256,8 +271,10 @@ class MainWindow(QMainWindow):
         doc = self.studio.open(stream, draft)
         self.detail = detail
         strips = self.mixer.set_stems(
-            stream.stems, doc.stems, set(detail.policy.solo_forbidden_stems)
+            detail.stems, doc.stems, set(detail.policy.solo_forbidden_stems), locked
         )
+        for stem_id in detail.locked_stems(as_fan=True).keys() - locked.keys():
+            self.mixer.strips[stem_id].mark_locked_for_fans(detail.LOCKED_MESSAGE)
         for strip in strips:
             strip.gainChanged.connect(self.studio.set_gain_db)
             strip.panChanged.connect(self.studio.set_pan)
@@ -284,6 +301,19 @@ class MainWindow(QMainWindow):
             "Restored your unsaved draft of this remix." if draft else "Draft autosaves as you mix."
         )
         self.trackOpened.emit(detail.id)
+
+    def _preview_toggled(self, on: bool) -> None:
+        """Reopen the artist's track as fans get it (or in full): same draft, other stems."""
+        self.preview_as_fan = on
+        if self.detail is not None and self.detail.owned:
+            self._save_draft()
+            self.open_track(self.detail.id)
+
+    def _set_preview(self, on: bool) -> None:
+        blocked = self.preview_button.blockSignals(True)
+        self.preview_button.setChecked(on)
+        self.preview_button.blockSignals(blocked)
+        self.preview_as_fan = on
 
     def _on_open_error(self, exc: BaseException) -> None:
         self._loading_id = None

@@ -145,7 +145,7 @@ class StemStrip(QWidget):
         self.name = QLabel(info.name)
         self.name.setObjectName("stemName")
         self.name.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        kind = QLabel(info.kind.value.upper())
+        kind = self.kind_label = QLabel(info.kind.value.upper())
         kind.setObjectName("sectionTitle")
         kind.setAlignment(Qt.AlignmentFlag.AlignCenter)
 
@@ -212,6 +212,13 @@ class StemStrip(QWidget):
         self.mute.toggled.connect(lambda on: self.muteToggled.emit(self.stem_id, on))
         self.solo.toggled.connect(self._on_solo)
         self._on_solo(settings.solo, emit=False)
+
+    def mark_locked_for_fans(self, reason: str) -> None:
+        """On the artist's own track: this stem plays for them, but fans get it locked."""
+        self.kind_label.setText("LOCKED FOR FANS")
+        self.kind_label.setObjectName("lockBadge")
+        self.kind_label.setToolTip(reason)
+        self.kind_label.style().polish(self.kind_label)  # the new name's style rule
 
     def _build_fx(self, name: str, s: StemSettings) -> QWidget:
         def eq(label: str, band: str) -> Knob:
@@ -470,13 +477,49 @@ class ReturnStrip(QWidget):
         )
 
 
+class LockedStrip(QWidget):
+    """A stem the artist keeps out of fan remixes: shown (so the track's make-up is clear) with
+    the reason, never streamed, heard or editable."""
+
+    def __init__(self, info: StemInfo, reason: str, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.stem_id = info.id
+        self.setObjectName("strip")
+        self.setProperty("locked", True)
+        self.setAttribute(Qt.WidgetAttribute.WA_StyledBackground, True)
+        self.setFixedWidth(112)
+        self.setAccessibleName(f"{info.name}: locked. {reason}")
+        name = QLabel(info.name)
+        name.setObjectName("stemName")
+        name.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        name.setWordWrap(True)
+        kind = QLabel(info.kind.value.upper())
+        kind.setObjectName("sectionTitle")
+        kind.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        badge = QLabel("\N{LOCK} Locked")
+        badge.setObjectName("lockBadge")
+        badge.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.reason = QLabel(reason)
+        self.reason.setObjectName("hint")
+        self.reason.setWordWrap(True)
+        self.reason.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.setToolTip(reason)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(8, 8, 8, 8)
+        layout.setSpacing(6)
+        for widget in (name, kind, badge, self.reason):
+            layout.addWidget(widget)
+        layout.addStretch(1)
+
+
 class MixerPanel(QWidget):
     """Strips side by side; rebuilt when a track opens."""
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setObjectName("mixerPanel")
-        self.strips: dict[str, StemStrip] = {}
+        self.strips: dict[str, StemStrip] = {}  # in the engine's stem order
+        self.locked: dict[str, LockedStrip] = {}  # after them: not in the engine
         self.returns = ReturnStrip()
         self.master = MasterStrip()
         self._row = QHBoxLayout(self)
@@ -487,13 +530,20 @@ class MixerPanel(QWidget):
         self._row.addWidget(self.master)
 
     def set_stems(
-        self, stems: list[StemInfo], settings: dict[str, StemSettings], solo_forbidden: set[str]
+        self,
+        stems: list[StemInfo],
+        settings: dict[str, StemSettings],
+        solo_forbidden: set[str],
+        locked: dict[str, str] | None = None,
     ) -> list[StemStrip]:
-        for strip in self.strips.values():
+        """One strip per playable stem (in `stems`' order), then the locked ones (id -> why)."""
+        for strip in [*self.strips.values(), *self.locked.values()]:
             strip.setParent(None)
             strip.deleteLater()
-        self.strips = {}
-        for i, info in enumerate(stems):
+        self.strips, self.locked = {}, {}
+        locked = locked or {}
+        playable = [info for info in stems if info.id not in locked]
+        for i, info in enumerate(playable):
             strip = StemStrip(
                 info,
                 settings.get(info.id, StemSettings()),
@@ -501,6 +551,11 @@ class MixerPanel(QWidget):
             )
             self._row.insertWidget(i, strip)
             self.strips[info.id] = strip
+        for info in stems:
+            if info.id in locked:
+                locked_strip = LockedStrip(info, locked[info.id])
+                self._row.insertWidget(len(self.strips) + len(self.locked), locked_strip)
+                self.locked[info.id] = locked_strip
         return list(self.strips.values())
 
 

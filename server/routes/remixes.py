@@ -61,7 +61,7 @@ def _attribution(
     """Duplicate checks, then the canonical hash, split statement and disclosure record."""
     policy = policy_of(track)
     stem_ids = [s.id for s in track.stems]
-    usable = [s for s in stem_ids if policy.allowed_stems is None or s in policy.allowed_stems]
+    usable = [s for s in stem_ids if policy.allows(s)]
     audible = audible_stems(doc, usable)
     canonical = canonical_hash(doc, stem_ids)
     check_duplicates(db, user, doc, canonical, audible)

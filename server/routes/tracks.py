@@ -151,6 +151,7 @@ def get_track(track_id: str, db: SessionDep, user: CurrentUser) -> TrackDetail:
         policy=policy_of(track),
         entitled=problem is None,
         entitlement_message=problem,
+        owned=is_owner(user, track),
     )
 
 
@@ -183,5 +184,12 @@ def stem_audio(
             "not_found",
             f"Track '{track_id}' has no stem '{stem_id}'. The track's stems are listed at "
             f"/v1/tracks/{track_id}.",
+        )
+    if not is_owner(user, track) and not policy_of(track).allows(stem.id):
+        raise ApiError(
+            403,
+            "stem_locked",
+            f"The artist keeps the {stem.name} stem out of remixes, so it is not streamed to "
+            "fans. Remix the track's other stems.",
         )
     return file_response(request, storage.path(stem.path), "audio/flac")

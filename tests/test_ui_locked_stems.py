@@ -1,0 +1,138 @@
+"""A stem the artist keeps out of remixes, through the real studio window.
+
+The artist unticks one stem; the fan's studio shows it locked with the reason, never asks the
+platform for it, and the remix the studio submits is accepted. The artist's "Preview as fan" gets
+exactly what fans get. `undertow` (owned by demo artist2, closed by default) keeps the main demo
+catalog untouched for the other tests.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+from PySide6.QtCore import Qt
+
+from app.contract import RemixDocument, RemixStatus, StemSettings
+from app.drafts import DraftStore
+from audio.engine import Engine
+from tests.platform_helpers import as_demo, stem_ids
+from tests.test_ui_e2e import sign_in
+from ui.main import load_theme
+from ui.mainwindow import MainWindow
+from ui.tasks import TaskRunner
+
+pytestmark = [pytest.mark.ui]
+
+TRACK = "undertow"
+
+
+@pytest.fixture
+def tasks(qapp):
+    runner = TaskRunner()
+    yield runner
+    runner.wait(10000)
+
+
+@pytest.fixture
+def one_stem_locked(platform):
+    """undertow opened to fans with its last stem unticked in "Fans may use"."""
+    owner = as_demo(platform.url, "artist2")
+    ids = stem_ids(owner("GET", f"/tracks/{TRACK}").json())
+    resp = owner(
+        "PUT", f"/tracks/{TRACK}/policy", json={"opted_in": True, "allowed_stems": ids[:-1]}
+    )
+    assert resp.status_code == 200, resp.text
+    yield ids
+    owner("PUT", f"/tracks/{TRACK}/policy", json={"opted_in": False})
+
+
+def open_window(qtbot, tasks, platform, tmp_path, username: str) -> MainWindow:
+    dialog = sign_in(qtbot, tasks, platform.url, username)
+    assert dialog.client is not None
+    window = MainWindow(
+        dialog.client, Engine(), tasks, DraftStore(tmp_path / username), tmp_path / "cache"
+    )
+    window.setStyleSheet(load_theme())
+    qtbot.addWidget(window)
+    window.show()
+    return window
+
+
+def open_track(qtbot, window: MainWindow) -> None:
+    window.open_track(TRACK)
+    qtbot.waitUntil(lambda: window.studio.track is not None, timeout=30000)
+
+
+def test_fan_sees_the_stem_locked_and_the_remix_goes_through(
+    qtbot, tasks, platform, tmp_path, one_stem_locked
+):
+    ids = one_stem_locked
+    window = open_window(qtbot, tasks, platform, tmp_path, "fan")
+    open_track(qtbot, window)
+    track = window.studio.track
+    assert track is not None
+
+    # Shown locked, with the reason, and kept out of the engine, the stream and the recipe.
+    assert list(window.mixer.locked) == [ids[-1]]
+    locked = window.mixer.locked[ids[-1]]
+    assert locked.isVisible() and "keeps this stem out" in locked.reason.text()
+    assert track.stem_ids == ids[:-1] == list(window.mixer.strips)
+    assert window.engine.n_stems == len(ids) - 1
+    assert window.studio.document is not None and ids[-1] not in window.studio.document.stems
+    qtbot.waitUntil(lambda: track.seekable, timeout=60000)  # every stem it asked for arrived
+    assert track.failure is None
+
+    # A remix made in the studio is accepted by the platform.
+    strip = window.mixer.strips[ids[0]]
+    strip.fader.setValue(strip.fader.value() - 120)  # 12 dB down: a clear rebalance
+    info = window.client.submit_remix(window.studio.document, uuid.uuid4().hex)
+    assert info.status in (RemixStatus.RECEIVED, RemixStatus.RENDERING, RemixStatus.PUBLISHED)
+
+
+def test_an_older_draft_with_the_stem_in_it_is_trimmed(
+    qtbot, tasks, platform, tmp_path, one_stem_locked
+):
+    ids = one_stem_locked
+    window = open_window(qtbot, tasks, platform, tmp_path, "fan")
+    detail = window.client.track(TRACK)
+    # A draft saved before the artist locked the stem: it sets the now-locked stem loud.
+    drafts = window.drafts
+    drafts.save(
+        RemixDocument(
+            track_id=TRACK,
+            track_version=detail.version,
+            title="Older draft",
+            stems={i: StemSettings(gain_db=-3.0 if i == ids[-1] else 0.0) for i in ids},
+        )
+    )
+    open_track(qtbot, window)
+    doc = window.studio.document
+    assert doc is not None and doc.title == "Older draft"
+    assert set(doc.stems) == set(ids[:-1])
+    strip = window.mixer.strips[ids[1]]
+    strip.fader.setValue(strip.fader.value() - 120)
+    info = window.client.submit_remix(window.studio.document, uuid.uuid4().hex)
+    assert info.status != RemixStatus.REJECTED
+
+
+def test_artist_hears_everything_and_previews_as_fan(
+    qtbot, tasks, platform, tmp_path, one_stem_locked
+):
+    ids = one_stem_locked
+    window = open_window(qtbot, tasks, platform, tmp_path, "artist2")
+    open_track(qtbot, window)
+    # The artist's own track: every stem plays, the one fans can't use is marked.
+    assert window.preview_button.isVisible()
+    assert list(window.mixer.strips) == ids and not window.mixer.locked
+    assert window.mixer.strips[ids[-1]].kind_label.text() == "LOCKED FOR FANS"
+
+    # Preview as fan: the track reopens exactly as fans get it.
+    first = window.studio.track
+    qtbot.mouseClick(window.preview_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(
+        lambda: window.studio.track is not None and window.studio.track is not first,
+        timeout=30000,
+    )
+    assert list(window.mixer.locked) == [ids[-1]]
+    assert window.engine.n_stems == len(ids) - 1
