@@ -19,17 +19,23 @@ Threads (the engine's rules hold: the callback never waits, locks, allocates or 
   callback is not held up by it, and two workers use two cores.
 * **callback** (`read`, `advance`, `cut`, `retime`; called by `Engine` only): copies out of the
   ring. A read the worker has not reached plays silence and is counted
-  (`Engine.missing_frames`); the read index then holds (no skip), and the audio fades back in
-  over `FADE_S` when it arrives.
+  (`Engine.missing_frames`, and `late_frames`, which the UI shows, unless it is the expected
+  priming after a cut); the read index then holds (no skip), and the audio fades back in over
+  `FADE_S` when it arrives.
 * **UI thread**: `set_params`, `close`.
 
 Changes while playing: a new tempo/key starts a new *segment* in the other ring slot, anchored
 `SWITCH_LEAD_S` ahead of the read head (the worker primes it meanwhile); when the read head gets
-there the callback crossfades (`XFADE_S`, equal power) from the old segment to the new one. Back
+there, and the worker has the crossfade plus the block being read, the callback crossfades
+(`XFADE_S`, equal power) from the old segment to the new one; the worker keeps at least that much
+ahead, whatever the block size, so a pending switch always comes. Back
 to tempo 1 / key 0 crossfades to the direct (unstretched) read, which is then exactly the
 engine's plain path: with ratio 1 and shift 0 the output is bit-identical to no stretcher at all.
 A cut (seek, load, arrangement change, play from stop) re-anchors at the new playhead at once
-and holds the playhead, in silence (counted), until the worker has the first frames.
+and holds the playhead, in silence (counted), until the worker has the first frames; a hold longer
+than `LEAD_S` is the worker being behind, and counts as late. A loop set or cleared while a
+segment plays (`retime`) is a change too: the old segment reads the old timeline, so a segment on
+the new one takes over, crossfaded, as soon as the read head reaches its anchor.
 
 Live is a preview: R2 (`ENGINE_FASTER`), real-time mode. The offline/platform render uses R3 on
 whole stems (audio/stretch.py); the two differ in transient detail, not in tempo, key or length.
@@ -155,6 +161,8 @@ class StretchedSource:
         self._req_src: list[BlockSource | None] = [None, None]
         self._active = np.zeros(2, dtype=bool)  # slots the worker should keep filled
         self._rd = np.zeros(2, dtype=np.int64)  # frames the callback has consumed per slot
+        # NB: callback -> worker: the largest block read, so the lead covers a switch's needs.
+        self._block = np.zeros(1, dtype=np.int64)
         self.groups = worker_groups(s, cores)
         g = len(self.groups)
         # NB: worker -> callback, one row per worker (group of stems).
@@ -165,8 +173,8 @@ class StretchedSource:
         self._frames = np.zeros(g, dtype=np.int64)  # output frames produced
         self._src_missing = np.zeros(g, dtype=np.int64)  # frames read before the source had them
         self.worker_error: str | None = None
-        # NB: callback -> UI: frames the ring did not have in time after playback had started
-        # (the workers fell behind), as opposed to the expected wait after a cut.
+        # NB: callback -> UI: frames the ring did not have in time (the workers fell behind), as
+        # opposed to the expected priming after a cut (see `late_frames`).
         self._late = np.zeros(1, dtype=np.int64)
 
         # -- callback-owned state -------------------------------------------------------------
@@ -177,6 +185,7 @@ class StretchedSource:
         self._head = 0.0  # play frame of the next frame the engine reads (kernel input)
         self._adv = 0  # play frames the last read moved
         self._hold = False  # after a cut: silence until the worker has frames
+        self._grace = 0  # frames of that silence still expected (priming); then it is late
         self._fade_left = 0
         self._xf_from = -2  # crossfade source: -2 none, -1 direct, 0/1 slot
         self._xf_pos = 0
@@ -224,8 +233,9 @@ class StretchedSource:
 
     @property
     def late_frames(self) -> int:
-        """Frames played as silence because the workers fell behind (not the wait after a cut):
-        the UI says tempo/key cannot keep up when this grows."""
+        """Frames played as silence because the workers fell behind or were reset and not back
+        in time (a ring underrun, a segment running dry in a crossfade, a cut's hold longer than
+        its expected priming of LEAD_S): the UI says tempo/key cannot keep up when this grows."""
         return int(self._late[0])
 
     def close(self) -> None:
@@ -268,6 +278,7 @@ class StretchedSource:
         self._cur = 0
         self._j = 0
         self._hold = True
+        self._grace = self.lead
 
     def retime(self, source: BlockSource, timeline: Timeline, delta: int) -> None:
         """A loop set/clear at a block edge changed play-frame coordinates by `delta` (and the
@@ -289,6 +300,8 @@ class StretchedSource:
         """Fill out (S, 2, F) with the stream at play frame v (the engine's read head); returns
         frames missing. Bypassed (the engine's plain `timeline.read`) at ratio 1 / shift 0."""
         n = out.shape[2]
+        if n > self._block[0]:
+            self._block[0] = n  # NB: read by the worker (its lead)
         if (
             self._cur < 0
             and self._pend < 0
@@ -302,7 +315,7 @@ class StretchedSource:
         if self._xf_from == -2 and not self._hold and self._want is not self._have:
             self._change(source, timeline, v)
         if self._pend >= 0:
-            self._try_switch(v)
+            self._try_switch(v, n)
         if self._xf_from == -2:
             if self._cur < 0:
                 self._head = float(v + n)
@@ -355,7 +368,12 @@ class StretchedSource:
         self._request(k, anchor, ratio, key, source, timeline)
         self._pend = k
 
-    def _try_switch(self, v: int) -> None:
+    def _lead(self) -> int:
+        """Frames the worker keeps ahead of the read index: LEAD_S, and never less than a switch
+        needs (the crossfade plus the largest block read), or a pending switch would never come."""
+        return max(self.lead, self.xfade + int(self._block[0]))
+
+    def _try_switch(self, v: int, n: int) -> None:
         k = self._pend
         if not self._ready(k):
             return
@@ -368,7 +386,9 @@ class StretchedSource:
         # NB: read by the worker: it keeps its lead ahead of where the switch will now land (a
         # late worker is caught up with, never waited for).
         self._rd[k] = j
-        if self._avail(k) < j + self.xfade + self.max_block:
+        # The crossfade and the block being read (not max_block: the engine's is 8192 in the app,
+        # more than the worker keeps ahead, and the switch then never came: issue 14).
+        if self._avail(k) < j + self.xfade + n:
             return
         if self._cur >= 0:
             self._xf_from, self._xf_j = self._cur, self._j
@@ -402,6 +422,9 @@ class StretchedSource:
         if self._hold:
             if not self._ready(k) or self._avail(k) < self._j + n:
                 out.fill(0.0)
+                # The priming after a cut is expected; silence past it is the worker behind.
+                self._late[0] += max(0, n - self._grace)
+                self._grace = max(0, self._grace - n)
                 return n
             self._hold = False
             self._fade_left = self.fade
@@ -440,6 +463,7 @@ class StretchedSource:
             m = self._copy_ring(src, self._xf_j, old)
             if m < q:
                 old[:, :, m:].fill(0.0)
+                self._late[0] += q - m  # the old segment ran dry: a gap in its fade-out
             self._xf_j += m
             self._rd[src] = self._xf_j
         a = self._xf_pos
@@ -470,7 +494,10 @@ class StretchedSource:
         discard = [0, 0]
         tls: list[Timeline | None] = [None, None]
         srcs: list[BlockSource | None] = [None, None]
-        clones: dict[int, Timeline] = {}
+        # Per slot: the Timeline requested and the worker's copy of it (own scratch, CHUNK
+        # frames). Matched by identity, never by id(): a freed timeline's id is reused by the
+        # next one, whose loop would then be read through the old one's copy.
+        origs: list[Timeline | None] = [None, None]
         buf = np.zeros((s, 2, CHUNK), dtype=np.float32)
         flat = buf[lo:hi].reshape(2 * (hi - lo), CHUNK)  # a view: contiguous rows lo..hi
         written = self._written[group]
@@ -501,10 +528,12 @@ class StretchedSource:
                         pad = int(rb.get_preferred_start_pad())
                         discard[k] = int(rb.get_start_delay())
                         in_pos[k] = anchor - pad
-                        if id(tl) not in clones:
-                            if len(clones) > 8:
-                                clones.clear()
-                            clones[id(tl)] = Timeline(
+                        if origs[k] is tl:
+                            clone = tls[k]
+                        elif origs[1 - k] is tl:
+                            clone = tls[1 - k]
+                        else:
+                            clone = Timeline(
                                 s,
                                 CHUNK,
                                 tl.source_frames,
@@ -512,12 +541,12 @@ class StretchedSource:
                                 list(tl.segments) if tl.arranged else None,
                                 tl.loop,
                             )
-                        tls[k], srcs[k] = clones[id(tl)], src
+                        origs[k], tls[k], srcs[k] = tl, clone, src
                         written[k] = 0
                         gens[k] = g
                         self._built[group, k] = g  # NB: after `written` is reset
                     ahead = int(written[k]) - int(self._rd[k])
-                    if ahead >= self.lead or RING_FRAMES - ahead < 8 * CHUNK:
+                    if ahead >= self._lead() or RING_FRAMES - ahead < 8 * CHUNK:
                         continue
                     busy = True
                     tl, src, rb = tls[k], srcs[k], rbs[k]
