@@ -23,6 +23,23 @@ class DraftStore:
     def __init__(self, directory: Path) -> None:
         self.directory = directory
 
+    @classmethod
+    def for_account(cls, root: Path, platform: str, username: str) -> DraftStore:
+        """The drafts of one account on one platform: another account never sees or edits them
+        (two people on one computer, or one person with a fan and an artist account)."""
+        return cls(root / _SAFE.sub("_", platform) / _SAFE.sub("_", username))
+
+    def latest(self) -> RemixDocument | None:
+        """The most recently edited draft that reads (to offer it back at sign-in), or None."""
+        paths = sorted(
+            self.directory.glob("*.remix.json"), key=lambda p: p.stat().st_mtime, reverse=True
+        )
+        for path in paths:
+            doc = self.load(path.name.removesuffix(".remix.json"))
+            if doc is not None:
+                return doc
+        return None
+
     def _path(self, track_id: str) -> Path:
         return self.directory / f"{_SAFE.sub('_', track_id)}.remix.json"
 

@@ -27,6 +27,20 @@ class PlatformProcess:
     data_dir: Path
     process: subprocess.Popen
     log: list[str] = field(default_factory=list)
+    demo: bool = True
+
+    @property
+    def port(self) -> int:
+        return int(self.url.rsplit(":", 1)[1])
+
+    def restart(self) -> PlatformProcess:
+        """A new platform on the same data (and the same port when it is free, so clients and
+        streams carry on with the URL they have). Reaps this one first: no zombie is left."""
+        self.kill()
+        try:
+            return start_platform(self.data_dir, port=self.port, demo=self.demo)
+        except PlatformStartError:
+            return start_platform(self.data_dir, demo=self.demo)  # the port was taken meanwhile
 
     def stop(self, timeout: float = 10.0) -> None:
         if self.process.poll() is None:
@@ -38,10 +52,10 @@ class PlatformProcess:
                 self.process.wait(timeout)
 
     def kill(self) -> None:
-        """Die without warning, as a crashed server would."""
+        """Die without warning, as a crashed server would (and reap it)."""
         if self.process.poll() is None:
             self.process.kill()
-            self.process.wait(10)
+        self.process.wait(10)
 
     @property
     def running(self) -> bool:
@@ -106,4 +120,4 @@ def start_platform(
         proc.kill()
         tail = "\n".join(log[-20:])
         raise PlatformStartError(f"The local platform did not start. Its last output:\n{tail}")
-    return PlatformProcess(url=url_box[0], data_dir=data_dir, process=proc, log=log)
+    return PlatformProcess(url=url_box[0], data_dir=data_dir, process=proc, log=log, demo=demo)

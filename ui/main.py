@@ -6,25 +6,19 @@ import argparse
 import os
 import signal
 import sys
+import time
 from pathlib import Path
 
 import platformdirs
 from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QApplication
 
-from app.client import PlatformClient
-from app.drafts import DraftStore
-from app.embedded import PlatformProcess, PlatformStartError, start_platform
-from app.session import TokenVault
-from app.settings import BLOCK_SIZES, load_settings
-from audio.engine import Engine
+from app.links import LinkError, parse_remix_link
+from app.settings import BLOCK_SIZES
 from audio.mixer import MixKernel
-from audio.output import AudioOutput
-from ui.login import LoginDialog
-from ui.mainwindow import MainWindow
+from ui.instance import OPEN_PREFIX, RAISE, SingleInstance
+from ui.shell import APP_NAME, Options, Shell
 from ui.tasks import TaskRunner
-
-APP_NAME = "encore"
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
@@ -43,6 +37,12 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument(
         "--device", help="audio output device (name or index; default: from Audio settings)"
     )
+    parser.add_argument(
+        "link",
+        nargs="?",
+        help="an Encore link to open, e.g. encore://remix/… (from Copy link)",
+    )
+    parser.add_argument("--open", metavar="LINK", help="the same: open this Encore link")
     parser.add_argument(
         "--blocksize",
         type=int,
@@ -68,80 +68,67 @@ def quit_on_ctrl_c(app: QApplication) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(sys.argv[1:] if argv is None else argv)
+    link = args.open or args.link
+    if link:
+        try:
+            parse_remix_link(link)
+        except LinkError as exc:
+            print(f"encore: {exc}", file=sys.stderr)
+            return 2
     app = QApplication.instance() or QApplication(sys.argv[:1])
     app.setApplicationName("Encore")
     app.setStyleSheet(load_theme())
+    instance = SingleInstance(args.data_dir)
+    if not instance.acquire():
+        return _hand_over(instance, link)
     quit_on_ctrl_c(app)
     tasks = TaskRunner(app)
     # Compile the engine's DSP while the fan signs in, not when the first track opens.
     tasks.run(lambda: MixKernel(1, 256))
-    embedded: list[PlatformProcess] = []
-
-    demo = args.platform is None
-    login = LoginDialog(tasks, demo=demo)
-
-    def ready(url: str) -> None:
-        # The embedded platform's port changes per run: its sessions are keyed by its data dir.
-        vault = TokenVault(f"embedded:{args.data_dir}" if demo else url)
-        label = "Connected to the local platform" if demo else f"Platform: {url}"
-        login.platform_ready(PlatformClient(url), label, vault)
-
-    if demo:
-
-        def start() -> str:
-            embedded.append(start_platform(args.data_dir / "platform"))
-            return embedded[0].url
-
-        def failed(exc: BaseException) -> None:
-            message = str(exc) if isinstance(exc, PlatformStartError) else repr(exc)
-            login.platform_failed(f"{message}\nQuit and start Encore again.")
-
-        tasks.run(start, ready, failed)
-    else:
-        ready(args.platform)
-
+    options = Options(args.data_dir, args.platform, args.device, args.blocksize, link)
+    shell = Shell(app, options, tasks)
+    instance.messageReceived.connect(shell.handle_message)
     try:
-        if login.exec() != LoginDialog.DialogCode.Accepted or login.client is None:
-            return 0
-        engine = Engine()
-        settings = load_settings()
-        device = args.device if args.device is not None else settings.output_device
-        blocksize = args.blocksize or settings.blocksize
-        # The one owner of the output stream: the window reopens it (Audio settings) and it
-        # watches for the device vanishing and coming back (it also sets the GIL switch
-        # interval the audio callback needs).
-        output = AudioOutput(engine, device, blocksize)
-        output.open(device, blocksize)
-        account = login.client.account
-        assert account is not None
-        cache_dir = Path(platformdirs.user_cache_dir(APP_NAME)) / "stems" / account.username
-        window = MainWindow(
-            login.client,
-            engine,
-            tasks,
-            DraftStore(args.data_dir / "drafts"),
-            cache_dir,
-            vault=login.vault,
-            output=output,
-            settings=settings,
-        )
-        window.show()
+        shell.start()
         code = app.exec()
-        output.close()
-        if output.wedged:
-            # No fresh PortAudio could replace one whose device vanished (audio/device.py): its
-            # atexit handler would hang. Everything of ours is saved and closed; leave without it.
-            tasks.wait(5000)
-            for platform in embedded:
-                platform.stop()
-            sys.stdout.flush()
-            sys.stderr.flush()
-            os._exit(code)
+        output = shell.output
+        if output is not None:
+            output.close()
+            if output.wedged:
+                # No fresh PortAudio could replace one whose device vanished (audio/device.py):
+                # its atexit handler would hang. Everything of ours is saved and closed; leave
+                # without it.
+                tasks.wait(5000)
+                shell.shutdown()
+                instance.release()
+                sys.stdout.flush()
+                sys.stderr.flush()
+                os._exit(code)
         return code
     finally:
         tasks.wait(5000)
-        for platform in embedded:
-            platform.stop()
+        shell.shutdown()
+        shell.setParent(None)  # a later main() in this process (tests) starts from nothing
+        instance.release()
+
+
+def _hand_over(instance: SingleInstance, link: str | None) -> int:
+    """Encore already runs on this data folder: give it the link (or bring it to the front)."""
+    message = f"{OPEN_PREFIX}{link}" if link else RAISE
+    for _ in range(10):  # the first one may still be starting up
+        if instance.send(message):
+            print("Encore is already running; it has been brought to the front.")
+            return 0
+        if instance.acquire():  # it quit meanwhile
+            instance.release()
+            break
+        time.sleep(0.5)
+    print(
+        "encore: another Encore holds this data folder but does not answer. Close it, or start "
+        "this one with another --data-dir.",
+        file=sys.stderr,
+    )
+    return 1
 
 
 if __name__ == "__main__":

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from PySide6.QtCore import Qt, QTimer, Signal
@@ -19,9 +20,10 @@ from PySide6.QtWidgets import (
 )
 
 from app.cache import EncryptedCache
-from app.client import PlatformClient, PlatformError
-from app.contract import Account, RemixDocument, TrackDetail, TrackSummary
+from app.client import PlatformClient, PlatformError, PlatformUnavailable
+from app.contract import Account, RemixDocument, RemixInfo, RemixStatus, TrackDetail, TrackSummary
 from app.drafts import DraftStore
+from app.links import LinkError, parse_remix_link
 from app.session import TokenVault
 from app.settings import Settings
 from app.streaming import TrackStream
@@ -51,6 +53,7 @@ def describe(exc: BaseException) -> str:
 
 class MainWindow(QMainWindow):
     trackOpened = Signal(str)
+    signedOut = Signal()  # the session ended: the app shows the sign-in window again
 
     def __init__(
         self,
@@ -87,6 +90,15 @@ class MainWindow(QMainWindow):
         self.banner.setObjectName("banner")
         self.banner.setWordWrap(True)
         self.banner.setVisible(False)
+        # One action beside the banner's message (Retry, Restore draft…): a message a user can
+        # act on offers the act.
+        self.banner_action = QPushButton("")
+        self.banner_action.setVisible(False)
+        self.banner_action.clicked.connect(self._banner_clicked)
+        self._banner_act: Callable[[], None] | None = None
+        banner_row = QHBoxLayout()
+        banner_row.addWidget(self.banner, 1)
+        banner_row.addWidget(self.banner_action, 0, Qt.AlignmentFlag.AlignVCenter)
         self.transport = TransportBar()
         self.arrangement = ArrangementEditor()
         self.transport_ctl = TransportController(self.studio, self.transport, self.arrangement)
@@ -110,7 +122,7 @@ class MainWindow(QMainWindow):
         right.setContentsMargins(18, 16, 18, 14)
         right.setSpacing(12)
         right.addWidget(self.header)
-        right.addWidget(self.banner)
+        right.addLayout(banner_row)
         right.addWidget(self.transport)
         right.addWidget(self.arrangement)
         mixer_title = QLabel("MIXER")
@@ -214,7 +226,11 @@ class MainWindow(QMainWindow):
 
     def refresh_catalog(self, query: str) -> None:
         client = self.client
-        self.tasks.run(lambda: client.tracks(query), self._show_tracks, self._on_error)
+        self.tasks.run(
+            lambda: client.tracks(query),
+            self._show_tracks,
+            lambda exc: self._on_error(exc, lambda: self.refresh_catalog(query)),
+        )
 
     def _show_tracks(self, tracks: list[TrackSummary]) -> None:
         self.catalog.set_tracks(tracks)
@@ -225,7 +241,11 @@ class MainWindow(QMainWindow):
         self._loading_id = track_id
         self.hide_banner()
         client = self.client
-        self.tasks.run(lambda: client.track(track_id), self._on_detail, self._on_open_error)
+        self.tasks.run(
+            lambda: client.track(track_id),
+            self._on_detail,
+            lambda exc: self._on_open_error(exc, track_id),
+        )
 
     def _on_detail(self, detail: TrackDetail) -> None:
         self.track_title.setText(detail.title)
@@ -241,7 +261,9 @@ class MainWindow(QMainWindow):
             self.show_banner(detail.entitlement_message or "You can't remix this track.")
             return
         self.tasks.run(
-            self._ensure_cache, lambda _c: self._start_stream(detail), self._on_open_error
+            self._ensure_cache,
+            lambda _c: self._start_stream(detail),
+            lambda exc: self._on_open_error(exc, detail.id),
         )
 
     def _ensure_cache(self) -> EncryptedCache:
@@ -315,10 +337,10 @@ class MainWindow(QMainWindow):
         self.preview_button.blockSignals(blocked)
         self.preview_as_fan = on
 
-    def _on_open_error(self, exc: BaseException) -> None:
+    def _on_open_error(self, exc: BaseException, track_id: str) -> None:
         self._loading_id = None
         self.load_progress.setVisible(False)
-        self.show_banner(describe(exc))
+        self._on_error(exc, lambda: self.open_track(track_id))
 
     # -- transport and meters ---------------------------------------------------------------------
 
@@ -443,6 +465,9 @@ class MainWindow(QMainWindow):
         return self.studio.document
 
     def sign_out_and_close(self) -> None:
+        """End the session (revoked on the platform, no audio left behind) and hand back to the
+        sign-in window (`signedOut`): switching accounts needs no relaunch."""
+        self.sign_out.setEnabled(False)
         self.engine.pause()
         self._save_draft()
         self.studio.close()
@@ -451,13 +476,73 @@ class MainWindow(QMainWindow):
         if self.vault is not None:
             self.vault.clear()
         client = self.client
-        self.tasks.run(client.logout, lambda _r: self.close(), lambda _e: self.close())
+
+        def done(_result: object = None) -> None:
+            self.signedOut.emit()  # the sign-in window opens before this one closes
+            self.close()
+
+        self.tasks.run(client.logout, done, done)
+
+    # -- links, drafts at sign-in, the platform coming back ----------------------------------------
+
+    def open_link(self, link: str) -> None:
+        """Show and play the remix an `encore://remix/…` link points to."""
+        try:
+            remix_id = parse_remix_link(link)
+        except LinkError as exc:
+            self.show_banner(str(exc))
+            return
+        client = self.client
+        self.tasks.run(
+            lambda: client.remix(remix_id),
+            self._show_linked_remix,
+            lambda exc: self._on_error(exc, lambda: self.open_link(link)),
+        )
+
+    def _show_linked_remix(self, remix: RemixInfo) -> None:
+        self.sections.show_section("remixes")
+        self.sections.remixes.show_remix(remix)
+        if remix.status == RemixStatus.PUBLISHED and not self.sections.listener.active(remix.id):
+            self.sections.listener.toggle(remix)
+        self.raise_()
+        self.activateWindow()
+
+    def offer_latest_draft(self) -> None:
+        """At sign-in: the account's last unsubmitted draft, offered back in one click."""
+        draft = self.drafts.latest()
+        if draft is None:
+            return
+        self.show_banner(
+            f"You have an unsubmitted draft: “{draft.title}”. Restore it to carry on mixing.",
+            "Restore draft",
+            lambda: self.open_track(draft.track_id),
+        )
+
+    def platform_restarted(self) -> None:
+        """The embedded platform died and was started again (ui/shell.py): say so, carry on."""
+        self.show_banner(
+            "The local platform stopped unexpectedly and Encore restarted it. You can carry on: "
+            "streaming resumes where it was."
+        )
+        self.refresh_catalog(self.catalog.search.text())
 
     # -- messages ---------------------------------------------------------------------------------
 
-    def show_banner(self, text: str) -> None:
+    def show_banner(
+        self, text: str, action: str = "", act: Callable[[], None] | None = None
+    ) -> None:
+        """Show a message, with one button (`action`) that runs `act` and hides the message."""
         self.banner.setText(text)
         self.banner.setVisible(True)
+        self._banner_act = act
+        self.banner_action.setText(action)
+        self.banner_action.setVisible(act is not None)
+
+    def _banner_clicked(self) -> None:
+        act = self._banner_act
+        self.hide_banner()
+        if act is not None:
+            act()
 
     def _cache_limit_bytes(self) -> int:
         return self.settings.cache_limit_mb * 1024 * 1024
@@ -490,9 +575,15 @@ class MainWindow(QMainWindow):
 
     def hide_banner(self) -> None:
         self.banner.setVisible(False)
+        self.banner_action.setVisible(False)
+        self._banner_act = None
 
-    def _on_error(self, exc: BaseException) -> None:
-        self.show_banner(describe(exc))
+    def _on_error(self, exc: BaseException, retry: Callable[[], None] | None = None) -> None:
+        """Show a failure; one the platform's absence caused offers Retry."""
+        if isinstance(exc, PlatformUnavailable) and retry is not None:
+            self.show_banner(describe(exc), "Retry", retry)
+        else:
+            self.show_banner(describe(exc))
 
     def closeEvent(self, event) -> None:
         self._poll.stop()

@@ -612,6 +612,15 @@ class RemixesView(QObject):
         self.detail.setVisible(True)
         self.detail.set_remix(self.remixes[self.selected])
 
+    def show_remix(self, remix: RemixInfo) -> None:
+        """Show any remix (one of ours, or another fan's opened from a link) on the page."""
+        self.selected = remix.id
+        self.remixes.setdefault(remix.id, remix)
+        self.select(remix.id)
+        self.placeholder.setVisible(False)
+        self.detail.setVisible(True)
+        self.detail.set_remix(remix)
+
     def select(self, remix_id: str) -> None:
         for i in range(self.list.count()):
             if self.list.item(i).data(Qt.ItemDataRole.UserRole) == remix_id:

@@ -19,6 +19,7 @@ from app.contract import (
     RemixStatus,
     SplitStatement,
 )
+from app.links import remix_link
 from app.remix import audible_stems
 from server.antispam import check_duplicates, check_quota
 from server.config import Settings
@@ -46,7 +47,7 @@ def remix_info(remix: Remix) -> RemixInfo:
         status=RemixStatus(remix.status),
         reason=remix.reason,
         created_at=remix.created_at,
-        link=f"encore://remix/{remix.id}",
+        link=remix_link(remix.id),
         split=SplitStatement.model_validate(remix.split) if remix.split else None,
         disclosure=Disclosure.model_validate(remix.disclosure) if remix.disclosure else None,
     )
