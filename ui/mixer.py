@@ -496,7 +496,7 @@ class LockedStrip(QWidget):
         kind = QLabel(info.kind.value.upper())
         kind.setObjectName("sectionTitle")
         kind.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        badge = QLabel("\N{LOCK} Locked")
+        badge = QLabel("LOCKED")
         badge.setObjectName("lockBadge")
         badge.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.reason = QLabel(reason)
