@@ -18,9 +18,12 @@ from pydantic import BaseModel
 from app.contract import (
     API_PREFIX,
     Account,
+    ArtistTrack,
+    ArtistTrackList,
     AuditEntry,
     AuditLog,
     ContentKey,
+    Health,
     RemixDocument,
     RemixInfo,
     RemixList,
@@ -28,6 +31,7 @@ from app.contract import (
     ReviewDecision,
     ReviewRequest,
     RightsPolicy,
+    TakedownRequest,
     TokenPair,
     TrackDetail,
     TrackList,
@@ -246,16 +250,12 @@ class PlatformClient:
 
     # -- artist side -----------------------------------------------------------------------------
 
-    def artist_tracks(self) -> list[TrackSummary]:
-        """The signed-in artist's own tracks (opted in or not).
-
-        The catalog lists an artist's own tracks alongside every opted-in one and names the artist
-        by display name, so this filters on it; the review calls themselves are authorised by the
-        platform (another artist's track answers 403), so a name clash cannot leak anything."""
+    def artist_tracks(self) -> list[ArtistTrack]:
+        """The signed-in artist's own tracks (opted in or not), each with how many remixes wait
+        for review; the platform picks them by account, so two artists' names cannot clash."""
         if self.account is None or "artist" not in self.account.roles:
             return []
-        name = self.account.display_name
-        return [t for t in self.tracks() if t.artist == name]
+        return self._get_model("/me/tracks", ArtistTrackList).tracks
 
     def review_queue(self, track_id: str, status: RemixStatus | None = None) -> list[RemixInfo]:
         """Remixes of the artist's track, newest first (`status` filters, e.g. pending)."""
@@ -269,14 +269,25 @@ class PlatformClient:
         resp = self._send("POST", f"/remixes/{remix_id}/review", json=body.model_dump(mode="json"))
         return RemixInfo.model_validate(resp.json())
 
+    def take_down(self, remix_id: str, reason: str) -> RemixInfo:
+        """Withdraw a published remix of the artist's track; the platform requires a reason,
+        and the creator sees it."""
+        body = TakedownRequest(reason=reason.strip())
+        resp = self._send("POST", f"/remixes/{remix_id}/takedown", json=body.model_dump())
+        return RemixInfo.model_validate(resp.json())
+
     def set_policy(self, track_id: str, policy: RightsPolicy) -> RightsPolicy:
         """Replace the track's whole rights policy; the platform's 422 names a bad field."""
         resp = self._send("PUT", f"/tracks/{track_id}/policy", json=policy.model_dump(mode="json"))
         return RightsPolicy.model_validate(resp.json())
 
     def audit(self, track_id: str) -> list[AuditEntry]:
-        """Policy changes and reviews of the artist's track, newest first."""
+        """Policy changes, reviews and takedowns of the artist's track, newest first."""
         return self._get_model(f"/tracks/{track_id}/audit", AuditLog).entries
+
+    def health(self) -> Health:
+        """The platform's liveness and software version (no sign-in needed)."""
+        return self._get_model("/health", Health, auth=False)
 
     # -- transport -------------------------------------------------------------------------------
 

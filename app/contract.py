@@ -361,6 +361,7 @@ class RemixStatus(StrEnum):
     PENDING_APPROVAL = "pending_approval"
     PUBLISHED = "published"
     REJECTED = "rejected"
+    TAKEN_DOWN = "taken_down"  # was published; the track's artist withdrew it (with a reason)
 
 
 class SplitRole(StrEnum):
@@ -424,7 +425,9 @@ class RemixInfo(BaseModel):
     title: str
     creator: str
     status: RemixStatus
-    reason: str | None = Field(None, description="Why it was rejected, when it was.")
+    reason: str | None = Field(
+        None, description="Why it was rejected or taken down, when it was (shown to the creator)."
+    )
     created_at: datetime
     link: str = Field(
         description="In-app link to the published remix: the one thing a fan may copy."
@@ -447,11 +450,23 @@ class ReviewRequest(BaseModel):
     )
 
 
+class TakedownRequest(BaseModel):
+    """The artist withdraws a published remix of their track; the creator sees the reason."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    reason: str = Field(
+        ..., max_length=1000, description="Required (not blank); shown to the creator."
+    )
+
+
 class AuditEntry(BaseModel):
     id: int
     at: datetime
     actor: str
-    action: str = Field(description="'policy_changed', 'remix_approved' or 'remix_rejected'.")
+    action: str = Field(
+        description="'policy_changed', 'remix_approved', 'remix_rejected' or 'remix_taken_down'."
+    )
     track_id: str
     remix_id: str | None = None
     before: dict[str, object] | None = None
@@ -469,3 +484,20 @@ class RemixList(BaseModel):
 
 class TrackList(BaseModel):
     tracks: list[TrackSummary]
+
+
+class ArtistTrack(TrackSummary):
+    """One of the caller's own tracks, with what waits for them."""
+
+    awaiting_review: int = Field(
+        0, description="Remixes of this track pending the artist's approval."
+    )
+
+
+class ArtistTrackList(BaseModel):
+    tracks: list[ArtistTrack]
+
+
+class Health(BaseModel):
+    status: str = "ok"
+    version: str = Field(description="The platform software's version, e.g. '0.1.0'.")

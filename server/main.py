@@ -7,10 +7,11 @@ from contextlib import asynccontextmanager
 
 from fastapi import APIRouter, FastAPI
 
-from app.contract import API_PREFIX
+from app.contract import API_PREFIX, Health
 from server.config import Settings
 from server.db import init_db, make_engine, make_sessionmaker
 from server.demo import seed_demo
+from server.disclosure import encore_version
 from server.errors import install_error_handlers
 from server.limits import BodySizeLimit
 from server.pipeline import RemixPipeline
@@ -57,9 +58,10 @@ def create_app(settings: Settings) -> FastAPI:
 
     api = APIRouter(prefix=API_PREFIX)
 
-    @api.get("/health", tags=["meta"])
-    def health() -> dict[str, str]:
-        return {"status": "ok"}
+    @api.get("/health", response_model=Health, tags=["meta"])
+    def health() -> Health:
+        """Liveness, and the platform's software version (shown to QA in Diagnostics)."""
+        return Health(version=encore_version())
 
     for module in (auth, me, tracks, remixes, artist):
         api.include_router(module.router)

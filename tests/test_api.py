@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import io
 import itertools
+import re
 import threading
 import time
 import uuid
@@ -75,7 +76,8 @@ def submit(api: Api, doc: dict, key: str | None) -> requests.Response:
 
 
 def test_health_and_openapi(platform):
-    assert requests.get(f"{platform.url}/v1/health", timeout=5).json() == {"status": "ok"}
+    health = requests.get(f"{platform.url}/v1/health", timeout=5).json()
+    assert health["status"] == "ok" and re.fullmatch(r"\d+\.\d+\.\d+\S*", health["version"])
     spec = requests.get(f"{platform.url}/openapi.json", timeout=5).json()
     assert "/v1/remixes" in spec["paths"]
 

@@ -159,3 +159,118 @@ def test_review_queue_approve_and_reject(platform, artist, artist2, creator, ope
     assert reviews[second_id]["action"] == "remix_rejected"
     assert reviews[second_id]["reason"] == "The bass is the hook; keep it in."
     assert all(e["actor"] == "artist2" for e in log)
+
+
+@pytest.fixture
+def open_at_once(artist2):
+    """`undertow` open to remixes, published without approval."""
+    resp = artist2(
+        "PUT", f"/tracks/{MINE}/policy", json={"opted_in": True, "requires_approval": False}
+    )
+    assert resp.status_code == 200, resp.text
+    yield artist2("GET", f"/tracks/{MINE}").json()
+    assert artist2("PUT", f"/tracks/{MINE}/policy", json={"opted_in": False}).status_code == 200
+
+
+def test_takedown_by_the_artist_with_a_reason_the_fan_sees(
+    platform, artist, artist2, creator, open_at_once
+):
+    track = open_at_once
+    ids = stem_ids(track)
+    doc = doc_for(track, stems={ids[3]: {"gain_db": -13.6}}, title="To take down")
+    submitted = creator.submit(doc)
+    assert submitted.status_code == 201, submitted.text
+    remix_id = submitted.json()["id"]
+    assert wait_for_status(creator, remix_id)["status"] == "published"
+    listener = as_demo(platform.url, "fan")  # another superfan: hears published remixes
+    assert listener("GET", f"/remixes/{remix_id}/audio").status_code == 200
+
+    # Only the track's artist: the creator, a fan and another artist are refused.
+    reason = {"reason": "It uses the vocal stem I only cleared for the original release."}
+    for api in (creator, listener, artist):
+        message = assert_error(
+            api("POST", f"/remixes/{remix_id}/takedown", json=reason), 403, "not_track_artist"
+        )
+        assert message == "Only the artist of 'Undertow' can take down its remixes."
+    assert_error(artist2("POST", "/remixes/no-such-remix/takedown", json=reason), 404, "not_found")
+    # A reason is required, and blank is no reason.
+    for body in ({"reason": ""}, {"reason": "   \n"}):
+        message = assert_error(
+            artist2("POST", f"/remixes/{remix_id}/takedown", json=body), 422, "reason_required"
+        )
+        assert message.startswith("Say why you are taking this remix down")
+    missing = artist2("POST", f"/remixes/{remix_id}/takedown", json={})
+    assert "'reason' is required" in assert_error(missing, 422, "invalid_request")
+    assert creator("GET", f"/remixes/{remix_id}").json()["status"] == "published"
+
+    taken = artist2("POST", f"/remixes/{remix_id}/takedown", json=reason)
+    assert taken.status_code == 200, taken.text
+    assert taken.json()["status"] == "taken_down"
+    expected = (
+        "The artist took this remix down: It uses the vocal stem I only cleared for the "
+        "original release."
+    )
+    assert taken.json()["reason"] == expected
+    again = artist2("POST", f"/remixes/{remix_id}/takedown", json=reason)
+    assert "is taken down, not published" in assert_error(again, 409, "not_published")
+
+    # The creator sees the status and the reason, on the remix and in their list.
+    mine = creator("GET", f"/remixes/{remix_id}").json()
+    assert (mine["status"], mine["reason"]) == ("taken_down", expected)
+    listed = {r["id"]: r for r in creator("GET", "/remixes", params={"mine": 1}).json()["remixes"]}
+    assert listed[remix_id]["status"] == "taken_down" and listed[remix_id]["reason"] == expected
+
+    # The audio: refused to the creator (who is told why) and gone for everyone else; only the
+    # artist still hears it.
+    gone = assert_error(creator("GET", f"/remixes/{remix_id}/audio"), 410, "taken_down")
+    assert gone.startswith("The artist of 'Undertow' took this remix down")
+    assert_error(listener("GET", f"/remixes/{remix_id}/audio"), 404, "not_found")
+    assert_error(listener("GET", f"/remixes/{remix_id}"), 404, "not_found")
+    assert_error(artist("GET", f"/remixes/{remix_id}/audio"), 404, "not_found")
+    owner_copy = artist2("GET", f"/remixes/{remix_id}/audio")
+    assert owner_copy.status_code == 200 and owner_copy.content[:4] == b"fLaC"
+
+    entry = next(
+        e
+        for e in artist2("GET", f"/tracks/{MINE}/audit").json()["entries"]
+        if e["remix_id"] == remix_id
+    )
+    assert entry["action"] == "remix_taken_down" and entry["actor"] == "artist2"
+    assert entry["before"] == {"status": "published"}
+    assert entry["after"] == {"status": "taken_down"}
+    assert entry["reason"] == reason["reason"]
+
+
+def test_the_artists_tracks_count_remixes_waiting_for_review(
+    platform, artist2, creator, open_for_review
+):
+    def waiting() -> int:
+        tracks = artist2("GET", "/me/tracks").json()["tracks"]
+        assert [t["id"] for t in tracks] == [MINE]  # their own track only, open or not
+        return tracks[0]["awaiting_review"]
+
+    def pending_in_queue() -> int:
+        queue = artist2("GET", f"/tracks/{MINE}/remixes", params={"status": "pending_approval"})
+        return len(queue.json()["remixes"])
+
+    before = waiting()
+    assert before == pending_in_queue()
+    track = open_for_review
+    ids = stem_ids(track)
+    new = []
+    for gain in (-12.5, -3.5):
+        resp = creator.submit(
+            doc_for(track, stems={ids[4]: {"mute": True}, ids[3]: {"gain_db": gain}})
+        )
+        assert resp.status_code == 201, resp.text
+        new.append(resp.json()["id"])
+    for remix_id in new:
+        assert wait_for_status(creator, remix_id)["status"] == "pending_approval"
+    assert waiting() == before + 2 == pending_in_queue()
+    decided = artist2("POST", f"/remixes/{new[0]}/review", json={"decision": "approve"})
+    assert decided.status_code == 200
+    assert waiting() == before + 1
+    # Accounts without tracks get an empty list; the catalog's other tracks are not "theirs".
+    assert as_demo(platform.url, "fan")("GET", "/me/tracks").json() == {"tracks": []}
+    assert creator("GET", "/me/tracks").json() == {"tracks": []}
+    assert_error(Api(platform.url)("GET", "/me/tracks"), 401, "invalid_token")

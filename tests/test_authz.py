@@ -145,6 +145,9 @@ def _policy(track: str) -> Body:
 # (422), and approving a published remix is refused as not pending (409): no cell changes state.
 _REJECT_NO_REASON: Body = lambda _w, _r: {"json": {"decision": "reject"}}  # noqa: E731
 _APPROVE: Body = lambda _w, _r: {"json": {"decision": "approve"}}  # noqa: E731
+# Likewise a takedown without a reason (422 for the owner) and of a pending remix (409).
+_TAKEDOWN_NO_REASON: Body = lambda _w, _r: {"json": {"reason": " "}}  # noqa: E731
+_TAKEDOWN: Body = lambda _w, _r: {"json": {"reason": "Not cleared for remixes."}}  # noqa: E731
 
 #           anon  free prem  sfan  creat owner other
 MATRIX = [
@@ -193,6 +196,11 @@ MATRIX = [
         401, 404, 404, 404, 403, 422, 404, request=_REJECT_NO_REASON),
     row("POST", "/v1/remixes/{remix_id}/review", "/v1/remixes/{published}/review",
         401, 403, 403, 403, 403, 409, 403, request=_APPROVE),
+    row("POST", "/v1/remixes/{remix_id}/takedown", "/v1/remixes/{published}/takedown",
+        401, 403, 403, 403, 403, 422, 403, request=_TAKEDOWN_NO_REASON),
+    row("POST", "/v1/remixes/{remix_id}/takedown", "/v1/remixes/{pending}/takedown",
+        401, 404, 404, 404, 403, 409, 404, request=_TAKEDOWN),
+    row("GET", "/v1/me/tracks", "/v1/me/tracks", 401, 200, 200, 200, 200, 200, 200),
     row("GET", "/v1/tracks/{track_id}/audit", "/v1/tracks/{open}/audit",
         401, 403, 403, 403, 403, 200, 403),
     row("GET", "/v1/tracks/{track_id}/audit", "/v1/tracks/{hidden}/audit",

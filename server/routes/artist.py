@@ -1,4 +1,5 @@
-"""The artist side: policy editing, the review queue, reviews, and the audit log.
+"""The artist side: policy editing, the review queue, reviews, takedowns, the audit log, and
+the artist's own tracks with their review counts.
 
 Only a track's own artist may use these for that track. Another artist gets 403 on a track they
 can see (opted in) and 404 on one they cannot, exactly as for any other id they may not see.
@@ -7,10 +8,12 @@ can see (opted in) and 404 on one they cannot, exactly as for any other id they 
 from __future__ import annotations
 
 from fastapi import APIRouter
-from sqlalchemy import select
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session, selectinload
 
 from app.contract import (
+    ArtistTrack,
+    ArtistTrackList,
     AuditEntry,
     AuditLog,
     ErrorResponse,
@@ -20,12 +23,13 @@ from app.contract import (
     ReviewDecision,
     ReviewRequest,
     RightsPolicy,
+    TakedownRequest,
 )
-from server.db import AuditRecord, Remix, Track, User
+from server.db import AuditRecord, Remix, Track, User, utcnow
 from server.deps import CurrentUser, SessionDep
 from server.errors import ApiError
 from server.routes.remixes import _remix_not_found, _remix_query, remix_info
-from server.routes.tracks import get_visible_track, is_owner, policy_of
+from server.routes.tracks import _summary_fields, get_visible_track, is_owner, policy_of
 
 router = APIRouter(tags=["artist"])
 
@@ -174,9 +178,94 @@ def review_remix(
     return remix_info(remix)
 
 
+@router.post("/remixes/{remix_id}/takedown", response_model=RemixInfo, responses=_BODY_ERRORS)
+def take_down_remix(
+    remix_id: str, takedown: TakedownRequest, db: SessionDep, user: CurrentUser
+) -> RemixInfo:
+    """Withdraw a published remix of the caller's track. From then on its audio is served to the
+    artist only, and its creator sees the status and the reason; the audit log records it."""
+    remix = db.scalar(_remix_query().where(Remix.id == remix_id))
+    if remix is None:
+        raise _remix_not_found(remix_id)
+    if not is_owner(user, remix.track):
+        if remix.status != RemixStatus.PUBLISHED.value and remix.user_id != user.id:
+            raise _remix_not_found(remix_id)
+        raise ApiError(
+            403,
+            "not_track_artist",
+            f"Only the artist of '{remix.track.title}' can take down its remixes.",
+        )
+    reason = takedown.reason.strip()
+    if not reason:
+        raise ApiError(
+            422,
+            "reason_required",
+            "Say why you are taking this remix down (the 'reason' field): its creator sees it.",
+        )
+    # Conditional, so two takedowns (or a takedown racing anything else) cannot both apply.
+    taken = db.execute(
+        update(Remix)
+        .where(Remix.id == remix.id, Remix.status == RemixStatus.PUBLISHED.value)
+        .values(
+            status=RemixStatus.TAKEN_DOWN.value,
+            reason=f"The artist took this remix down: {reason}",
+            updated_at=utcnow(),
+        )
+    )
+    if taken.rowcount != 1:
+        db.rollback()
+        current = db.scalar(select(Remix.status).where(Remix.id == remix.id)) or remix.status
+        raise ApiError(
+            409,
+            "not_published",
+            f"'{remix.title}' is {current.replace('_', ' ')}, not published, so there is "
+            "nothing to take down. Reload the review queue.",
+        )
+    audit(
+        db,
+        user,
+        "remix_taken_down",
+        remix.track_id,
+        remix_id=remix.id,
+        before={"status": RemixStatus.PUBLISHED.value},
+        after={"status": RemixStatus.TAKEN_DOWN.value},
+        reason=reason,
+    )
+    db.commit()
+    db.refresh(remix, ["status", "reason", "updated_at"])
+    return remix_info(remix)
+
+
+@router.get("/me/tracks", response_model=ArtistTrackList, responses={401: {"model": ErrorResponse}})
+def my_tracks(db: SessionDep, user: CurrentUser) -> ArtistTrackList:
+    """The caller's own tracks (open to remixes or not), each with how many remixes wait for
+    their review. Empty for an account that has no tracks."""
+    tracks = db.scalars(
+        select(Track)
+        .where(Track.artist_user_id == user.id)
+        .options(selectinload(Track.stems), selectinload(Track.artist))
+        .order_by(Track.title, Track.id)
+    ).all()
+    waiting = dict(
+        db.execute(
+            select(Remix.track_id, func.count())
+            .where(
+                Remix.track_id.in_([t.id for t in tracks]),
+                Remix.status == RemixStatus.PENDING_APPROVAL.value,
+            )
+            .group_by(Remix.track_id)
+        ).all()
+    )
+    return ArtistTrackList(
+        tracks=[
+            ArtistTrack(**_summary_fields(t), awaiting_review=waiting.get(t.id, 0)) for t in tracks
+        ]
+    )
+
+
 @router.get("/tracks/{track_id}/audit", response_model=AuditLog, responses=_ERRORS)
 def track_audit(track_id: str, db: SessionDep, user: CurrentUser) -> AuditLog:
-    """Policy changes and reviews of the track, newest first."""
+    """Policy changes, reviews and takedowns of the track, newest first."""
     track = owned_track(db, user, track_id, "see its audit log")
     rows = db.scalars(
         select(AuditRecord)

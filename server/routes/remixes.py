@@ -28,7 +28,7 @@ from server.deps import CurrentUser, OptionalUser, SessionDep, SettingsDep, Stor
 from server.disclosure import build_disclosure
 from server.errors import ApiError
 from server.pipeline import canonical_hash, check_document, document_hash
-from server.routes.tracks import entitlement_problem, policy_of, require_entitled
+from server.routes.tracks import entitlement_problem, is_owner, policy_of, require_entitled
 from server.splits import split_statement
 from server.storage import file_response
 
@@ -235,6 +235,7 @@ def get_remix(remix_id: str, db: SessionDep, user: OptionalUser) -> RemixInfo:
         200: {"content": {"audio/flac": {}}, "description": "The published render (FLAC)."},
         206: {"content": {"audio/flac": {}}, "description": "The requested byte range."},
         **_ERRORS,
+        410: {"model": ErrorResponse},
         416: {"model": ErrorResponse},
     },
 )
@@ -252,8 +253,18 @@ def remix_audio(
             "Listening to fan remixes is part of the Superfan tier. Upgrade to Superfan to hear "
             "this remix.",
         )
-    playable = remix.status == RemixStatus.PUBLISHED.value or (
-        remix.status == RemixStatus.PENDING_APPROVAL.value and is_party  # the artist reviews it
+    if remix.status == RemixStatus.TAKEN_DOWN.value and not is_owner(user, remix.track):
+        # Withdrawn by the artist: only they still hear it (their record of what they took down).
+        raise ApiError(
+            410,
+            "taken_down",
+            f"The artist of '{remix.track.title}' took this remix down, so it is no longer "
+            "played. Its page in My remixes says why.",
+        )
+    playable = (
+        remix.status == RemixStatus.PUBLISHED.value
+        or (remix.status == RemixStatus.PENDING_APPROVAL.value and is_party)  # under review
+        or remix.status == RemixStatus.TAKEN_DOWN.value  # the artist, checked above
     )
     if remix.render_path is None or not playable:
         raise ApiError(
