@@ -26,17 +26,18 @@ from PySide6.QtWidgets import (
 
 from app.client import PlatformClient
 from app.contract import (
+    ArtistTrack,
     AuditEntry,
     RemixInfo,
     RemixStatus,
     ReviewDecision,
     RightsPolicy,
     TrackDetail,
-    TrackSummary,
 )
 from ui.policy import PolicyDialog
 from ui.remixes import Listener, RemixDetail, describe, fill_remix_list, restyle
 from ui.sidebar import sidebar_list
+from ui.takedown import TakedownDialog
 from ui.tasks import TaskRunner
 
 QUEUE_REFRESH_MS = 5000
@@ -44,7 +45,17 @@ ACTION_TEXT = {
     "policy_changed": "Changed the policy",
     "remix_approved": "Approved a remix",
     "remix_rejected": "Rejected a remix",
+    "remix_taken_down": "Took down a remix",
 }
+
+
+def track_row_text(track: ArtistTrack) -> str:
+    """A track in the sidebar: title, stems and state, and what waits for review."""
+    state = "open to remixes" if track.opted_in else "closed to remixes"
+    text = f"{track.title}\n{track.stem_count} stems · {state}"
+    if track.awaiting_review:
+        text += f"\n{track.awaiting_review} waiting for review"
+    return text
 
 
 def policy_summary(policy: RightsPolicy, detail: TrackDetail | None = None) -> str:
@@ -94,13 +105,14 @@ class ArtistView(QObject):
     def __init__(self, client: PlatformClient, tasks: TaskRunner, listener: Listener) -> None:
         super().__init__()
         self.client, self.tasks, self.listener = client, tasks, listener
-        self.tracks: dict[str, TrackSummary] = {}
+        self.tracks: dict[str, ArtistTrack] = {}
         self.detail: TrackDetail | None = None
         self.queue: dict[str, RemixInfo] = {}
         self.titles: dict[str, str] = {}
         self.selected: str | None = None
         self.audit_entries: list[AuditEntry] = []
         self.policy_dialog: PolicyDialog | None = None
+        self.takedown_dialog: TakedownDialog | None = None
 
         self.sidebar = QWidget()
         self.sidebar.setObjectName("sidebarPanel")
@@ -185,6 +197,20 @@ class ArtistView(QObject):
         box.addWidget(self.decision_error)
         self.decision_error.setVisible(False)
         self.remix_detail.actions.addWidget(self.decision)
+        # A published remix can be taken down (with a reason the creator reads).
+        self.takedown_button = QPushButton("Take down…")
+        self.takedown_button.setObjectName("danger")
+        self.takedown_button.setToolTip(
+            "Stop fans hearing this remix; its creator sees your reason"
+        )
+        self.takedown_button.clicked.connect(self.take_down)
+        self.takedown_bar = QWidget()
+        takedown_row = QHBoxLayout(self.takedown_bar)
+        takedown_row.setContentsMargins(0, 0, 0, 0)
+        takedown_row.addWidget(self.takedown_button)
+        takedown_row.addStretch(1)
+        self.takedown_bar.setVisible(False)
+        self.remix_detail.actions.addWidget(self.takedown_bar)
         self.approve.clicked.connect(lambda: self.decide(ReviewDecision.APPROVE))
         self.reject.clicked.connect(lambda: self.decide(ReviewDecision.REJECT))
         self.queue_list.currentItemChanged.connect(self._remix_selected)
@@ -218,24 +244,31 @@ class ArtistView(QObject):
     # -- tracks -----------------------------------------------------------------------------------
 
     def refresh(self) -> None:
-        self.tasks.run(self.client.artist_tracks, self._show_tracks, self._failed)
+        self.refresh_tracks()
         if self.detail is not None:
             self.refresh_queue()
 
-    def _show_tracks(self, tracks: list[TrackSummary]) -> None:
+    def refresh_tracks(self) -> None:
+        self.tasks.run(self.client.artist_tracks, self._show_tracks, self._failed)
+
+    def _show_tracks(self, tracks: list[ArtistTrack]) -> None:
         keep = self.detail.id if self.detail else None
+        same = [t.id for t in tracks] == list(self.tracks)
         self.tracks = {t.id: t for t in tracks}
+        self.empty.setText("" if tracks else "You have no tracks on this platform yet.")
+        if same:  # the counts change often: update the rows in place (selection, scroll stay)
+            for row, t in enumerate(tracks):
+                self.track_list.item(row).setText(track_row_text(t))
+            return
         self.track_list.blockSignals(True)
         self.track_list.clear()
         for t in tracks:
-            state = "open to remixes" if t.opted_in else "closed to remixes"
-            item = QListWidgetItem(f"{t.title}\n{t.stem_count} stems · {state}")
+            item = QListWidgetItem(track_row_text(t))
             item.setData(Qt.ItemDataRole.UserRole, t.id)
             self.track_list.addItem(item)
             if t.id == keep:
                 self.track_list.setCurrentItem(item)
         self.track_list.blockSignals(False)
-        self.empty.setText("" if tracks else "You have no tracks on this platform yet.")
 
     def _track_selected(self, item: QListWidgetItem | None, _previous=None) -> None:
         if item is not None:
@@ -264,6 +297,7 @@ class ArtistView(QObject):
     def _poll_queue(self) -> None:
         if self.page.isVisible() and self.tabs.currentIndex() == 0:
             self.refresh_queue()
+            self.refresh_tracks()  # counts of remixes waiting on every track
 
     def refresh_queue(self) -> None:
         if self.detail is None:
@@ -308,6 +342,30 @@ class ArtistView(QObject):
         self.remix_detail.set_remix(remix)
         pending = remix.status == RemixStatus.PENDING_APPROVAL
         self.decision.setVisible(pending)
+        self.takedown_bar.setVisible(remix.status == RemixStatus.PUBLISHED)
+        if remix.status == RemixStatus.TAKEN_DOWN:
+            self.remix_detail.listen.set_remix(remix, True)  # the artist still hears it
+
+    def take_down(self) -> TakedownDialog | None:
+        """Ask for the reason, then take the selected (published) remix down."""
+        remix = self.queue.get(self.selected or "")
+        if remix is None or remix.status != RemixStatus.PUBLISHED:
+            return None
+        dialog = TakedownDialog(remix, self.client, self.tasks, self.page.window())
+        dialog.accepted.connect(lambda: self._taken_down(dialog))
+        self.takedown_dialog = dialog
+        dialog.open()
+        return dialog
+
+    def _taken_down(self, dialog: TakedownDialog) -> None:
+        remix = dialog.remix
+        if remix is None:
+            return
+        self.queue[remix.id] = remix
+        if self.selected == remix.id:
+            self._show_remix(remix)
+        self.refresh_queue()
+        self.refresh_audit()
 
     def decide(self, decision: ReviewDecision) -> None:
         if self.selected is None:
@@ -333,6 +391,7 @@ class ArtistView(QObject):
         self._show_remix(remix)
         self.refresh_queue()
         self.refresh_audit()
+        self.refresh_tracks()
 
     def _decide_failed(self, exc: BaseException) -> None:
         self.approve.setEnabled(True)
@@ -359,7 +418,7 @@ class ArtistView(QObject):
     def _policy_saved(self) -> None:
         if self.detail is not None:
             self.open_track(self.detail.id)  # the platform's copy, not the dialog's
-            self.tasks.run(self.client.artist_tracks, self._show_tracks, self._failed)
+            self.refresh_tracks()
 
     def refresh_audit(self) -> None:
         if self.detail is None:
@@ -390,7 +449,7 @@ class ArtistView(QObject):
             item.setToolTip(3, item.text(3))
             self.audit_view.addTopLevelItem(item)
         if not entries:
-            hint = "Policy changes and reviews appear here."
+            hint = "Policy changes, reviews and takedowns appear here."
             self.audit_view.addTopLevelItem(QTreeWidgetItem(["", "", "Nothing yet", hint]))
 
     def _failed(self, exc: BaseException) -> None:

@@ -42,7 +42,9 @@ STATUS_LABEL = {
     RemixStatus.PENDING_APPROVAL: "Pending approval",
     RemixStatus.PUBLISHED: "Published",
     RemixStatus.REJECTED: "Rejected",
+    RemixStatus.TAKEN_DOWN: "Taken down",
 }
+WITHDRAWN = {RemixStatus.REJECTED, RemixStatus.TAKEN_DOWN}  # the creator is told why
 ROLE_LABEL = {
     SplitRole.RIGHTSHOLDER: "Rightsholder",
     SplitRole.CREATOR: "Creator",
@@ -463,12 +465,17 @@ class RemixDetail(QWidget):
             f"By {remix.creator} · remix of {source} · "
             f"submitted {remix.created_at.astimezone():%d %b %Y, %H:%M}"
         )
-        rejected = remix.status == RemixStatus.REJECTED
-        self.reason.setVisible(rejected)
-        self.reason.setText((remix.reason or "Rejected, with no reason given.") if rejected else "")
+        withdrawn = remix.status in WITHDRAWN
+        self.reason.setVisible(withdrawn)
+        fallback = f"{STATUS_LABEL[remix.status]}, with no reason given."
+        self.reason.setText((remix.reason or fallback) if withdrawn else "")
         published = remix.status == RemixStatus.PUBLISHED
         self.link.setText(remix.link if published else "")
-        self.link.setPlaceholderText("The link appears when the remix is published.")
+        self.link.setPlaceholderText(
+            "No link: the artist took this remix down."
+            if remix.status == RemixStatus.TAKEN_DOWN
+            else "The link appears when the remix is published."
+        )
         self.copy.setEnabled(published)
         # The creator and the artist may hear a pending render (the platform allows both).
         playable = published or remix.status == RemixStatus.PENDING_APPROVAL
@@ -477,6 +484,8 @@ class RemixDetail(QWidget):
             RemixStatus.RENDERING: "The platform is rendering it; you can listen in a moment.",
             RemixStatus.REJECTED: "Rejected remixes are not published, so there is nothing "
             "to listen to.",
+            RemixStatus.TAKEN_DOWN: "The artist took this remix down, so it is no longer played "
+            "in Encore.",
         }.get(remix.status, "")
         self.listen.set_remix(remix, playable, why)
         if not same or self.split.rows == [] or self.disclosure.fields == {}:
