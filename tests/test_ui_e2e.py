@@ -81,8 +81,8 @@ def test_free_tier_sees_why_it_cannot_remix(qtbot, tasks, platform, tmp_path):
     qtbot.waitUntil(lambda: window.catalog.list.count() >= 2, timeout=10000)
     window.catalog.list.setCurrentRow(0)
     window.open_track(window.catalog.list.item(0).data(Qt.ItemDataRole.UserRole))
-    qtbot.waitUntil(lambda: not window.banner.isHidden(), timeout=10000)
-    assert "Superfan" in window.banner.text()
+    qtbot.waitUntil(lambda: not window.upgrade.isHidden(), timeout=10000)
+    assert "Superfan" in window.upgrade.message.text()  # tests/test_ui_free_tier.py: the rest
     assert window.studio.track is None
     assert not window.submit_button.isEnabled()
 

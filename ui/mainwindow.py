@@ -40,6 +40,7 @@ from ui.tasks import TaskRunner
 from ui.trackcontrols import TrackControls
 from ui.transport import TransportBar, format_time
 from ui.transportctl import TransportController
+from ui.upgrade import UpgradePanel
 
 POLL_MS = 33  # ~30 Hz: meters and playhead
 AUTOSAVE_MS = 800
@@ -130,6 +131,14 @@ class MainWindow(QMainWindow):
         right.addWidget(mixer_title)
         right.addWidget(scroll, 1)
         right.addLayout(footer)
+        # A track the caller may not stream (free tier): what Superfan unlocks, instead of
+        # controls that could not play anything.
+        self.upgrade = UpgradePanel(client.base_url)
+        self.upgrade.covers(
+            self.transport, self.arrangement, mixer_title, scroll, self.submit_button,
+            self.draft_label, self.track_controls,
+        )  # fmt: skip
+        right.insertWidget(2, self.upgrade, 1)
         central = QWidget()
         central.setObjectName("central")
         row = QHBoxLayout(central)
@@ -256,9 +265,8 @@ class MainWindow(QMainWindow):
         self.preview_button.setVisible(detail.owned)
         if not detail.owned:
             self._set_preview(False)
-        if not detail.entitled:
+        if self.upgrade.show_for(detail, self.account):  # not entitled: says why, and how
             self._loading_id = None
-            self.show_banner(detail.entitlement_message or "You can't remix this track.")
             return
         self.tasks.run(
             self._ensure_cache,
