@@ -33,6 +33,7 @@ from audio.output import LOST_MESSAGE, AudioOutput
 from ui.arrangement import ArrangementEditor
 from ui.catalog import CatalogPanel
 from ui.devices import AudioSettingsDialog
+from ui.diagnostics import install_diagnostics
 from ui.mixer import MixerPanel
 from ui.sections import Sections
 from ui.submit import SubmitDialog
@@ -186,6 +187,10 @@ class MainWindow(QMainWindow):
             self._device_timer.start()
             if output.message and not audio_problem:
                 self.show_banner(output.message)
+        # QA accounts: live audio, stream, cache and platform figures (ui/diagnostics.py).
+        self.diagnostics = (
+            install_diagnostics(self) if self.account and self.account.diagnostics else None
+        )
         self.refresh_catalog("")
 
     def _build_header(self) -> QWidget:
