@@ -24,13 +24,19 @@ from app.contract import AIInvolvement, RemixDocument, RemixInfo, RemixStatus
 from app.studio import Studio
 from ui.tasks import TaskRunner
 
-FINAL = {RemixStatus.PUBLISHED, RemixStatus.REJECTED, RemixStatus.PENDING_APPROVAL}
+FINAL = {
+    RemixStatus.PUBLISHED,
+    RemixStatus.REJECTED,
+    RemixStatus.PENDING_APPROVAL,
+    RemixStatus.TAKEN_DOWN,
+}
 STATUS_TEXT = {
     RemixStatus.RECEIVED: "Received by the platform — waiting to render…",
     RemixStatus.RENDERING: "The platform is rendering your remix…",
     RemixStatus.PENDING_APPROVAL: "Rendered. Waiting for the artist's approval.",
     RemixStatus.PUBLISHED: "Published! Fans can now listen to it in Encore.",
     RemixStatus.REJECTED: "Rejected",
+    RemixStatus.TAKEN_DOWN: "Taken down",
 }
 AI_FIELDS = ["vocals", "instrumentation", "composition", "post_production", "lyrics"]
 
@@ -125,6 +131,8 @@ class SubmitDialog(QDialog):
         text = STATUS_TEXT[remix.status]
         if remix.status == RemixStatus.REJECTED:
             text = f"Rejected: {remix.reason or 'no reason given'}"
+        elif remix.status == RemixStatus.TAKEN_DOWN:  # published, then withdrawn by the artist
+            text = remix.reason or text
         self.status.setText(text)
         if remix.status in FINAL:
             self._poll.stop()
