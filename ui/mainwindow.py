@@ -409,7 +409,8 @@ class MainWindow(QMainWindow):
         self.mixer.master.meter.push(float(master_peak[0]), float(master_peak[1]))
         pos = self.engine.position_seconds
         section = self._section_at(self.engine.source_position_seconds)
-        self.transport.show_state(pos, self.engine.playing, section)
+        tempo = self.studio.document.tempo_ratio if self.studio.document is not None else 1.0
+        self.transport.show_state(pos, self.engine.playing, section, tempo)
         if self.engine.callback_errors and self.banner.isHidden():
             self.show_banner(
                 "The audio engine hit an error and went silent to protect your ears. "

@@ -1,27 +1,74 @@
-"""Transport: play/pause, the position bar (click or drag to seek), the clock, the loop controls
+"""Transport: play/pause, the position bar (click or drag to seek), the clock (the remix's time
+at its tempo, with the track's position under it when the tempo is changed), the loop controls
 (loop on/off, loop this section, snap to bars) and the automation record arm."""
 
 from __future__ import annotations
 
 from PySide6.QtCore import QRectF, Qt, Signal
 from PySide6.QtGui import QColor, QPainter
-from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QSlider, QWidget
+from PySide6.QtWidgets import (
+    QHBoxLayout,
+    QLabel,
+    QPushButton,
+    QSlider,
+    QStyle,
+    QStyleOptionSlider,
+    QVBoxLayout,
+    QWidget,
+)
 
 PLAY, PAUSE = "▶", "❚❚"
 MS = 1000
 
 
-def format_time(seconds: float) -> str:
+def format_time(seconds: float, *, tenths: bool = True) -> str:
+    """m:ss.s (or m:ss without `tenths`); the clock, the catalog and the remix list all use it."""
     seconds = max(0.0, seconds)
+    if not tenths:
+        whole = int(seconds)
+        return f"{whole // 60}:{whole % 60:02d}"
     return f"{int(seconds // 60)}:{seconds % 60:04.1f}"
 
 
 class PositionBar(QSlider):
-    """The position slider with the loop region painted over its groove."""
+    """The position slider with the loop region painted over its groove.
+
+    A left click anywhere on the groove puts the handle's centre under the pointer and grabs it,
+    so the click seeks exactly there on release (`sliderReleased`) and a drag carries on from it;
+    a QSlider alone would page by `pageStep` towards the click instead."""
 
     def __init__(self) -> None:
         super().__init__(Qt.Orientation.Horizontal)
         self._loop: tuple[float, float] | None = None  # fractions of the range
+
+    def value_at(self, x: float) -> int:
+        """The value whose handle centre is at `x` (widget pixels), as QSlider maps a drag."""
+        opt = QStyleOptionSlider()
+        self.initStyleOption(opt)
+        style = self.style()
+        groove = style.subControlRect(
+            QStyle.ComplexControl.CC_Slider, opt, QStyle.SubControl.SC_SliderGroove, self
+        )
+        handle = style.subControlRect(
+            QStyle.ComplexControl.CC_Slider, opt, QStyle.SubControl.SC_SliderHandle, self
+        )
+        span = groove.width() - handle.width()
+        pos = round(x - handle.width() / 2 - groove.x())
+        return QStyle.sliderValueFromPosition(
+            self.minimum(), self.maximum(), pos, max(span, 1), opt.upsideDown
+        )
+
+    def mousePressEvent(self, event) -> None:
+        if event.button() == Qt.MouseButton.LeftButton and self.maximum() > self.minimum():
+            opt = QStyleOptionSlider()
+            self.initStyleOption(opt)
+            hit = self.style().hitTestComplexControl(
+                QStyle.ComplexControl.CC_Slider, opt, event.position().toPoint(), self
+            )
+            if hit != QStyle.SubControl.SC_SliderHandle:
+                # Jump first: the handle is then under the pointer and QSlider grabs it.
+                self.setSliderPosition(self.value_at(event.position().x()))
+        super().mousePressEvent(event)
 
     def set_loop(self, loop: tuple[float, float] | None) -> None:
         self._loop = loop
@@ -66,6 +113,14 @@ class TransportBar(QWidget):
         self.position.setFocusPolicy(Qt.FocusPolicy.NoFocus)
         self.clock = QLabel(format_time(0))
         self.clock.setObjectName("timeLabel")
+        self.clock.setToolTip("Time in your remix, at its tempo / the remix's length")
+        # At a changed tempo the clock counts the remix's time; this says where that is in the
+        # artist's track (the position bar, the sections and the loop stay in track time).
+        self.track_clock = QLabel("")
+        self.track_clock.setObjectName("hint")
+        self.track_clock.setToolTip("Position in the original track, at its own tempo")
+        self.track_clock.setStyleSheet("QLabel { font-size: 8pt; }")  # smaller than the clock
+        self.track_clock.setVisible(False)
         self.section = QLabel("")
         self.section.setObjectName("trackMeta")
         self.section.setMinimumWidth(90)
@@ -96,7 +151,14 @@ class TransportBar(QWidget):
         layout.setContentsMargins(0, 0, 0, 0)
         layout.setSpacing(12)
         layout.addWidget(self.play_button)
-        layout.addWidget(self.clock)
+        clocks = QVBoxLayout()
+        clocks.setContentsMargins(0, 0, 0, 0)
+        clocks.setSpacing(0)
+        clocks.addStretch(1)
+        clocks.addWidget(self.clock)
+        clocks.addWidget(self.track_clock)
+        clocks.addStretch(1)
+        layout.addLayout(clocks)
         layout.addWidget(self.position, 1)
         layout.addWidget(self.section)
         layout.addSpacing(4)
@@ -115,16 +177,7 @@ class TransportBar(QWidget):
         self.position.sliderReleased.connect(
             lambda: self.seekRequested.emit(self.position.value() / MS)
         )
-        self.position.actionTriggered.connect(self._on_action)
         self.set_enabled(False)
-
-    def _on_action(self, action: int) -> None:
-        # A click on the groove (page step) seeks too, not only a drag of the handle.
-        if action in (
-            QSlider.SliderAction.SliderPageStepAdd,
-            QSlider.SliderAction.SliderPageStepSub,
-        ):
-            self.seekRequested.emit(self.position.sliderPosition() / MS)
 
     @staticmethod
     def _toggle(text: str, name: str, tip: str) -> QPushButton:
@@ -162,9 +215,19 @@ class TransportBar(QWidget):
         self.position.setRange(0, int(seconds * MS))
         self.position.setPageStep(int(10 * MS))
 
-    def show_state(self, position: float, playing: bool, section: str = "") -> None:
+    def show_state(
+        self, position: float, playing: bool, section: str = "", tempo_ratio: float = 1.0
+    ) -> None:
+        """`position` in seconds of the arranged track at its original tempo (the engine's
+        time); the clock shows the remix's time, `position / tempo_ratio`."""
         self.play_button.setText(PAUSE if playing else PLAY)
         if not self.position.isSliderDown():
             self.position.setValue(int(position * MS))
-        self.clock.setText(f"{format_time(position)} / {format_time(self._duration)}")
+        ratio = tempo_ratio if tempo_ratio > 0 else 1.0
+        self.clock.setText(
+            f"{format_time(position / ratio)} / {format_time(self._duration / ratio)}"
+        )
+        changed = abs(ratio - 1.0) > 1e-6
+        self.track_clock.setText(f"track {format_time(position, tenths=False)}" if changed else "")
+        self.track_clock.setVisible(changed)
         self.section.setText(section)

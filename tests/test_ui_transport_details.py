@@ -1,0 +1,115 @@
+"""Transport details (issue 14 item 9), through the real studio window: a click on the position
+bar seeks exactly there, the clock counts the remix's time at its tempo, Space and L work except
+in text boxes, Clear auto asks first, and the draft follows every edit within a fraction of a
+second."""
+
+from __future__ import annotations
+
+import pytest
+from PySide6.QtCore import QPoint, Qt
+from PySide6.QtTest import QTest
+from PySide6.QtWidgets import QStyle, QStyleOptionSlider
+
+from app.client import PlatformClient
+from app.drafts import DraftStore
+from audio.engine import Engine
+from ui.main import load_theme
+from ui.mainwindow import MainWindow
+from ui.tasks import TaskRunner
+from ui.transport import PositionBar
+
+pytestmark = pytest.mark.ui
+
+
+@pytest.fixture
+def window(qtbot, platform, tmp_path):
+    """The studio with the first demo track (Neon Harbor, 72 s) open, themed as in the app."""
+    client = PlatformClient(platform.url)
+    client.login("fan", "encore-demo")
+    tasks = TaskRunner()
+    drafts = DraftStore(tmp_path / "drafts")
+    win = MainWindow(client, Engine(), tasks, drafts, tmp_path / "cache")
+    win.setStyleSheet(load_theme())
+    qtbot.addWidget(win)
+    win.show()
+    win.activateWindow()
+    qtbot.waitUntil(lambda: win.catalog.list.count() >= 2, timeout=10000)
+    win.open_track(win.catalog.list.item(0).data(Qt.ItemDataRole.UserRole))
+    qtbot.waitUntil(lambda: win.studio.track is not None, timeout=30000)
+    yield win
+    win.close()
+    tasks.wait(5000)
+
+
+def duration(window: MainWindow) -> float:
+    return window.engine.duration_frames / window.engine.sample_rate
+
+
+def rects(bar: PositionBar):
+    opt = QStyleOptionSlider()
+    bar.initStyleOption(opt)
+    cc = QStyle.ComplexControl.CC_Slider
+    groove = bar.style().subControlRect(cc, opt, QStyle.SubControl.SC_SliderGroove, bar)
+    handle = bar.style().subControlRect(cc, opt, QStyle.SubControl.SC_SliderHandle, bar)
+    return groove, handle
+
+
+# -- 1. the position bar ---------------------------------------------------------------------
+
+
+def test_a_click_on_the_position_bar_seeks_exactly_there(qtbot, window):
+    bar = window.transport.position
+    groove, _ = rects(bar)
+    assert groove.width() > 200  # a real bar, laid out in the window
+    click = QPoint(round(groove.x() + 0.75 * groove.width()), bar.height() // 2)
+    qtbot.mouseClick(bar, Qt.MouseButton.LeftButton, pos=click)
+    total = duration(window)
+    assert window.engine.position_seconds == pytest.approx(0.75 * total, abs=0.02 * total)
+    _, handle = rects(bar)
+    assert abs(handle.center().x() - click.x()) <= 1  # the handle sits under the pointer
+    assert not bar.isSliderDown()
+
+    # A click left of the handle goes back there too (no paging by 10 s).
+    click = QPoint(round(groove.x() + 0.2 * groove.width()), bar.height() // 2)
+    qtbot.mouseClick(bar, Qt.MouseButton.LeftButton, pos=click)
+    assert window.engine.position_seconds == pytest.approx(0.2 * total, abs=0.02 * total)
+
+
+def test_dragging_the_position_bar_still_seeks(qtbot, window):
+    bar = window.transport.position
+    groove, handle = rects(bar)
+    QTest.mousePress(bar, Qt.MouseButton.LeftButton, pos=handle.center())
+    target = QPoint(round(groove.x() + 0.5 * groove.width()), handle.center().y())
+    for x in range(handle.center().x(), target.x(), 10):
+        QTest.mouseMove(bar, QPoint(x, target.y()))
+    QTest.mouseMove(bar, target)
+    assert bar.isSliderDown()
+    window._tick()  # the 30 Hz poll leaves a dragged handle alone
+    QTest.mouseRelease(bar, Qt.MouseButton.LeftButton, pos=target)
+    total = duration(window)
+    assert window.engine.position_seconds == pytest.approx(0.5 * total, abs=0.02 * total)
+
+
+# -- 2. the clock ------------------------------------------------------------------------------
+
+
+def test_the_clock_counts_the_remix_time_at_its_tempo(qtbot, window):
+    transport = window.transport
+    window.engine.seek(60.0)
+    window._tick()
+    assert transport.clock.text() == "1:00.0 / 1:12.0"  # at 1x the remix is the track
+    assert transport.track_clock.isHidden()
+
+    window.track_controls.tempo.setValue(125)  # the fan's tempo slider: 1.25x
+    assert window.studio.document.tempo_ratio == pytest.approx(1.25)
+    window._tick()
+    # 60 s into the track is 48 s into the remix; the 72 s track makes a 57.6 s remix.
+    assert transport.clock.text() == "0:48.0 / 0:57.6"
+    assert transport.track_clock.isVisible()
+    assert transport.track_clock.text() == "track 1:00"
+    assert transport.position.value() == 60000  # the bar stays in track time (sections, loop)
+
+    window.track_controls.tempo_reset.click()
+    window._tick()
+    assert transport.clock.text() == "1:00.0 / 1:12.0"
+    assert transport.track_clock.isHidden()
