@@ -15,7 +15,9 @@ pytestmark = pytest.mark.ui
 
 
 def top_level(kind):
-    return next((w for w in QApplication.topLevelWidgets() if isinstance(w, kind)), None)
+    """The visible window of this kind (earlier tests' closed windows may linger unshown)."""
+    windows = QApplication.topLevelWidgets()
+    return next((w for w in windows if isinstance(w, kind) and w.isVisible()), None)
 
 
 def test_encore_starts_on_the_embedded_platform_and_signs_in(qapp, tmp_path, demo_env, monkeypatch):

@@ -600,7 +600,10 @@ class MainWindow(QMainWindow):
             self.show_banner(describe(exc))
 
     def closeEvent(self, event) -> None:
+        # A signed-out window stays (hidden) until the process ends: nothing of it keeps
+        # running, and the device is watched by the next window only.
         self._poll.stop()
+        self._device_timer.stop()
         self._save_draft()
         self.studio.close()
         super().closeEvent(event)

@@ -92,6 +92,7 @@ class Shell(QObject):
         login = LoginDialog(self.tasks, demo=self.demo)
         login.accepted.connect(lambda: self._signed_in(login))
         login.rejected.connect(self._login_closed)
+        login.finished.connect(login.deleteLater)
         self.login = login
         if self.url is not None:
             self._point_login(login)
@@ -131,7 +132,6 @@ class Shell(QObject):
         window.signedOut.connect(self._signed_out)
         self.window = window
         window.show()
-        login.deleteLater()
         link, self.pending_link = self.pending_link, None
         if link:
             window.open_link(link)
