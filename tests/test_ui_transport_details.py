@@ -113,3 +113,61 @@ def test_the_clock_counts_the_remix_time_at_its_tempo(qtbot, window):
     window._tick()
     assert transport.clock.text() == "1:00.0 / 1:12.0"
     assert transport.track_clock.isHidden()
+
+
+# -- 3, 4. Space and L -------------------------------------------------------------------------
+
+
+def toggled(window: MainWindow) -> bool:
+    """Play was pressed: playing, or waiting for the first chunk to start."""
+    return window.engine.playing or window._play_pending
+
+
+def test_space_types_in_text_boxes_and_plays_elsewhere(qtbot, window):
+    search = window.catalog.search
+    search.setFocus()
+    qtbot.keyClicks(search, "neon harbor")
+    assert search.text() == "neon harbor"
+    assert not toggled(window)
+
+    submit = window.open_submit()
+    qtbot.waitUntil(submit.isVisible)
+    submit.activateWindow()
+    submit.title.setFocus()
+    submit.title.clear()
+    qtbot.keyClicks(submit.title, "late night flip")
+    qtbot.keyClicks(submit.description, "more bass, less lead")
+    assert submit.title.text() == "late night flip"
+    assert submit.description.toPlainText() == "more bass, less lead"
+    assert not toggled(window)
+    submit.reject()
+
+    # A text box that did not claim the key itself still gets it typed, not played.
+    search.setFocus()
+    window.play_key.activated.emit()
+    assert search.text() == "neon harbor " and not toggled(window)
+
+    window.activateWindow()
+    window.catalog.list.setFocus()
+    qtbot.keyClick(window.catalog.list, Qt.Key.Key_Space)
+    assert toggled(window)
+    qtbot.keyClick(window.catalog.list, Qt.Key.Key_Space)
+    assert not toggled(window)
+
+
+def test_l_toggles_the_loop_except_in_text_boxes(qtbot, window):
+    loop = window.transport.loop_button
+    fader = next(iter(window.mixer.strips.values())).fader
+    fader.setFocus()
+    qtbot.keyClick(fader, Qt.Key.Key_L)
+    assert loop.isChecked() and window.engine.loop_seconds is not None  # the section under it
+    qtbot.keyClick(fader, Qt.Key.Key_L)
+    assert not loop.isChecked() and window.engine.loop_seconds is None
+
+    search = window.catalog.search
+    search.setFocus()
+    qtbot.keyClicks(search, "lofi l")
+    assert search.text() == "lofi l"
+    window.loop_key.activated.emit()  # handed on to the text box when it did not claim it
+    assert search.text() == "lofi ll"
+    assert not loop.isChecked() and window.engine.loop_seconds is None

@@ -7,7 +7,6 @@ from collections.abc import Callable
 from pathlib import Path
 
 from PySide6.QtCore import Qt, QTimer, Signal
-from PySide6.QtGui import QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
@@ -39,7 +38,7 @@ from ui.sections import Sections
 from ui.submit import SubmitDialog
 from ui.tasks import TaskRunner
 from ui.trackcontrols import TrackControls
-from ui.transport import TransportBar, format_time
+from ui.transport import TransportBar, format_time, transport_key
 from ui.transportctl import TransportController
 from ui.upgrade import UpgradePanel
 
@@ -165,7 +164,9 @@ class MainWindow(QMainWindow):
         self.transport.playToggled.connect(self.toggle_play)
         self.transport.seekRequested.connect(self.engine.seek)
         self.submit_button.clicked.connect(self.open_submit)
-        QShortcut(QKeySequence(Qt.Key.Key_Space), self, activated=self.toggle_play)
+        # Space plays/pauses and L loops from anywhere in the window but a text box (typed there).
+        self.play_key = transport_key(self, Qt.Key.Key_Space, self.toggle_play)
+        self.loop_key = transport_key(self, Qt.Key.Key_L, self.transport.loop_button.click)
         self.mixer.master.gainChanged.connect(self._master_gain)
         self.mixer.returns.reverbChanged.connect(self._reverb_bus)
         self.mixer.returns.delayChanged.connect(self._delay_bus)

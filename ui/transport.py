@@ -4,15 +4,21 @@ at its tempo, with the track's position under it when the tempo is changed), the
 
 from __future__ import annotations
 
-from PySide6.QtCore import QRectF, Qt, Signal
-from PySide6.QtGui import QColor, QPainter
+from collections.abc import Callable
+
+from PySide6.QtCore import QEvent, QRectF, Qt, Signal
+from PySide6.QtGui import QColor, QKeyEvent, QKeySequence, QPainter, QShortcut
 from PySide6.QtWidgets import (
+    QApplication,
     QHBoxLayout,
     QLabel,
+    QLineEdit,
+    QPlainTextEdit,
     QPushButton,
     QSlider,
     QStyle,
     QStyleOptionSlider,
+    QTextEdit,
     QVBoxLayout,
     QWidget,
 )
@@ -28,6 +34,37 @@ def format_time(seconds: float, *, tenths: bool = True) -> str:
         whole = int(seconds)
         return f"{whole // 60}:{whole % 60:02d}"
     return f"{int(seconds // 60)}:{seconds % 60:04.1f}"
+
+
+def typing_into(widget: QWidget | None) -> bool:
+    """Whether `widget` is an editable text box (a key typed there is text, not a command)."""
+    if isinstance(widget, (QLineEdit, QTextEdit, QPlainTextEdit)):
+        return not widget.isReadOnly()
+    return False
+
+
+def transport_key(window: QWidget, key: Qt.Key, act: Callable[[], None]) -> QShortcut:
+    """A one-key shortcut for the whole window (Space: play/pause, L: loop) that never takes a
+    key away from a text box: there the key is typed.
+
+    Qt offers a focused widget the key first (ShortcutOverride) and Qt's text boxes claim plain
+    printable keys, so the shortcut does not even fire there; should one not claim it (a custom
+    editor), the handler hands the key on to it instead of acting."""
+    text = QKeySequence(key).toString().lower() if key != Qt.Key.Key_Space else " "
+
+    def activated() -> None:
+        focus = QApplication.focusWidget()
+        if typing_into(focus):
+            for kind in (QEvent.Type.KeyPress, QEvent.Type.KeyRelease):
+                QApplication.sendEvent(
+                    focus, QKeyEvent(kind, key, Qt.KeyboardModifier.NoModifier, text)
+                )
+        else:
+            act()
+
+    shortcut = QShortcut(QKeySequence(key), window)
+    shortcut.activated.connect(activated)
+    return shortcut
 
 
 class PositionBar(QSlider):
