@@ -270,6 +270,10 @@ def test_the_artists_tracks_count_remixes_waiting_for_review(
     decided = artist2("POST", f"/remixes/{new[0]}/review", json={"decision": "approve"})
     assert decided.status_code == 200
     assert waiting() == before + 1
+    # Nothing left waiting for the tests after this one (they count the queue too).
+    refused = {"decision": "reject", "reason": "Counted, not kept."}
+    assert artist2("POST", f"/remixes/{new[1]}/review", json=refused).status_code == 200
+    assert waiting() == before
     # Accounts without tracks get an empty list; the catalog's other tracks are not "theirs".
     assert as_demo(platform.url, "fan")("GET", "/me/tracks").json() == {"tracks": []}
     assert creator("GET", "/me/tracks").json() == {"tracks": []}
