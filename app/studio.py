@@ -427,6 +427,11 @@ class Studio:
         else:
             self._finish_passes(self._pass_end)
 
+    @property
+    def has_automation(self) -> bool:
+        """Anything `clear_automation` would delete: a lane, or a pass being recorded."""
+        return bool(self._passes) or bool(self.document is not None and self.document.automation)
+
     def automated(self) -> set[tuple[str, str]]:
         """(stem id, parameter) of every lane in the document."""
         if self.document is None:

@@ -8,9 +8,10 @@ from __future__ import annotations
 import pytest
 from PySide6.QtCore import QPoint, Qt
 from PySide6.QtTest import QTest
-from PySide6.QtWidgets import QStyle, QStyleOptionSlider
+from PySide6.QtWidgets import QMessageBox, QStyle, QStyleOptionSlider
 
 from app.client import PlatformClient
+from app.contract import AutomationLane, RemixDocument, StemSettings
 from app.drafts import DraftStore
 from audio.engine import Engine
 from ui.main import load_theme
@@ -21,13 +22,15 @@ from ui.transport import PositionBar
 pytestmark = pytest.mark.ui
 
 
-@pytest.fixture
-def window(qtbot, platform, tmp_path):
-    """The studio with the first demo track (Neon Harbor, 72 s) open, themed as in the app."""
+def open_studio(qtbot, platform, tmp_path, draft: RemixDocument | None = None):
+    """The studio with the first demo track (Neon Harbor, 72 s) open, themed as in the app;
+    `draft` is saved first, so the track opens with it restored."""
     client = PlatformClient(platform.url)
     client.login("fan", "encore-demo")
     tasks = TaskRunner()
     drafts = DraftStore(tmp_path / "drafts")
+    if draft is not None:
+        drafts.save(draft)
     win = MainWindow(client, Engine(), tasks, drafts, tmp_path / "cache")
     win.setStyleSheet(load_theme())
     qtbot.addWidget(win)
@@ -36,6 +39,12 @@ def window(qtbot, platform, tmp_path):
     qtbot.waitUntil(lambda: win.catalog.list.count() >= 2, timeout=10000)
     win.open_track(win.catalog.list.item(0).data(Qt.ItemDataRole.UserRole))
     qtbot.waitUntil(lambda: win.studio.track is not None, timeout=30000)
+    return win, tasks
+
+
+@pytest.fixture
+def window(qtbot, platform, tmp_path):
+    win, tasks = open_studio(qtbot, platform, tmp_path)
     yield win
     win.close()
     tasks.wait(5000)
@@ -171,3 +180,67 @@ def test_l_toggles_the_loop_except_in_text_boxes(qtbot, window):
     window.loop_key.activated.emit()  # handed on to the text box when it did not claim it
     assert search.text() == "lofi ll"
     assert not loop.isChecked() and window.engine.loop_seconds is None
+
+
+# -- 5. Clear auto asks first ------------------------------------------------------------------
+
+
+@pytest.fixture
+def automated(qtbot, platform, tmp_path):
+    """The studio reopening a draft with a recorded fader move."""
+    client = PlatformClient(platform.url)
+    client.login("fan", "encore-demo")
+    track = client.track(client.tracks()[0].id)
+    stem = track.stems[0].id
+    draft = RemixDocument(
+        track_id=track.id,
+        track_version=track.version,
+        title="Automated",
+        stems={s.id: StemSettings() for s in track.stems},
+        automation=[AutomationLane(stem=stem, param="gain_db", points=[(0.0, -6.0), (8.0, -18.0)])],
+    )
+    win, tasks = open_studio(qtbot, platform, tmp_path, draft)
+    assert win.studio.automated() == {(stem, "gain_db")}
+    yield win
+    win.close()
+    tasks.wait(5000)
+
+
+def test_clear_auto_asks_first_and_cancel_keeps_everything(qtbot, automated):
+    window = automated
+    ctl = window.transport_ctl
+    lanes = window.studio.document.automation
+    qtbot.mouseClick(window.transport.clear_automation_button, Qt.MouseButton.LeftButton)
+    box = ctl.confirm_clear
+    assert box is not None and box.isVisible()
+    assert box.text().startswith("Clear all automation of this remix?")
+    assert {b.text().replace("&", "") for b in box.buttons()} == {"Clear", "Cancel"}
+    assert box.defaultButton() is box.button(QMessageBox.StandardButton.Cancel)
+
+    qtbot.keyClick(box, Qt.Key.Key_Return)  # the default answer is Cancel
+    qtbot.waitUntil(lambda: ctl.confirm_clear is None, timeout=2000)
+    assert window.studio.document.automation == lanes
+
+    qtbot.mouseClick(window.transport.clear_automation_button, Qt.MouseButton.LeftButton)
+    box = ctl.confirm_clear
+    qtbot.mouseClick(box.button(QMessageBox.StandardButton.Cancel), Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: ctl.confirm_clear is None, timeout=2000)
+    assert window.studio.document.automation == lanes
+    assert window.studio.automated()
+
+
+def test_clear_auto_clears_on_clear(qtbot, automated):
+    window = automated
+    ctl = window.transport_ctl
+    qtbot.mouseClick(window.transport.clear_automation_button, Qt.MouseButton.LeftButton)
+    box = ctl.confirm_clear
+    assert box is not None
+    clear = next(b for b in box.buttons() if b.text() == "Clear")
+    qtbot.mouseClick(clear, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: ctl.confirm_clear is None, timeout=2000)
+    assert window.studio.document.automation == []
+    assert not window.studio.has_automation
+
+    # Nothing left to clear: the button asks nothing.
+    qtbot.mouseClick(window.transport.clear_automation_button, Qt.MouseButton.LeftButton)
+    assert ctl.confirm_clear is None

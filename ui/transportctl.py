@@ -6,7 +6,8 @@ goes through `Studio` (document + engine together; drafts autosave from its chan
 
 from __future__ import annotations
 
-from PySide6.QtCore import QObject
+from PySide6.QtCore import QObject, Qt
+from PySide6.QtWidgets import QMessageBox
 
 from app.studio import Studio
 from ui.arrangement import ArrangementEditor
@@ -22,6 +23,7 @@ class TransportController(QObject):
         self.transport = transport
         self.arrangement = arrangement
         self._last_loop: tuple[float, float] | None = None
+        self.confirm_clear: QMessageBox | None = None
         transport.loopToggled.connect(self._loop_toggled)
         transport.loopSectionRequested.connect(self._loop_section)
         transport.snapToggled.connect(self._snap_toggled)
@@ -73,8 +75,35 @@ class TransportController(QObject):
             self.studio.arm_automation(on)
 
     def _clear_automation(self) -> None:
-        if self.studio.document is not None:
-            self.studio.clear_automation()
+        """Clear auto: deleting every recorded move is asked first (Cancel is the default)."""
+        if self.studio.document is None:
+            return
+        if not self.studio.has_automation:
+            return  # nothing recorded: nothing to clear, nothing to ask
+        box = QMessageBox(
+            QMessageBox.Icon.Question,
+            "Clear automation",
+            "Clear all automation of this remix? Every recorded fader, pan, mute and send move "
+            "is deleted and the controls' own settings play again.",
+            QMessageBox.StandardButton.NoButton,
+            self.transport.window(),
+        )
+        clear = box.addButton("Clear", QMessageBox.ButtonRole.DestructiveRole)
+        cancel = box.addButton(QMessageBox.StandardButton.Cancel)
+        box.setDefaultButton(cancel)
+        box.setEscapeButton(cancel)
+        box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        track_id = self.studio.document.track_id
+
+        def answered(_result: int) -> None:
+            self.confirm_clear = None
+            doc = self.studio.document  # the box is window-modal: still the remix asked about
+            if box.clickedButton() is clear and doc is not None and doc.track_id == track_id:
+                self.studio.clear_automation()
+
+        box.finished.connect(answered)
+        self.confirm_clear = box  # the open question (tests answer it)
+        box.open()
 
     def _arrangement_changed(self, indices: list[int]) -> None:
         if self.studio.document is None:
