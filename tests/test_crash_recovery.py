@@ -1,10 +1,12 @@
-"""Kill the studio mid-edit (SIGKILL, no chance to save), start again: the draft comes back."""
+"""Kill the studio 0.3 s after an edit (SIGKILL, no chance to save), start again: the draft comes
+back with that edit in it."""
 
 from __future__ import annotations
 
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -42,6 +44,7 @@ def test_draft_survives_a_killed_app(qtbot, platform, tmp_path):
                 break
         assert line.startswith("EDITED"), line
         _, track_id, stem_id = line.split()
+        time.sleep(0.3)  # the edits are 0.3 s old: autosave has written them (ui/mainwindow.py)
     finally:
         child.kill()  # SIGKILL: no closeEvent, no last save
         child.wait(10)

@@ -5,6 +5,8 @@ second."""
 
 from __future__ import annotations
 
+import time
+
 import pytest
 from PySide6.QtCore import QPoint, Qt
 from PySide6.QtTest import QTest
@@ -244,3 +246,64 @@ def test_clear_auto_clears_on_clear(qtbot, automated):
     # Nothing left to clear: the button asks nothing.
     qtbot.mouseClick(window.transport.clear_automation_button, Qt.MouseButton.LeftButton)
     assert ctl.confirm_clear is None
+
+
+# -- 6. the draft follows every edit ---------------------------------------------------------
+
+
+def count_writes(window: MainWindow) -> list[float]:
+    """Times of the draft writes from now on (DraftStore.save is the one writer)."""
+    writes: list[float] = []
+    save = window.drafts.save
+
+    def counted(doc: RemixDocument):
+        writes.append(time.monotonic())
+        return save(doc)
+
+    window.drafts.save = counted
+    return writes
+
+
+def test_an_edit_is_in_the_draft_within_a_third_of_a_second(qtbot, window):
+    track_id = window.studio.document.track_id
+    stem_id, strip = next(iter(window.mixer.strips.items()))
+    qtbot.wait(300)  # the write that opening the track made is behind us
+
+    def saved(check) -> bool:
+        draft = window.drafts.load(track_id)
+        return draft is not None and check(draft.stems[stem_id])
+
+    start = time.monotonic()
+    strip.fader.setValue(-120)  # -12 dB
+    qtbot.waitUntil(lambda: saved(lambda s: s.gain_db == pytest.approx(-12.0)), timeout=300)
+    assert time.monotonic() - start < 0.3
+
+    # A second edit right after the first (within the throttle) is written soon too.
+    start = time.monotonic()
+    qtbot.mouseClick(strip.mute, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: saved(lambda s: s.mute), timeout=300)
+    assert time.monotonic() - start < 0.3
+
+
+def test_a_long_fader_drag_is_written_as_it_goes_but_not_on_every_move(qtbot, window):
+    track_id = window.studio.document.track_id
+    stem_id, strip = next(iter(window.mixer.strips.items()))
+    qtbot.wait(300)
+    writes = count_writes(window)
+    moves, start = 0, time.monotonic()
+    while time.monotonic() - start < 2.0:  # a 2 s drag, a move every 20 ms
+        moves += 1
+        strip.fader.setValue(-(moves % 300))
+        qtbot.wait(20)
+    during = len(writes)
+    assert moves >= 60
+    # Written all along the drag (no gap over ~0.4 s), far fewer times than moved.
+    assert 5 <= during <= moves // 3, (during, moves)
+    gaps = [b - a for a, b in zip([start, *writes], writes, strict=False)]
+    assert max(gaps) < 0.4, gaps
+    # The last value is written just after the drag.
+    last = strip.fader.value() / 10
+    qtbot.waitUntil(
+        lambda: window.drafts.load(track_id).stems[stem_id].gain_db == pytest.approx(last),
+        timeout=300,
+    )
