@@ -10,7 +10,7 @@ import time
 import pytest
 from PySide6.QtCore import QPoint, Qt
 from PySide6.QtTest import QTest
-from PySide6.QtWidgets import QMessageBox, QStyle, QStyleOptionSlider
+from PySide6.QtWidgets import QApplication, QMessageBox, QStyle, QStyleOptionSlider
 
 from app.client import PlatformClient
 from app.contract import AutomationLane, RemixDocument, StemSettings
@@ -307,3 +307,18 @@ def test_a_long_fader_drag_is_written_as_it_goes_but_not_on_every_move(qtbot, wi
         lambda: window.drafts.load(track_id).stems[stem_id].gain_db == pytest.approx(last),
         timeout=300,
     )
+
+
+def test_space_plays_after_a_new_track_replaced_the_focused_control(qtbot, window):
+    """Opening another track deletes the strips; the focus must not fall into the search box."""
+    strip = next(iter(window.mixer.strips.values()))
+    qtbot.mouseClick(strip.mute, Qt.MouseButton.LeftButton)  # the mute button takes the focus
+    assert QApplication.focusWidget() is strip.mute
+    second = window.catalog.list.item(1).data(Qt.ItemDataRole.UserRole)
+    window.open_track(second)
+    qtbot.waitUntil(lambda: window.detail is not None and window.detail.id == second, timeout=30000)
+    focus = QApplication.focusWidget()
+    assert focus is not window.catalog.search
+    qtbot.keyClick(focus, Qt.Key.Key_Space)  # where a real key press goes
+    assert toggled(window)
+    assert window.catalog.search.text() == ""

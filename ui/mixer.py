@@ -7,6 +7,7 @@ from collections.abc import Callable
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
+    QApplication,
     QGridLayout,
     QHBoxLayout,
     QLabel,
@@ -537,6 +538,11 @@ class MixerPanel(QWidget):
         locked: dict[str, str] | None = None,
     ) -> list[StemStrip]:
         """One strip per playable stem (in `stems`' order), then the locked ones (id -> why)."""
+        focus = QApplication.focusWidget()
+        if focus is not None and self.isAncestorOf(focus):
+            # The focused control goes away with its strip: keep the focus here, or Qt hands it
+            # to the next widget in the chain (the catalog search box, where Space types).
+            self.setFocus()
         for strip in [*self.strips.values(), *self.locked.values()]:
             strip.setParent(None)
             strip.deleteLater()
