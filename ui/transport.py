@@ -6,8 +6,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from PySide6.QtCore import QEvent, QRectF, Qt, Signal
-from PySide6.QtGui import QColor, QKeyEvent, QKeySequence, QPainter, QShortcut
+from PySide6.QtCore import QEvent, QPointF, QRect, QRectF, Qt, Signal
+from PySide6.QtGui import QColor, QKeyEvent, QKeySequence, QMouseEvent, QPainter, QShortcut
 from PySide6.QtWidgets import (
     QApplication,
     QHBoxLayout,
@@ -78,33 +78,44 @@ class PositionBar(QSlider):
         super().__init__(Qt.Orientation.Horizontal)
         self._loop: tuple[float, float] | None = None  # fractions of the range
 
-    def value_at(self, x: float) -> int:
-        """The value whose handle centre is at `x` (widget pixels), as QSlider maps a drag."""
+    def _option(self) -> QStyleOptionSlider:
         opt = QStyleOptionSlider()
         self.initStyleOption(opt)
-        style = self.style()
-        groove = style.subControlRect(
-            QStyle.ComplexControl.CC_Slider, opt, QStyle.SubControl.SC_SliderGroove, self
-        )
-        handle = style.subControlRect(
-            QStyle.ComplexControl.CC_Slider, opt, QStyle.SubControl.SC_SliderHandle, self
-        )
+        return opt
+
+    def _rect(self, part: QStyle.SubControl) -> QRect:
+        cc = QStyle.ComplexControl.CC_Slider
+        return self.style().subControlRect(cc, self._option(), part, self)
+
+    def value_at(self, x: float) -> int:
+        """The value whose handle centre is at `x` (widget pixels), as QSlider maps a drag."""
+        groove = self._rect(QStyle.SubControl.SC_SliderGroove)
+        handle = self._rect(QStyle.SubControl.SC_SliderHandle)
         span = groove.width() - handle.width()
         pos = round(x - handle.width() / 2 - groove.x())
         return QStyle.sliderValueFromPosition(
-            self.minimum(), self.maximum(), pos, max(span, 1), opt.upsideDown
+            self.minimum(), self.maximum(), pos, max(span, 1), self._option().upsideDown
         )
 
-    def mousePressEvent(self, event) -> None:
-        if event.button() == Qt.MouseButton.LeftButton and self.maximum() > self.minimum():
-            opt = QStyleOptionSlider()
-            self.initStyleOption(opt)
-            hit = self.style().hitTestComplexControl(
-                QStyle.ComplexControl.CC_Slider, opt, event.position().toPoint(), self
+    def mousePressEvent(self, event: QMouseEvent) -> None:
+        handle = self._rect(QStyle.SubControl.SC_SliderHandle)
+        if (
+            event.button() == Qt.MouseButton.LeftButton
+            and self.maximum() > self.minimum()
+            and not handle.contains(event.position().toPoint())
+        ):
+            # Jump, then press the handle where it now is: QSlider grabs it (a drag carries on
+            # from the pointer) and seeks on release, wherever on the bar the click was.
+            self.setSliderPosition(self.value_at(event.position().x()))
+            center = QPointF(self._rect(QStyle.SubControl.SC_SliderHandle).center())
+            event = QMouseEvent(
+                event.type(),
+                center,
+                QPointF(self.mapToGlobal(center)),
+                event.button(),
+                event.buttons(),
+                event.modifiers(),
             )
-            if hit != QStyle.SubControl.SC_SliderHandle:
-                # Jump first: the handle is then under the pointer and QSlider grabs it.
-                self.setSliderPosition(self.value_at(event.position().x()))
         super().mousePressEvent(event)
 
     def set_loop(self, loop: tuple[float, float] | None) -> None:
