@@ -50,7 +50,7 @@ def transport_key(window: QWidget, key: Qt.Key, act: Callable[[], None]) -> QSho
     Qt offers a focused widget the key first (ShortcutOverride) and Qt's text boxes claim plain
     printable keys, so the shortcut does not even fire there; should one not claim it (a custom
     editor), the handler hands the key on to it instead of acting."""
-    text = QKeySequence(key).toString().lower() if key != Qt.Key.Key_Space else " "
+    text = chr(key.value).lower()  # the character a plain press types (" ", "l")
 
     def activated() -> None:
         focus = QApplication.focusWidget()
