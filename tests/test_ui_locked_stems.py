@@ -84,7 +84,8 @@ def test_fan_sees_the_stem_locked_and_the_remix_goes_through(
     # Shown locked, with the reason, and kept out of the engine, the stream and the recipe.
     assert list(window.mixer.locked) == [ids[-1]]
     locked = window.mixer.locked[ids[-1]]
-    assert locked.isVisible() and "keeps this stem out" in locked.reason.text()
+    qtbot.waitUntil(locked.isVisible, timeout=5000)  # a layout shows a new child on its next turn
+    assert "keeps this stem out" in locked.reason.text()
     assert track.stem_ids == ids[:-1] == list(window.mixer.strips)
     assert window.engine.n_stems == len(ids) - 1
     assert window.studio.document is not None and ids[-1] not in window.studio.document.stems
