@@ -18,7 +18,7 @@ from app.session import NO_KEYRING_MESSAGE, TokenVault
 from ui.tasks import TaskRunner
 
 DEMO_ACCOUNTS_TEXT = (
-    "Demo accounts on the local platform (password <b>encore-demo</b>):<br>"
+    "Demo accounts on the local platform (password <nobr><b>encore-demo</b></nobr>):<br>"
     "<b>fan</b> — Superfan, can remix · <b>casual</b> — free tier · "
     "<b>artist</b> — owns the demo tracks · <b>qa</b> — Superfan with diagnostics"
 )
@@ -40,6 +40,7 @@ class LoginDialog(QDialog):
         subtitle.setObjectName("trackMeta")
         self.platform_label = QLabel("Starting the local platform…")
         self.platform_label.setObjectName("hint")
+        self.platform_label.setWordWrap(True)  # the no-keyring notice is a sentence or two
         self.username = QLineEdit("fan" if demo else "")
         self.username.setAccessibleName("Username")
         self.password = QLineEdit("")

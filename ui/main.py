@@ -11,12 +11,13 @@ from pathlib import Path
 
 import platformdirs
 from PySide6.QtCore import QTimer
-from PySide6.QtWidgets import QApplication
+from PySide6.QtWidgets import QApplication, QToolTip
 
 from app.links import LinkError, parse_remix_link
 from app.settings import BLOCK_SIZES
 from audio.mixer import MixKernel
 from ui.instance import OPEN_PREFIX, RAISE, SingleInstance
+from ui.palette import theme_palette
 from ui.shell import APP_NAME, Options, Shell
 from ui.tasks import TaskRunner
 
@@ -56,6 +57,15 @@ def load_theme() -> str:
     return (Path(__file__).with_name("theme.qss")).read_text(encoding="utf-8")
 
 
+def apply_theme(app: QApplication) -> None:
+    """The style sheet, and a palette that agrees with it where Qt paints without the sheet
+    (native tooltips, popups): `ui/palette.py`."""
+    palette = theme_palette(app.palette())
+    app.setPalette(palette)
+    QToolTip.setPalette(palette)
+    app.setStyleSheet(load_theme())
+
+
 def quit_on_ctrl_c(app: QApplication) -> None:
     """Ctrl-C in the terminal quits like closing the window (drafts saved, platform stopped).
 
@@ -77,7 +87,7 @@ def main(argv: list[str] | None = None) -> int:
             return 2
     app = QApplication.instance() or QApplication(sys.argv[:1])
     app.setApplicationName("Encore")
-    app.setStyleSheet(load_theme())
+    apply_theme(app)
     instance = SingleInstance(args.data_dir)
     if not instance.acquire():
         return _hand_over(instance, link)

@@ -19,6 +19,7 @@ from PySide6.QtWidgets import (
 )
 
 from app.contract import DelaySettings, ReverbSettings, StemInfo, StemSettings
+from ui.elide import ElidedLabel
 from ui.knob import Knob, format_db, format_hz, format_percent
 from ui.meter import LevelMeter
 
@@ -143,7 +144,8 @@ class StemStrip(QWidget):
         band = QWidget()
         band.setFixedHeight(4)
         band.setStyleSheet(f"background: {color}; border-radius: 2px;")
-        self.name = QLabel(info.name)
+        # A long name ("Electric Piano") takes a slightly smaller font, then "…" and a tooltip.
+        self.name = ElidedLabel(info.name, min_point_size=8.5)
         self.name.setObjectName("stemName")
         self.name.setAlignment(Qt.AlignmentFlag.AlignCenter)
         kind = self.kind_label = QLabel(info.kind.value.upper())

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from PySide6.QtCore import QObject, QSize, Qt, QTimer, Signal
+from PySide6.QtCore import QEvent, QObject, QSize, Qt, QTimer, Signal
 from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import (
     QBoxLayout,
@@ -31,6 +31,7 @@ from app.client import PlatformClient, PlatformError
 from app.contract import Disclosure, RemixInfo, RemixStatus, SplitRole, SplitStatement
 from app.listening import decode_render
 from app.studio import Studio
+from ui.elide import ElidedLabel
 from ui.sidebar import sidebar_list
 from ui.tasks import TaskRunner
 from ui.transport import format_time
@@ -502,38 +503,66 @@ class RemixDetail(QWidget):
 
 
 class RemixRow(QWidget):
-    """A list row: title, track and date, and the status chip."""
+    """A list row: title and date, then the status chip and the track.
+
+    The date and the chip are always whole; in a narrow list the title and the track's name end
+    in "…" (their tooltips have them whole)."""
 
     def __init__(self, remix: RemixInfo) -> None:
         super().__init__()
-        self.title = QLabel(remix.title)
+        self.title = ElidedLabel(remix.title)
         self.title.setObjectName("rowTitle")
+        self.date = QLabel(f"{remix.created_at.astimezone():%d %b, %H:%M}")
+        self.date.setObjectName("hint")
         d = remix.disclosure
-        source = d.source_track_title if d else remix.track_id
-        self.sub = QLabel(f"{source} · {remix.created_at.astimezone():%d %b, %H:%M}")
-        self.sub.setObjectName("hint")
+        self.track = ElidedLabel(d.source_track_title if d else remix.track_id)
+        self.track.setObjectName("hint")
         self.chip = StatusChip()
         self.chip.set_status(remix.status)
+        top = QHBoxLayout()
+        top.setSpacing(8)
+        top.addWidget(self.title, 1)
+        top.addWidget(self.date)
         line = QHBoxLayout()
         line.setSpacing(8)
         line.addWidget(self.chip)
-        line.addWidget(self.sub, 1)
+        line.addWidget(self.track, 1)
         rows = QVBoxLayout(self)
         rows.setContentsMargins(8, 6, 8, 6)
         rows.setSpacing(4)
-        rows.addWidget(self.title)
+        rows.addLayout(top)
         rows.addLayout(line)
+        # Clicks (and the pointer's tooltips: the list item has the whole text) go to the list.
         self.setAttribute(Qt.WidgetAttribute.WA_TransparentForMouseEvents, True)
+
+
+class RowsFollowWidth(QObject):
+    """Keeps a list's row widgets as wide as the list. Qt can leave them at an older width when
+    the list narrows (the review pane appearing beside the queue): the row then runs off the
+    list's edge, cutting its date and status off."""
+
+    def __init__(self, view: QListWidget) -> None:
+        super().__init__(view)
+        self.view = view
+        view.viewport().installEventFilter(self)
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        if event.type() == QEvent.Type.Resize:
+            QTimer.singleShot(0, self.view, self.view.updateGeometries)
+        return False
 
 
 def fill_remix_list(view: QListWidget, remixes: list[RemixInfo], keep: str | None) -> None:
     """Rebuild a list of remixes, keeping the selection on `keep` when it is still there."""
+    if view.findChild(RowsFollowWidth) is None:
+        RowsFollowWidth(view)
     view.blockSignals(True)
     view.clear()
     for remix in remixes:
         item = QListWidgetItem()
         item.setData(Qt.ItemDataRole.UserRole, remix.id)
         row = RemixRow(remix)
+        item.setToolTip(f"{remix.title}\n{row.track.text()} · {row.date.text()}")
         item.setSizeHint(QSize(0, ROW_HEIGHT))
         view.addItem(item)
         view.setItemWidget(item, row)
