@@ -13,6 +13,8 @@ from typing import ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from app.wording import format_tempo, param_label
+
 REMIX_FORMAT = "encore.remix/1"
 API_PREFIX = "/v1"
 
@@ -139,12 +141,13 @@ class RightsPolicy(BaseModel):
     def _ranges_are_ordered(self) -> RightsPolicy:
         if self.tempo_ratio_min > self.tempo_ratio_max:
             raise ValueError(
-                f"tempo_ratio_min {self.tempo_ratio_min:g} is above tempo_ratio_max "
-                f"{self.tempo_ratio_max:g}"
+                f"the slowest tempo ({format_tempo(self.tempo_ratio_min)}) is faster than the "
+                f"fastest tempo ({format_tempo(self.tempo_ratio_max)})"
             )
         if self.key_shift_min > self.key_shift_max:
             raise ValueError(
-                f"key_shift_min {self.key_shift_min} is above key_shift_max {self.key_shift_max}"
+                f"the lowest key shift ({self.key_shift_min:+d} semitones) is above the highest "
+                f"({self.key_shift_max:+d} semitones)"
             )
         return self
 
@@ -284,18 +287,18 @@ class AutomationLane(BaseModel):
         for t, value in self.points:
             if not 0.0 <= t <= 3600.0 or t <= prev:
                 raise ValueError(
-                    f"automation of {self.stem} {self.param}: point times must increase from 0 "
-                    f"(got {t:g} after {prev:g}); record the move again"
+                    f"the {param_label(self.param)} automation of stem {self.stem!r} goes back "
+                    f"in time ({t:g} s after {prev:g} s); clear it and record the move again"
                 )
             if not lo <= value <= hi:
                 raise ValueError(
-                    f"automation of {self.stem} {self.param}: value {value:g} is outside "
-                    f"{lo:g}..{hi:g}; record the move again"
+                    f"the {param_label(self.param)} automation of stem {self.stem!r} reaches "
+                    f"{value:g}, outside {lo:g} to {hi:g}; clear it and record the move again"
                 )
             if self.param == "mute" and value not in (0.0, 1.0):
                 raise ValueError(
-                    f"automation of {self.stem} mute: value {value:g} must be 0 (sounding) or "
-                    "1 (muted); record the move again"
+                    f"the mute automation of stem {self.stem!r} holds {value:g}, where only 0 "
+                    "(sounding) or 1 (muted) mean something; clear it and record the move again"
                 )
             prev = t
         return self
@@ -348,8 +351,8 @@ class RemixDocument(BaseModel):
             key = (lane.stem, lane.param)
             if key in seen:
                 raise ValueError(
-                    f"automation of {lane.stem} {lane.param} appears twice; merge the two lanes "
-                    "into one (or clear the automation and record it again)"
+                    f"the {param_label(lane.param)} automation of stem {lane.stem!r} appears "
+                    "twice; clear the automation and record it again"
                 )
             seen.add(key)
         return self

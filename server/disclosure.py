@@ -14,7 +14,7 @@ from app.contract import (
 from server.db import Track
 from server.pipeline import other_transformations
 
-RENDER_ENGINE = "Encore offline renderer (audio.offline.render_mix)"
+RENDER_ENGINE = "Encore offline renderer (the studio's own engine, bit-exact)"
 LOUDNESS_STEP = "loudness normalisation (ITU-R BS.1770 integrated, true-peak capped)"
 
 

@@ -34,6 +34,7 @@ from app.remix import (
     document_arrays,
     lone_stem_moment,
 )
+from app.wording import format_seconds, param_label
 from server.db import Remix, Track
 from server.loudness import Loudness, measure
 from server.storage import Storage
@@ -101,7 +102,11 @@ def check_document(doc: RemixDocument, track: Track, policy: RightsPolicy) -> li
     for stem_id in doc.stems:
         if stem_id not in stem_ids:
             problems.append(
-                Violation("unknown_stem", f"stem '{stem_id}' is not a stem of this track")
+                Violation(
+                    "unknown_stem",
+                    f"stem '{stem_id}' is not a stem of this track; reopen the track and submit "
+                    "again",
+                )
             )
         elif stem_id not in allowed and not doc.stems[stem_id].mute:
             # A locked stem that is muted is not heard (nor rendered): only a sounding one is
@@ -118,16 +123,17 @@ def check_document(doc: RemixDocument, track: Track, policy: RightsPolicy) -> li
             problems.append(
                 Violation(
                     "unknown_stem",
-                    f"automation lane {lane.stem} {lane.param}: '{lane.stem}' is not a stem of "
-                    "this track; clear that lane",
+                    f"the {param_label(lane.param)} automation is for stem '{lane.stem}', which "
+                    "is not a stem of this track; clear that automation",
                 )
             )
         elif lane.stem not in allowed:
             problems.append(
                 Violation(
                     "stem_not_allowed",
-                    f"automation lane {lane.stem} {lane.param}: '{lane.stem}' is not a stem the "
-                    "artist allows in remixes; clear that lane",
+                    f"the {param_label(lane.param)} automation of the "
+                    f"{_stem_name(track, lane.stem)} stem moves a stem the artist keeps out of "
+                    "remixes; clear that automation",
                 )
             )
     if doc.tempo_ratio > policy.tempo_ratio_max:
@@ -159,7 +165,8 @@ def check_document(doc: RemixDocument, track: Track, policy: RightsPolicy) -> li
             problems.append(
                 Violation(
                     "solo_forbidden",
-                    f"stem '{stem_id}' may not be soloed on this track; unsolo it",
+                    f"the {_stem_name(track, stem_id)} stem may not be soloed on this track; "
+                    "unsolo it",
                 )
             )
     usable = [s for s in stem_ids if s in allowed]
@@ -175,8 +182,8 @@ def check_document(doc: RemixDocument, track: Track, policy: RightsPolicy) -> li
         problems.append(
             Violation(
                 "solo_forbidden",
-                f"stem '{audible[0]}' would be heard on its own, which this track does not "
-                "allow; unmute another stem",
+                f"the {_stem_name(track, audible[0])} stem would be heard on its own, which "
+                "this track does not allow; unmute another stem",
             )
         )
     else:
@@ -186,8 +193,9 @@ def check_document(doc: RemixDocument, track: Track, policy: RightsPolicy) -> li
             problems.append(
                 Violation(
                     "solo_forbidden",
-                    f"from {t:.2f} s the automation leaves stem '{stem_id}' heard on its own, "
-                    "which this track does not allow; keep another stem sounding there",
+                    f"from {format_seconds(t)} the automation leaves the "
+                    f"{_stem_name(track, stem_id)} stem heard on its own, which this track does "
+                    "not allow; keep another stem sounding there",
                 )
             )
     track_seconds = max((s.duration for s in track.stems), default=0.0)

@@ -61,8 +61,11 @@ def test_owner_edits_the_policy_and_the_audit_log_records_it(artist2):
     [
         ({"allowed_stems": ["kazoo"]}, "allowed_stems names stem 'kazoo'"),
         ({"solo_forbidden_stems": ["kazoo"]}, "solo_forbidden_stems names stem 'kazoo'"),
-        ({"allowed_stems": []}, "allowed_stems is empty"),
-        ({"tempo_ratio_min": 1.2, "tempo_ratio_max": 1.1}, "tempo_ratio_min 1.2 is above"),
+        ({"allowed_stems": []}, "(allowed_stems is empty)"),
+        (
+            {"tempo_ratio_min": 1.2, "tempo_ratio_max": 1.1},
+            "the slowest tempo (×1.2) is faster than the fastest tempo (×1.1)",
+        ),
         ({"creator_share": 0.9}, "'creator_share'"),
         ({"surprise": 1}, "'surprise' is not a known field"),
     ],

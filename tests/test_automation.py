@@ -34,17 +34,20 @@ def test_old_documents_stay_valid_and_lanes_validate():
     lane = {"stem": "s", "param": "gain_db", "points": [[0, 0], [1.5, -6]]}
     assert doc_with([lane]).automation[0].points == [(0.0, 0.0), (1.5, -6.0)]
     bad = {
-        "unsorted": ({**lane, "points": [[1, 0], [0.5, -6]]}, "point times must increase"),
-        "range": ({**lane, "points": [[0, 20]]}, "value 20 is outside -96..12"),
+        "unsorted": ({**lane, "points": [[1, 0], [0.5, -6]]}, "goes back in time"),
+        "range": ({**lane, "points": [[0, 20]]}, "reaches 20, outside -96 to 12"),
         "param": ({**lane, "param": "eq_low_db"}, "Input should be 'gain_db'"),
-        "mute": ({**lane, "param": "mute", "points": [[0, 0.5]]}, r"must be 0 \(sounding\) or 1"),
+        "mute": (
+            {**lane, "param": "mute", "points": [[0, 0.5]]},
+            r"only 0 \(sounding\) or 1 \(muted\)",
+        ),
         "many": ({**lane, "points": [[i * 0.01, 0] for i in range(10_001)]}, "at most 10000"),
     }
     for name, (bad_lane, words) in bad.items():
         with pytest.raises(ValidationError, match=words):
             doc_with([bad_lane])
         assert name
-    with pytest.raises(ValidationError, match="appears twice; merge the two lanes"):
+    with pytest.raises(ValidationError, match="level automation of stem 's' appears twice"):
         doc_with([lane, lane])
 
 
@@ -275,8 +278,8 @@ def test_platform_publishes_automation_and_refuses_a_malformed_lane(platform):
 
     bad = doc_for(track, automation=[{"stem": ids[0], "param": "pan", "points": [[1, 0], [0, 1]]}])
     message = assert_error(fan.submit(bad), 422, "invalid_request")
-    assert "automation" in message and "point times must increase" in message
+    assert "automation" in message and "goes back in time" in message
     assert message.endswith("record the move again.")
     ghost = doc_for(track, automation=[{"stem": "ghost", "param": "gain_db", "points": [[0, -6]]}])
     message = assert_error(fan.submit(ghost), 422, "unknown_stem")
-    assert message.startswith("Automation lane ghost gain_db: 'ghost' is not a stem of this track")
+    assert message.startswith("The level automation is for stem 'ghost', which is not a stem of")

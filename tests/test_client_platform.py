@@ -138,7 +138,7 @@ def test_policy_changes_and_refusals(artist2, platform):
         assert entry.action == "policy_changed" and entry.after["creator_share"] == 0.35
         with pytest.raises(PlatformError) as err:
             artist2.set_policy(TRACK, new.model_copy(update={"allowed_stems": []}))
-        assert err.value.status == 422 and "allowed_stems is empty" in err.value.message
+        assert err.value.status == 422 and "(allowed_stems is empty)" in err.value.message
         # Another artist's track: refused with the platform's words.
         artist = signed_in(platform.url, "artist")
         theirs = artist.artist_tracks()[0].id

@@ -9,7 +9,8 @@ from PySide6.QtCore import QEvent, QPoint, QPointF, Qt
 from PySide6.QtGui import QMouseEvent, QWheelEvent
 from PySide6.QtWidgets import QApplication
 
-from ui.knob import DRAG_PIXELS, Knob, format_db, format_hz
+from app.wording import format_db, format_hz
+from ui.knob import DRAG_PIXELS, Knob
 from ui.mixer import DELAY_BEATS, format_beats, format_hp, format_lp
 
 pytestmark = pytest.mark.ui

@@ -91,8 +91,9 @@ def test_solo_forbidden_when_soloed(creator, set_policy):
     ids = stem_ids(set_policy())
     track = set_policy(solo_forbidden_stems=[ids[3]])
     doc = doc_for(track, stems={ids[3]: {"solo": True}, ids[0]: {"solo": True}})
+    name = track["stems"][3]["name"]  # people read the stem's name, never its id
     assert rejected(creator, doc, "solo_forbidden") == (
-        f"Stem '{ids[3]}' may not be soloed on this track; unsolo it."
+        f"The {name} stem may not be soloed on this track; unsolo it."
     )
 
 
@@ -100,8 +101,9 @@ def test_solo_forbidden_when_heard_alone_by_muting_the_rest(creator, set_policy)
     ids = stem_ids(set_policy())
     track = set_policy(solo_forbidden_stems=[ids[3]])
     doc = doc_for(track, stems={s: {"mute": True} for s in ids if s != ids[3]})
+    name = track["stems"][3]["name"]
     assert rejected(creator, doc, "solo_forbidden") == (
-        f"Stem '{ids[3]}' would be heard on its own, which this track does not allow; unmute "
+        f"The {name} stem would be heard on its own, which this track does not allow; unmute "
         "another stem."
     )
 
@@ -189,7 +191,9 @@ def test_track_version(creator, set_policy):
 def test_unknown_stem(creator, set_policy):
     track = set_policy()
     doc = doc_for(track, stems={"kazoo": {"gain_db": -6.0}})
-    assert rejected(creator, doc, "unknown_stem") == "Stem 'kazoo' is not a stem of this track."
+    assert rejected(creator, doc, "unknown_stem") == (
+        "Stem 'kazoo' is not a stem of this track; reopen the track and submit again."
+    )
 
 
 def test_closed_track_is_not_in_the_catalog_for_fans(creator, owner):

@@ -49,11 +49,19 @@ from PySide6.QtWidgets import (
     QStyle,
     QStyleOptionButton,
     QToolTip,
+    QTreeWidget,
     QWidget,
 )
 
 from app.client import PlatformClient
-from app.contract import RemixDocument, RemixStatus, ReviewDecision, StemSettings
+from app.contract import (
+    AutomationLane,
+    RemixDocument,
+    RemixStatus,
+    ReverbSettings,
+    ReviewDecision,
+    StemSettings,
+)
 from app.drafts import DraftStore
 from app.session import NO_KEYRING_MESSAGE, TokenVault
 from audio.engine import Engine
@@ -416,7 +424,45 @@ def shot(widget: QWidget, name: str) -> None:
         widget.grab().save(str(Path(folder) / f"{name}.png"))
 
 
-def legibility_problems(qtbot, window: QWidget, name: str) -> list[str]:
+# -- words ----------------------------------------------------------------------------------------
+
+DEVELOPER_LANGUAGE = (
+    (re.compile(r"\b[a-z]+(?:_[a-z0-9]+)+\b"), "a field name"),
+    (re.compile(r"[{\[]'|'[}\]]|\b(?:None|True|False)\b(?! \w)"), "Python's own text"),
+    (re.compile(r"\d\.\d{4,}"), "a number with more digits than anyone reads"),
+)
+
+
+def shown_texts(window: QWidget) -> Iterator[tuple[str, str]]:
+    """(where, text) for every text a person can read in the window: labels, buttons, tree rows
+    and every tooltip."""
+    for widget in visible_widgets(window):
+        texts = [widget.toolTip()]
+        if isinstance(widget, QLabel | QAbstractButton):
+            texts.append(plain(widget.text()))
+        if isinstance(widget, QTreeWidget):
+            for i in range(widget.topLevelItemCount()):
+                item = widget.topLevelItem(i)
+                texts += [item.text(c) for c in range(item.columnCount())]
+        for text in texts:
+            if text:
+                yield name_of(widget), text
+
+
+def wording_problems(window: QWidget, stem_ids: list[str]) -> list[str]:
+    """Developer language in front of people: field names, Python reprs, raw floats, stem ids."""
+    problems = []
+    for where, text in shown_texts(window):
+        for pattern, what in DEVELOPER_LANGUAGE:
+            if found := pattern.search(text):
+                problems.append(f"{where} shows {what}, {found.group()!r}, in {text!r}")
+        problems += [f"{where} shows stem id {i!r} in {text!r}" for i in stem_ids if i in text]
+    return problems
+
+
+def legibility_problems(
+    qtbot, window: QWidget, name: str, stem_ids: list[str] | None = None
+) -> list[str]:
     qtbot.wait(300)  # layouts settle (a list lays its rows out again 100 ms after a resize)
     shot(window, name)
     problems = (
@@ -424,6 +470,7 @@ def legibility_problems(qtbot, window: QWidget, name: str) -> list[str]:
         + tooltip_problems(qtbot, window)
         + popup_problems(qtbot, window)
         + fit_problems(window)
+        + wording_problems(window, stem_ids or [])
     )
     return [f"{name}: {p}" for p in problems]
 
@@ -467,7 +514,8 @@ def test_the_studio_with_a_track_open_is_legible(qtbot, tasks, themed, platform,
     names = [s.name for s in window.studio.track.stems]
     assert "Electric Piano" in names
     qtbot.waitUntil(lambda: len(window.mixer.strips) == len(names), timeout=10000)
-    assert_none(legibility_problems(qtbot, window, "studio"))
+    ids = [s.id for s in window.studio.track.stems]
+    assert_none(legibility_problems(qtbot, window, "studio", ids))
 
 
 def submit(client: PlatformClient, track_id: str, title: str, **settings):
@@ -482,6 +530,8 @@ def submit(client: PlatformClient, track_id: str, title: str, **settings):
             ids[0]: StemSettings(gain_db=-4.5, lp_hz=778.0902899885614, send_reverb=0.35),
             ids[1]: StemSettings(hp_hz=120.0, pan=-0.3),
         },
+        reverb=ReverbSettings(size=0.8123456),
+        automation=[AutomationLane(stem=ids[2], param="send_delay", points=[(0, 0), (4, 0.5)])],
         **settings,
     )
     return client.submit_remix(doc, f"{title}-legibility")
@@ -494,9 +544,10 @@ def test_my_remixes_and_the_review_page_are_legible(qtbot, tasks, themed, platfo
     fan = signed_in(platform.url, "legible-fan", PASSWORD)
     remix = None
     try:
-        artist.set_policy(
-            REVIEWED, original.model_copy(update={"opted_in": True, "requires_approval": True})
-        )
+        ids = [s.id for s in artist.track(REVIEWED).stems]
+        names = {s.id: s.name for s in artist.track(REVIEWED).stems}
+        opened = {"opted_in": True, "requires_approval": True, "solo_forbidden_stems": [ids[4]]}
+        artist.set_policy(REVIEWED, original.model_copy(update=opened))
         remix = submit(fan, REVIEWED, "Legible flip")
         qtbot.waitUntil(
             lambda: fan.remix(remix.id).status == RemixStatus.PENDING_APPROVAL, timeout=180000
@@ -509,7 +560,15 @@ def test_my_remixes_and_the_review_page_are_legible(qtbot, tasks, themed, platfo
         remixes.list.setCurrentRow(0)
         qtbot.waitUntil(lambda: remixes.detail.disclosure.fields != {}, timeout=10000)
         assert remixes.detail.chip.text() == "Pending approval"
-        problems = legibility_problems(qtbot, mine, "my-remixes")
+        fields = remixes.detail.disclosure.fields
+        assert (
+            f"{names[ids[0]]}: level -4.5 dB, low-pass filter 778 Hz, reverb send 35 %"
+            in (fields["Mix"])
+        )
+        assert f"{names[ids[1]]}: pan 30 % left, high-pass filter 120 Hz" in fields["Mix"]
+        assert "reverb size 81 %" in fields["Transformations"]
+        assert f"automated: {names[ids[2]]} delay send" in fields["Transformations"]
+        problems = legibility_problems(qtbot, mine, "my-remixes", ids)
 
         review = studio_window(qtbot, artist, tasks, tmp_path / "artist")
         review.sections.show_section("review")
@@ -519,10 +578,12 @@ def test_my_remixes_and_the_review_page_are_legible(qtbot, tasks, themed, platfo
         qtbot.waitUntil(lambda: view.queue_list.count() >= 1, timeout=10000)
         view.queue_list.setCurrentRow(0)
         qtbot.waitUntil(lambda: view.remix_detail.isVisible(), timeout=10000)
-        problems += legibility_problems(qtbot, review, "review")
+        problems += legibility_problems(qtbot, review, "review", ids)
         view.tabs.setCurrentIndex(1)
         qtbot.waitUntil(lambda: view.audit_entries != [], timeout=10000)
-        problems += legibility_problems(qtbot, review, "audit")
+        changed = view.audit_view.topLevelItem(0).text(3)
+        assert f"stems never heard alone: none → {names[ids[4]]}" in changed
+        problems += legibility_problems(qtbot, review, "audit", ids)
         assert_none(problems)
     finally:
         if remix is not None and fan.remix(remix.id).status == RemixStatus.PENDING_APPROVAL:

@@ -104,7 +104,7 @@ def test_artist_reviews_and_the_fan_sees_the_outcome(qtbot, tasks, platform, tmp
             box.setChecked(False)
         qtbot.mouseClick(dialog.save, LEFT)
         qtbot.waitUntil(lambda: dialog.error.text() != "", timeout=10000)
-        assert dialog.error.text().startswith("allowed_stems is empty, so no remix could use")
+        assert dialog.error.text().startswith("No stem is ticked under “Fans may use”")
         assert dialog.saved is None and dialog.isVisible()
         dialog.tempo_min.setValue(1.2)
         dialog.tempo_max.setValue(1.1)
@@ -112,7 +112,8 @@ def test_artist_reviews_and_the_fan_sees_the_outcome(qtbot, tasks, platform, tmp
             box.setChecked(True)
         qtbot.mouseClick(dialog.save, LEFT)
         assert dialog.error.text() == (
-            "Tempo_ratio_min 1.2 is above tempo_ratio_max 1.1. Fix the range and save again."
+            "The slowest tempo (×1.2) is faster than the fastest tempo (×1.1). Fix the range and "
+            "save again."
         )
         dialog.reject()
 
@@ -161,7 +162,7 @@ def test_artist_reviews_and_the_fan_sees_the_outcome(qtbot, tasks, platform, tmp
         ]
         assert rows[1] == ["artist2", "Approved a remix", "“UI keep”"]
         assert rows[2][:2] == ["artist2", "Changed the policy"]
-        assert "creator share: " in rows[2][2] and "→ 0.3" in rows[2][2]
+        assert "creator's share: 20 % → 30 %" in rows[2][2]
 
         # The fan's side: statuses, the split that sums to 100 %, the disclosure, the reason.
         mine = window_for(qtbot, fan, tasks, tmp_path / "fan")

@@ -34,6 +34,7 @@ from app.contract import (
     RightsPolicy,
     TrackDetail,
 )
+from app.wording import policy_label, policy_value
 from ui.policy import PolicyDialog
 from ui.remixes import Listener, RemixDetail, describe, fill_remix_list, restyle
 from ui.sidebar import sidebar_list
@@ -74,28 +75,22 @@ def policy_summary(policy: RightsPolicy, detail: TrackDetail | None = None) -> s
     )
 
 
-def _value(v: object) -> str:
-    if v is None:
-        return "all"
-    if isinstance(v, bool):
-        return "yes" if v else "no"
-    if isinstance(v, list):
-        return ", ".join(map(str, v)) or "none"
-    return f"{v:g}" if isinstance(v, float) else str(v)
-
-
-def audit_details(entry: AuditEntry, titles: dict[str, str]) -> str:
-    """What changed, in a line: the policy fields that differ, or the remix and the reason."""
+def audit_details(
+    entry: AuditEntry, titles: dict[str, str], stem_names: dict[str, str] | None = None
+) -> str:
+    """What changed, in a line: the policy settings that differ (named as the policy editor
+    names them, stems by name), or the remix and the reason."""
     if entry.action == "policy_changed":
         before, after = entry.before or {}, entry.after or {}
         changes = [
-            f"{key.replace('_', ' ')}: {_value(before.get(key))} → {_value(after[key])}"
+            f"{policy_label(key)}: {policy_value(key, before.get(key), stem_names)} → "
+            f"{policy_value(key, after[key], stem_names)}"
             for key in after
             if before.get(key) != after[key]
         ]
-        return "; ".join(changes) or "no field changed"
-    remix = titles.get(entry.remix_id or "", entry.remix_id or "")
-    text = f"“{remix}”" if remix != entry.remix_id else f"remix {remix}"
+        return "; ".join(changes) or "nothing changed"
+    remix = titles.get(entry.remix_id or "")
+    text = f"“{remix}”" if remix else "a remix that is no longer listed"
     return f"{text} — {entry.reason}" if entry.reason else text
 
 
@@ -437,13 +432,14 @@ class ArtistView(QObject):
         self.titles.update(titles)
         self.audit_entries = entries
         self.audit_view.clear()
+        stem_names = {s.id: s.name for s in self.detail.stems} if self.detail else {}
         for e in entries:
             item = QTreeWidgetItem(
                 [
                     f"{e.at.astimezone():%d %b %Y, %H:%M:%S}",
                     e.actor,
                     ACTION_TEXT.get(e.action, e.action),
-                    audit_details(e, self.titles),
+                    audit_details(e, self.titles, stem_names),
                 ]
             )
             item.setToolTip(3, item.text(3))

@@ -26,18 +26,6 @@ KEY_STEP = 1.0 / 100.0
 PAGE_STEP = 1.0 / 10.0
 
 
-def format_db(value: float) -> str:
-    return f"{value:+.1f} dB"
-
-
-def format_hz(value: float) -> str:
-    return f"{value / 1000:.1f} kHz" if value >= 1000 else f"{value:.0f} Hz"
-
-
-def format_percent(value: float) -> str:
-    return f"{value * 100:.0f} %"
-
-
 class Knob(QWidget):
     """A value in [minimum, maximum] on a linear or logarithmic scale, optionally snapped to
     `steps`. `valueChanged` fires for every change a person makes (and for `setValue` unless

@@ -19,8 +19,9 @@ from PySide6.QtWidgets import (
 )
 
 from app.contract import DelaySettings, ReverbSettings, StemInfo, StemSettings
+from app.wording import format_db, format_hz, format_percent
 from ui.elide import ElidedLabel
-from ui.knob import Knob, format_db, format_hz, format_percent
+from ui.knob import Knob
 from ui.meter import LevelMeter
 
 FADER_MIN_DB = -60.0  # the bottom of the fader is silence

@@ -1,8 +1,9 @@
 """The artist's rights-policy editor for one track (PUT /v1/tracks/{id}/policy).
 
 Every `RightsPolicy` field has a control. Ranges the model checks locally (min above max) are
-reported in words before anything is sent; whatever the platform refuses (e.g. no stem allowed)
-comes back as its 422 message, shown as is: it names the rule and says what to do.
+reported in words before anything is sent, and so is a policy that allows no stem; whatever else
+the platform refuses comes back as its 422 message, shown as is: it names the rule and says what
+to do.
 """
 
 from __future__ import annotations
@@ -167,6 +168,13 @@ class PolicyDialog(QDialog):
         )
 
     def submit(self) -> None:
+        if not any(box.isChecked() for box in self.allowed.values()):
+            self._show_error(
+                "No stem is ticked under “Fans may use”, so a remix could use nothing. Tick at "
+                "least one stem (to close the track to remixes, untick “Open this track to fan "
+                "remixes” instead)."
+            )
+            return
         try:
             policy = self.policy()
         except ValidationError as exc:

@@ -31,6 +31,15 @@ from app.client import PlatformClient, PlatformError
 from app.contract import Disclosure, RemixInfo, RemixStatus, SplitRole, SplitStatement
 from app.listening import decode_render
 from app.studio import Studio
+from app.wording import (
+    describe_stem_setting,
+    describe_transformation,
+    format_db,
+    format_pan,
+    format_semitones,
+    format_tempo,
+    stem_value,
+)
 from ui.elide import ElidedLabel
 from ui.sidebar import sidebar_list
 from ui.tasks import TaskRunner
@@ -64,6 +73,11 @@ REFRESH_MS = 1500  # while a remix renders: the platform renders a 4-minute remi
 
 def describe(exc: BaseException) -> str:
     return exc.message if isinstance(exc, PlatformError) else f"Something went wrong: {exc}"
+
+
+def sentence(text: str) -> str:
+    """Its first letter capitalised (str.capitalize would lower-case every stem name after it)."""
+    return text[:1].upper() + text[1:]
 
 
 def percent(basis_points: int) -> str:
@@ -205,26 +219,27 @@ class DisclosureView(QWidget):
             if s.soloed:
                 bits.append("solo")
             if s.gain_db:
-                bits.append(f"{s.gain_db:+.1f} dB")
+                bits.append(f"level {stem_value('gain_db', s.gain_db)}")
             if s.pan:
-                side = "L" if s.pan < 0 else "R"
-                bits.append(f"pan {abs(s.pan) * 100:.0f}{side}")
-            bits += [f"{k} {v}" for k, v in s.settings.items()]
+                bits.append(f"pan {format_pan(s.pan)}")
+            bits += [describe_stem_setting(k, v) for k, v in s.settings.items()]
             if bits:
                 changes.append(f"{s.name}: {', '.join(bits)}")
         transforms = [
-            f"tempo ×{d.tempo_ratio:.2f}" if d.tempo_ratio != 1.0 else "original tempo",
-            f"key {d.key_shift:+d} semitones" if d.key_shift else "original key",
+            f"tempo {format_tempo(d.tempo_ratio)}" if d.tempo_ratio != 1.0 else "original tempo",
+            f"key {format_semitones(d.key_shift)}" if d.key_shift else "original key",
         ]
         if d.master_gain_db:
-            transforms.append(f"master {d.master_gain_db:+.1f} dB")
-        transforms += [f"{k}: {v}" for k, v in d.other_transformations.items()]
+            transforms.append(f"master {format_db(d.master_gain_db)}")
+        transforms += [
+            describe_transformation(k, v, names) for k, v in d.other_transformations.items()
+        ]
         source = f"{d.source_track_title} — {d.source_artist} (version {d.source_track_version})"
         rows = [
             ("Source", source),
             ("Stems used", ", ".join(names.get(s, s) for s in d.stems_used) or "none"),
             ("Mix", "\n".join(changes) or "Every stem at its original level"),
-            ("Transformations", " · ".join(transforms).capitalize()),
+            ("Transformations", sentence(" · ".join(transforms))),
             ("Tools", ", ".join(d.tools)),
             (
                 "AI involvement",

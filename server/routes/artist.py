@@ -87,8 +87,8 @@ def _check_policy_stems(policy: RightsPolicy, track: Track) -> None:
         raise ApiError(
             422,
             "invalid_policy",
-            "allowed_stems is empty, so no remix could use anything. Allow at least one stem, "
-            "or set opted_in to false to close the track to remixing.",
+            "No stem is allowed (allowed_stems is empty), so no remix could use anything. Allow "
+            "at least one stem, or close the track to remixes (opted_in false).",
         )
 
 
