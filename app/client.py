@@ -23,7 +23,9 @@ from app.contract import (
     AuditEntry,
     AuditLog,
     ContentKey,
+    ErrorDetail,
     Health,
+    RemixCheck,
     RemixDocument,
     RemixInfo,
     RemixList,
@@ -214,6 +216,12 @@ class PlatformClient:
             headers={"Idempotency-Key": idempotency_key},
         )
         return RemixInfo.model_validate(resp.json())
+
+    def check_remix(self, doc: RemixDocument) -> list[ErrorDetail]:
+        """What the platform would refuse in `doc` (empty: it would be accepted); nothing is
+        submitted and no quota is used."""
+        resp = self._send("POST", "/remixes/check", json=doc.model_dump(mode="json"))
+        return RemixCheck.model_validate(resp.json()).problems
 
     def remix(self, remix_id: str) -> RemixInfo:
         return self._get_model(f"/remixes/{remix_id}", RemixInfo)

@@ -358,6 +358,13 @@ class RemixDocument(BaseModel):
         return self
 
 
+class RemixCheck(BaseModel):
+    """What the platform would refuse in a document, without submitting it (the studio asks
+    before the fan presses Submit). Empty `problems`: it would be accepted."""
+
+    problems: list[ErrorDetail]
+
+
 class RemixStatus(StrEnum):
     RECEIVED = "received"
     RENDERING = "rendering"

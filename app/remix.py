@@ -118,63 +118,6 @@ def audible_stems(doc: RemixDocument, stem_ids: list[str]) -> list[str]:
     ]
 
 
-def lone_stem_moment(
-    doc: RemixDocument, stem_ids: list[str], forbidden: list[str]
-) -> tuple[float, str] | None:
-    """The first moment (seconds, stem id) at which the document's mute and gain automation
-    leaves one of `forbidden` as the only sounding stem, or None. Static settings alone are
-    checked by the caller; this sweeps every automation point once."""
-    lanes = [x for x in doc.automation if x.param in ("mute", "gain_db") and x.stem in stem_ids]
-    if not forbidden or not lanes:
-        return None
-    settings = {s: doc.stems.get(s, StemSettings()) for s in stem_ids}
-    any_solo = any(st.solo for st in settings.values())
-    candidates = [s for s in stem_ids if settings[s].solo or not any_solo]
-    # state per stem: [muted, gain_db]; a lane's first value holds from 0.
-    state = {s: [settings[s].mute, settings[s].gain_db] for s in candidates}
-    events: list[tuple[float, str, str, float]] = []
-    for lane in lanes:
-        if lane.stem not in state:
-            continue
-        first = lane.points[0][1]
-        state[lane.stem][0 if lane.param == "mute" else 1] = (
-            first == 1.0 if lane.param == "mute" else first
-        )
-        events += [(t, lane.stem, lane.param, v) for t, v in lane.points[1:]]
-    events.sort(key=lambda e: e[0])
-
-    def sounding(s: str) -> bool:
-        muted, gain = state[s]
-        return not muted and gain > -96.0
-
-    heard = {s for s in candidates if sounding(s)}
-
-    def lone() -> str | None:
-        if len(heard) != 1:
-            return None
-        (only,) = heard
-        return only if only in forbidden else None
-
-    found = lone()
-    if found is not None:
-        return 0.0, found
-    i = 0
-    while i < len(events):
-        t = events[i][0]
-        while i < len(events) and events[i][0] == t:  # apply every change at this moment
-            _, stem, param, v = events[i]
-            state[stem][0 if param == "mute" else 1] = v == 1.0 if param == "mute" else v
-            if sounding(stem):
-                heard.add(stem)
-            else:
-                heard.discard(stem)
-            i += 1
-        found = lone()
-        if found is not None:
-            return t, found
-    return None
-
-
 # -- arrangement (issue 3, transport) ------------------------------------------------------------
 
 

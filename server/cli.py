@@ -164,7 +164,8 @@ def cmd_render(args: argparse.Namespace) -> int:
                 file=sys.stderr,
             )
             return 2
-        problems = check_document(doc, track, RightsPolicy.model_validate(track.policy or {}))
+        policy = RightsPolicy.model_validate(track.policy or {})
+        problems = check_document(doc, track, policy, Storage(settings.data_dir))
         for problem in problems:
             print(f"policy: {problem.code}: {problem.message}", file=sys.stderr)
         if problems and not args.ignore_policy:

@@ -32,10 +32,10 @@ from app.remix import (
     arrangement_problem,
     audible_stems,
     document_arrays,
-    lone_stem_moment,
 )
 from app.wording import format_seconds, param_label
 from server.db import Remix, Track
+from server.isolation import ALONE_MARGIN_DB, PROFILES, Exposure, exposure
 from server.loudness import Loudness, measure
 from server.storage import Storage
 
@@ -86,8 +86,13 @@ def _stem_name(track: Track, stem_id: str) -> str:
     return next((s.name for s in track.stems if s.id == stem_id), stem_id)
 
 
-def check_document(doc: RemixDocument, track: Track, policy: RightsPolicy) -> list[Violation]:
-    """Every way `doc` breaks the track's facts or the artist's policy (empty when it is fine)."""
+def check_document(
+    doc: RemixDocument, track: Track, policy: RightsPolicy, storage: Storage
+) -> list[Violation]:
+    """Every way `doc` breaks the track's facts or the artist's policy (empty when it is fine).
+
+    `storage` holds the stems: whether a solo-forbidden stem is heard alone is judged on their
+    sound (server.isolation), once the document's other facts are in order."""
     problems: list[Violation] = []
     if doc.track_version != track.version:
         problems.append(
@@ -186,16 +191,17 @@ def check_document(doc: RemixDocument, track: Track, policy: RightsPolicy) -> li
                 "this track does not allow; unmute another stem",
             )
         )
-    else:
-        alone = lone_stem_moment(doc, usable, policy.solo_forbidden_stems)
-        if alone is not None:
-            t, stem_id = alone
+    elif not problems:
+        exposed = heard_alone(doc, track, storage, usable, policy.solo_forbidden_stems)
+        if exposed is not None:
             problems.append(
                 Violation(
                     "solo_forbidden",
-                    f"from {format_seconds(t)} the automation leaves the "
-                    f"{_stem_name(track, stem_id)} stem heard on its own, which this track does "
-                    "not allow; keep another stem sounding there",
+                    f"from {format_seconds(exposed.first)} the "
+                    f"{_stem_name(track, exposed.stem_id)} stem is heard on its own (everything "
+                    f"else is more than {ALONE_MARGIN_DB:g} dB quieter, for "
+                    f"{exposed.seconds:.1f} s in all), which this track does not allow; keep "
+                    "another stem clearly audible there",
                 )
             )
     track_seconds = max((s.duration for s in track.stems), default=0.0)
@@ -234,6 +240,20 @@ _NOT_TRANSFORMATIONS = {
     "ai",
 }
 MIN_TEMPO_CHANGE = 0.01  # a tempo ratio within 1 % of 1 is not a change anyone hears
+
+
+def heard_alone(
+    doc: RemixDocument,
+    track: Track,
+    storage: Storage,
+    usable: list[str],
+    forbidden: list[str],
+) -> Exposure | None:
+    if not any(s in usable for s in forbidden):
+        return None
+    profiles = {s.id: PROFILES.get(storage.path(s.path), s.sha256) for s in track.stems}
+    rate = track.stems[0].sample_rate
+    return exposure(doc, profiles, usable, forbidden, rate)
 
 
 def other_transformations(doc: RemixDocument) -> tuple[dict[str, Any], dict[str, dict[str, Any]]]:
@@ -441,7 +461,7 @@ def process_remix(remix_id: str, sessions: sessionmaker, storage: Storage) -> st
         try:
             doc = RemixDocument.model_validate(remix.document)
             policy = RightsPolicy.model_validate(track.policy or {})
-            problems = check_document(doc, track, policy)
+            problems = check_document(doc, track, policy, storage)
             if problems:  # the policy may have changed since submission
                 reason = "; ".join(p.message.rstrip(".") for p in problems)
                 _set_status(

@@ -15,6 +15,7 @@ creator of the remixes (`fan`, superfan), the owning artist (`artist`) and anoth
 from __future__ import annotations
 
 import itertools
+import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -132,7 +133,7 @@ def _own_session(w: World, role: str) -> dict[str, Any]:
 
 def _submit(track: str) -> Body:
     def body(w: World, _role: str) -> dict[str, Any]:
-        return {"json": w.fresh_doc(track), "headers": {"Idempotency-Key": f"k{id(object())}"}}
+        return {"json": w.fresh_doc(track), "headers": {"Idempotency-Key": uuid.uuid4().hex}}
 
     return body
 
@@ -174,6 +175,11 @@ MATRIX = [
     row("POST", "/v1/remixes", "/v1/remixes", 401, 403, 403, 201, 201, 201, 403,
         request=_submit(OPEN)),
     row("POST", "/v1/remixes", "/v1/remixes", 401, 422, 422, 422, 422, 201, 422,
+        request=_submit(HIDDEN)),
+    # The dry-run check answers what a submission would (a hidden track: a problem, not a 422).
+    row("POST", "/v1/remixes/check", "/v1/remixes/check", 401, 403, 403, 200, 200, 200, 403,
+        request=_submit(OPEN)),
+    row("POST", "/v1/remixes/check", "/v1/remixes/check", 401, 200, 200, 200, 200, 200, 200,
         request=_submit(HIDDEN)),
     row("GET", "/v1/remixes", "/v1/remixes", 401, 200, 200, 200, 200, 200, 200),
     row("GET", "/v1/remixes/{remix_id}", "/v1/remixes/{published}",

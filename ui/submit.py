@@ -20,7 +20,7 @@ from PySide6.QtWidgets import (
 )
 
 from app.client import PlatformClient, PlatformError
-from app.contract import AIInvolvement, RemixDocument, RemixInfo, RemixStatus
+from app.contract import AIInvolvement, ErrorDetail, RemixDocument, RemixInfo, RemixStatus
 from app.studio import Studio
 from ui.tasks import TaskRunner
 
@@ -101,6 +101,28 @@ class SubmitDialog(QDialog):
         self.close_button.clicked.connect(self.reject)
         self._poll = QTimer(self, interval=800)
         self._poll.timeout.connect(self._refresh)
+        self.problems: list[ErrorDetail] | None = None  # the platform's answer to the check
+        self._check()
+
+    def _check(self) -> None:
+        """Ask the platform what it would refuse, before the fan presses Submit (the same rules:
+        a stem the artist forbids alone, tempo range, length...)."""
+        doc, client = self.studio.document, self.client
+        self.tasks.run(lambda: client.check_remix(doc), self._on_checked, self._on_check_failed)
+
+    def _on_checked(self, problems: list[ErrorDetail]) -> None:
+        self.problems = problems
+        if not problems or self.remix is not None or not self.submit_button.isEnabled():
+            return  # fine, or already sent (the submission's own answer decides)
+        self.submit_button.setEnabled(False)
+        self._show_error(
+            "The platform would refuse this remix: "
+            + " ".join(p.message for p in problems)
+            + " Close this window, change the mix and open Submit again."
+        )
+
+    def _on_check_failed(self, exc: BaseException) -> None:
+        self.problems = None  # the platform decides on submission, as before
 
     def submit(self) -> None:
         try:

@@ -12,7 +12,9 @@ from sqlalchemy.orm import Session, selectinload
 
 from app.contract import (
     Disclosure,
+    ErrorDetail,
     ErrorResponse,
+    RemixCheck,
     RemixDocument,
     RemixInfo,
     RemixList,
@@ -30,7 +32,7 @@ from server.errors import ApiError
 from server.pipeline import canonical_hash, check_document, document_hash
 from server.routes.tracks import entitlement_problem, is_owner, policy_of, require_entitled
 from server.splits import split_statement
-from server.storage import file_response
+from server.storage import Storage, file_response
 
 router = APIRouter(prefix="/remixes", tags=["remixes"])
 
@@ -108,7 +110,8 @@ def _replay(existing: Remix, doc_hash: str, response: Response) -> RemixInfo:
     return remix_info(existing)
 
 
-def _validated_track(db: Session, user: User, doc: RemixDocument) -> Track:
+def _track_for(db: Session, user: User, doc: RemixDocument) -> Track:
+    """The document's track, when the caller may remix it."""
     track = db.scalar(
         select(Track)
         .where(Track.id == doc.track_id)
@@ -121,11 +124,38 @@ def _validated_track(db: Session, user: User, doc: RemixDocument) -> Track:
             f"track_id '{doc.track_id}' is not a track in the catalog. Check the id.",
         )
     require_entitled(user, track)
-    problems = check_document(doc, track, policy_of(track))
+    return track
+
+
+def _sentence(message: str) -> str:
+    return message[:1].upper() + message[1:].rstrip(".") + "."
+
+
+def _validated_track(db: Session, user: User, doc: RemixDocument, storage: Storage) -> Track:
+    track = _track_for(db, user, doc)
+    problems = check_document(doc, track, policy_of(track), storage)
     if problems:
         message = "; ".join(p.message.rstrip(".") for p in problems)
-        raise ApiError(422, problems[0].code, message[0].upper() + message[1:] + ".")
+        raise ApiError(422, problems[0].code, _sentence(message))
     return track
+
+
+@router.post("/check", response_model=RemixCheck, responses=_SUBMIT_ERRORS)
+def check_remix(
+    doc: RemixDocument, db: SessionDep, user: CurrentUser, storage: StorageDep
+) -> RemixCheck:
+    """Every rule the document breaks, as `POST /v1/remixes` would refuse it, without
+    submitting anything (no quota used). The same check, so the studio and the platform agree."""
+    try:
+        track = _track_for(db, user, doc)
+    except ApiError as err:
+        if err.status_code != 422:
+            raise
+        return RemixCheck(problems=[ErrorDetail(code=err.code, message=err.message)])
+    problems = check_document(doc, track, policy_of(track), storage)
+    return RemixCheck(
+        problems=[ErrorDetail(code=p.code, message=_sentence(p.message)) for p in problems]
+    )
 
 
 @router.post("", response_model=RemixInfo, status_code=201, responses=_SUBMIT_ERRORS)
@@ -136,6 +166,7 @@ def submit_remix(
     db: SessionDep,
     user: CurrentUser,
     settings: SettingsDep,
+    storage: StorageDep,
     idempotency_key: Annotated[str | None, Header()] = None,
 ) -> RemixInfo:
     """Accept a remix document; rendering happens afterwards (poll GET /v1/remixes/{id})."""
@@ -153,7 +184,7 @@ def submit_remix(
         return _replay(existing, doc_hash, response)
     try:
         check_quota(db, user, settings.daily_quota)
-        track = _validated_track(db, user, doc)
+        track = _validated_track(db, user, doc, storage)
         canonical, split, disclosure = _attribution(db, user, doc, track, settings)
     except ApiError:
         # A concurrent request with the same key may have committed since the look-up above;
