@@ -11,8 +11,10 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
+from pydantic_core import PydanticCustomError
 
+from app.text import display_text_problem
 from app.wording import format_tempo, param_label
 
 REMIX_FORMAT = "encore.remix/1"
@@ -343,6 +345,22 @@ class RemixDocument(BaseModel):
         description="Recorded parameter moves, at most one lane per stem and parameter; while "
         "a lane exists it drives its parameter (the stem's static value is not heard).",
     )
+
+    @field_validator("title", "description", mode="before")
+    @classmethod
+    def _readable_by_fans(cls, value: object, info: ValidationInfo) -> object:
+        """Other fans read these: app/text.py's rule (the platform applies the same one).
+
+        Before the length checks, so an empty title gets the rule's plain-words message.
+        """
+        if isinstance(value, str) and info.field_name is not None:
+            title = info.field_name == "title"
+            problem = display_text_problem(
+                value, info.field_name, multiline=not title, required=title
+            )
+            if problem is not None:
+                raise PydanticCustomError("text_rule", "{reason}", {"reason": problem})
+        return value
 
     @model_validator(mode="after")
     def _one_lane_per_parameter(self) -> RemixDocument:

@@ -39,6 +39,20 @@ _STATUS_MESSAGES = {
     405: "This address does not accept that method. Check the API reference at /openapi.json.",
 }
 
+# The framework's only 400s are bodies it cannot decode: FastAPI's "There was an error parsing
+# the body" (not UTF-8...) and Starlette's multipart errors ("Missing boundary in multipart.").
+_UNPARSEABLE_BODY = "There was an error parsing the body"
+
+
+def unreadable_body_message(detail: str | None) -> str:
+    """The framework's terse reason, with what to send instead."""
+    why = "" if detail in (None, _UNPARSEABLE_BODY) else f" ({detail.rstrip('.')})"
+    return (
+        f"The request body could not be read{why}. Send JSON encoded as UTF-8 with "
+        "'Content-Type: application/json' (sign-in: an 'application/x-www-form-urlencoded' "
+        "form) and try again."
+    )
+
 
 class ApiError(Exception):
     """Raised by routes and dependencies; rendered by `api_error_handler`."""
@@ -77,6 +91,8 @@ async def http_error_handler(_request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
     code = _STATUS_CODES.get(exc.status_code, "http_error")
     detail = exc.detail if isinstance(exc.detail, str) else None
+    if exc.status_code == 400:
+        return error_response(400, "unreadable_body", unreadable_body_message(detail), exc.headers)
     generic = _STATUS_MESSAGES.get(exc.status_code)
     if detail in (None, "Not Found", "Method Not Allowed") and generic:
         message = generic
@@ -111,11 +127,17 @@ def describe_validation_errors(errors: Sequence[Mapping[str, Any]]) -> tuple[str
             parts.append(f"{where} is required")
         elif e.get("type") == "extra_forbidden":
             parts.append(f"{where} is not a known field")
+        elif e.get("type") == "text_rule":  # app/text.py: already names the field in words
+            parts.append(msg.rstrip("."))
         else:
             parts.append(f"{where}: {msg[0].lower() + msg[1:] if msg else msg}")
     more = f" (and {len(errors) - 5} more)" if len(errors) > 5 else ""
     message = "; ".join(parts) + more + "."
-    return "invalid_request", message[0].upper() + message[1:]
+    # Only text the display rule refused: the same code as server/text.py's refusals.
+    code = (
+        "invalid_text" if all(e.get("type") == "text_rule" for e in errors) else "invalid_request"
+    )
+    return code, message[0].upper() + message[1:]
 
 
 async def validation_error_handler(_request: Request, exc: Exception) -> JSONResponse:
@@ -133,8 +155,58 @@ async def unhandled_error_handler(request: Request, exc: Exception) -> JSONRespo
     )
 
 
+_ERROR_REF = {"$ref": "#/components/schemas/ErrorResponse"}
+_ERROR_CONTENT = {"application/json": {"schema": _ERROR_REF}}
+_DOCUMENTED_ERRORS = {
+    400: "The body could not be read (not UTF-8 JSON, or a broken form).",
+    413: "The body is larger than the platform accepts.",
+    422: "A parameter or field is invalid; the message names it and what to change.",
+}
+
+
+def document_error_shape(schema: dict[str, Any]) -> dict[str, Any]:
+    """Make the OpenAPI document describe the errors actually sent.
+
+    FastAPI documents its own 422 body (`HTTPValidationError`), which this platform never sends,
+    and leaves out the 400 and 413 any route with a body can answer and the 422 any route with
+    parameters can answer (server/text.py refuses control characters on every route). Every
+    such response is documented here with the one error shape, so clients (and the API fuzz
+    test) can rely on the document.
+    """
+    for methods in schema.get("paths", {}).values():
+        for operation in methods.values():
+            responses = operation.setdefault("responses", {})
+            codes: list[int] = []
+            if operation.get("parameters") or "requestBody" in operation:
+                codes.append(422)
+            if "requestBody" in operation:
+                codes += [400, 413]
+            for status in codes:
+                entry = responses.setdefault(str(status), {"description": ""})
+                entry["description"] = entry.get("description") or _DOCUMENTED_ERRORS[status]
+                entry["content"] = _ERROR_CONTENT
+            for entry in responses.values():
+                content = entry.get("content", {}).get("application/json", {})
+                if content.get("schema", {}).get("$ref", "").endswith("/HTTPValidationError"):
+                    entry["content"] = _ERROR_CONTENT
+                    if entry.get("description") == "Validation Error":
+                        entry["description"] = _DOCUMENTED_ERRORS[422]
+    components = schema.get("components", {}).get("schemas", {})
+    for name in ("HTTPValidationError", "ValidationError"):
+        components.pop(name, None)
+    return schema
+
+
 def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(ApiError, api_error_handler)
     app.add_exception_handler(StarletteHTTPException, http_error_handler)
     app.add_exception_handler(RequestValidationError, validation_error_handler)
     app.add_exception_handler(Exception, unhandled_error_handler)
+    default_openapi = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            app.openapi_schema = document_error_shape(default_openapi())
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]

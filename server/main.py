@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import APIRouter, FastAPI
+from fastapi import APIRouter, Depends, FastAPI
 
 from app.contract import API_PREFIX, Health
 from server.config import Settings
@@ -18,6 +18,7 @@ from server.pipeline import RemixPipeline
 from server.routes import artist, auth, me, remixes, tracks
 from server.secrets_store import load_or_create_secret
 from server.storage import Storage
+from server.text import refuse_control_characters
 
 
 def create_app(settings: Settings) -> FastAPI:
@@ -56,7 +57,8 @@ def create_app(settings: Settings) -> FastAPI:
     install_error_handlers(app)
     app.add_middleware(BodySizeLimit, max_body_bytes=settings.max_body_bytes)
 
-    api = APIRouter(prefix=API_PREFIX)
+    # Every route: no control characters in any parameter or field (server/text.py).
+    api = APIRouter(prefix=API_PREFIX, dependencies=[Depends(refuse_control_characters)])
 
     @api.get("/health", response_model=Health, tags=["meta"])
     def health() -> Health:

@@ -16,6 +16,7 @@ from fastapi import Request
 from fastapi.responses import StreamingResponse
 
 from server.errors import ApiError
+from server.ranges import RangeNotSatisfiable, parse_range
 
 _SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,100}$")
 CHUNK = 64 * 1024
@@ -58,41 +59,6 @@ class Storage:
             shutil.copyfile(source, tmp)
         os.replace(tmp, target)
         return target
-
-
-class RangeNotSatisfiable(Exception):
-    pass
-
-
-def parse_range(header: str | None, size: int) -> tuple[int, int] | None:
-    """The inclusive (first, last) byte of a single `bytes=` range, or None for the whole file.
-
-    Multi-range and malformed headers are ignored (RFC 9110 lets a server do that), so a client
-    always gets either what it asked for or the whole file with a 200.
-    """
-    if not header:
-        return None
-    units, _, spec = header.partition("=")
-    if units.strip().lower() != "bytes" or "," in spec:
-        return None
-    first_s, dash, last_s = spec.strip().partition("-")
-    first_s, last_s = first_s.strip(), last_s.strip()
-    if not dash or not (first_s or last_s):
-        return None
-    if (first_s and not first_s.isdigit()) or (last_s and not last_s.isdigit()):
-        return None
-    if not first_s:  # suffix: the last n bytes
-        n = int(last_s)
-        if n == 0 or size == 0:
-            raise RangeNotSatisfiable
-        return max(size - n, 0), size - 1
-    first = int(first_s)
-    if first >= size:
-        raise RangeNotSatisfiable
-    last = int(last_s) if last_s else size - 1
-    if last < first:
-        return None
-    return first, min(last, size - 1)
 
 
 def _read(path: Path, first: int, length: int) -> Iterator[bytes]:
