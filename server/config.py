@@ -7,7 +7,7 @@ settings (e.g. a short access TTL) can run side by side in tests.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from platformdirs import user_data_dir
@@ -18,6 +18,34 @@ DEFAULT_REFRESH_TTL = 30 * 24 * 3600
 DEFAULT_DAILY_QUOTA = 20  # remix submissions per user per UTC day
 DEFAULT_PLATFORM_SHARE_BP = 1500  # the platform's share of each remix's revenue: 15.00 %
 DEFAULT_MAX_BODY_BYTES = 1024 * 1024  # request bodies are recipes and forms: 1 MiB is plenty
+
+# Sign-in throttling (server/throttle.py). Failed attempts only: a person who types their password
+# right is never slowed down. Per account: enough for typos, far too few for guessing. Per client
+# address: generous, since many people may share one address (a household, a campus NAT).
+# Operators tune them through the environment (the variable names below); tests use that too.
+SIGNIN_ACCOUNT_FAILURES_ENV = "ENCORE_SIGNIN_ACCOUNT_FAILURES"
+SIGNIN_ADDRESS_FAILURES_ENV = "ENCORE_SIGNIN_ADDRESS_FAILURES"
+SIGNIN_WINDOW_ENV = "ENCORE_SIGNIN_WINDOW"
+HASH_QUEUE_ENV = "ENCORE_HASH_QUEUE"
+DEFAULT_SIGNIN_ACCOUNT_FAILURES = 10
+DEFAULT_SIGNIN_ADDRESS_FAILURES = 100
+DEFAULT_SIGNIN_WINDOW = 15 * 60  # seconds a failed attempt counts
+# Password hashing (argon2, 64 MiB per hash): at most one hash per core at a time, and at most
+# this many sign-ins waiting for one; more are answered 503 at once instead of queueing memory.
+DEFAULT_HASH_QUEUE = 16
+DELIVERY_TRACKS_ENV = "ENCORE_DELIVERY_TRACKS_PER_HOUR"
+DEFAULT_DELIVERY_TRACKS = 30  # different tracks' stems one account streams per hour
+DEFAULT_HASH_WAIT = 10.0  # seconds a sign-in waits for a hashing slot before a 503
+
+
+def _env_int(name: str, default: int) -> int:
+    value = os.environ.get(name, "").strip()
+    return int(value) if value.isascii() and value.isdigit() else default
+
+
+def default_hash_slots() -> int:
+    """One argon2 hash per core: more only adds memory (64 MiB each), not throughput."""
+    return max(2, os.cpu_count() or 2)
 
 
 def default_data_dir() -> Path:
@@ -37,6 +65,25 @@ class Settings:
     daily_quota: int = DEFAULT_DAILY_QUOTA
     platform_share_bp: int = DEFAULT_PLATFORM_SHARE_BP
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
+    signin_account_failures: int = field(
+        default_factory=lambda: _env_int(
+            SIGNIN_ACCOUNT_FAILURES_ENV, DEFAULT_SIGNIN_ACCOUNT_FAILURES
+        )
+    )
+    signin_address_failures: int = field(
+        default_factory=lambda: _env_int(
+            SIGNIN_ADDRESS_FAILURES_ENV, DEFAULT_SIGNIN_ADDRESS_FAILURES
+        )
+    )
+    signin_window: int = field(
+        default_factory=lambda: _env_int(SIGNIN_WINDOW_ENV, DEFAULT_SIGNIN_WINDOW)
+    )
+    hash_slots: int = field(default_factory=default_hash_slots)
+    hash_queue: int = field(default_factory=lambda: _env_int(HASH_QUEUE_ENV, DEFAULT_HASH_QUEUE))
+    hash_wait: float = DEFAULT_HASH_WAIT
+    delivery_tracks_per_hour: int = field(
+        default_factory=lambda: _env_int(DELIVERY_TRACKS_ENV, DEFAULT_DELIVERY_TRACKS)
+    )
 
     @property
     def db_url(self) -> str:

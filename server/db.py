@@ -7,6 +7,7 @@ Alembic migrations in server/migrations (`init_db`); change a model, add a revis
 
 from __future__ import annotations
 
+import os
 import uuid
 from datetime import UTC, datetime
 from pathlib import Path
@@ -95,6 +96,23 @@ class Token(Base):
     revoked: Mapped[bool] = mapped_column(Boolean, default=False)
 
     user: Mapped[User] = relationship()
+
+
+class Device(Base):
+    """A signed-in device: one sign-in session, the key its stems are sealed under, and what
+    the account owner sees in "Signed-in devices". The key itself is derived from the platform
+    secret and `key_id` (server/sealing.py): nothing here decrypts anything."""
+
+    __tablename__ = "devices"
+
+    session_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(120))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    key_id: Mapped[str] = mapped_column(String(32))
+    key_created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    revoked: Mapped[bool] = mapped_column(Boolean, default=False)
 
 
 class Track(Base):
@@ -224,11 +242,25 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
+def make_private_file(path: Path) -> None:
+    """Create `path` if missing, readable and writable by this user only (0600).
+
+    The database holds password hashes, token hashes and every remix: it was world-readable
+    (0644) under a default umask. SQLite gives its -wal and -shm files the database file's
+    permissions, and existing files (from an older version) are tightened too.
+    """
+    os.close(os.open(path, os.O_RDWR | os.O_CREAT, 0o600))
+    for file in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
+        if file.exists():
+            os.chmod(file, 0o600)
+
+
 def make_engine(url: str) -> Engine:
     if url.startswith("sqlite"):
         database = make_url(url).database
-        if database and database != ":memory:":
-            Path(database).parent.mkdir(parents=True, exist_ok=True)
+        if database and database != ":memory:" and not database.startswith("file:"):
+            Path(database).parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+            make_private_file(Path(database))
         engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 10})
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine

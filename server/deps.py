@@ -12,8 +12,9 @@ from sqlalchemy.orm import Session
 from server.config import Settings
 from server.db import Token, User
 from server.errors import ApiError
-from server.security import ACCESS, TokenProblem, find_token
+from server.security import ACCESS, HashGate, TokenProblem, find_token
 from server.storage import Storage
+from server.throttle import SignInThrottle
 
 # auto_error=False: a missing token must produce our error shape, not FastAPI's default body.
 oauth2_scheme = OAuth2PasswordBearer(tokenUrl="/v1/auth/token", auto_error=False)
@@ -34,9 +35,19 @@ def get_storage(request: Request) -> Storage:
     return request.app.state.storage
 
 
+def get_signin_throttle(request: Request) -> SignInThrottle:
+    return request.app.state.signin_throttle
+
+
+def get_hash_gate(request: Request) -> HashGate:
+    return request.app.state.hash_gate
+
+
 SessionDep = Annotated[Session, Depends(get_db)]
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 StorageDep = Annotated[Storage, Depends(get_storage)]
+SignInThrottleDep = Annotated[SignInThrottle, Depends(get_signin_throttle)]
+HashGateDep = Annotated[HashGate, Depends(get_hash_gate)]
 BearerToken = Annotated[str | None, Depends(oauth2_scheme)]
 
 

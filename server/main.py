@@ -10,6 +10,7 @@ from fastapi import APIRouter, Depends, FastAPI
 from app.contract import API_PREFIX, Health
 from server.config import Settings
 from server.db import init_db, make_engine, make_sessionmaker
+from server.delivery import DeliveryLimiter
 from server.demo import seed_demo
 from server.disclosure import encore_version
 from server.errors import install_error_handlers
@@ -17,13 +18,15 @@ from server.limits import BodySizeLimit
 from server.pipeline import RemixPipeline
 from server.routes import artist, auth, me, remixes, tracks
 from server.secrets_store import load_or_create_secret
-from server.storage import Storage
+from server.security import HashGate
+from server.storage import Storage, make_private_dir
 from server.text import refuse_control_characters
+from server.throttle import SignInThrottle
 
 
 def create_app(settings: Settings) -> FastAPI:
     """Build an app bound to `settings`; the database, demo data and worker start in lifespan."""
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    make_private_dir(settings.data_dir)  # before the database file is made in it
     engine = make_engine(settings.db_url)
     sessions = make_sessionmaker(engine)
     storage = Storage(settings.data_dir)
@@ -54,6 +57,11 @@ def create_app(settings: Settings) -> FastAPI:
     app.state.storage = storage
     app.state.pipeline = pipeline
     app.state.secret = load_or_create_secret(settings.data_dir)
+    app.state.delivery = DeliveryLimiter(settings.delivery_tracks_per_hour)
+    app.state.signin_throttle = SignInThrottle(
+        settings.signin_account_failures, settings.signin_address_failures, settings.signin_window
+    )
+    app.state.hash_gate = HashGate(settings.hash_slots, settings.hash_queue, settings.hash_wait)
     install_error_handlers(app)
     app.add_middleware(BodySizeLimit, max_body_bytes=settings.max_body_bytes)
 

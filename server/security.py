@@ -8,7 +8,10 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+import threading
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -41,15 +44,63 @@ def verify_password(password_hash: str, password: str) -> bool:
         return False
 
 
-def authenticate(db: Session, username: str, password: str) -> User | None:
+class HashingBusy(Exception):
+    """Every hashing slot is taken and the queue is full: answer 503 now rather than wait."""
+
+
+class HashGate:
+    """Bounds the memory sign-ins can take: argon2 needs 64 MiB per hash in flight.
+
+    Unbounded, 100 parallel sign-ins pushed the platform to 1.3 GB. At most `slots` hashes run
+    at once (one per core: more adds memory, not throughput), at most `queue` sign-ins wait for
+    a slot (each waiting holds a server thread), and none waits longer than `wait` seconds.
+    """
+
+    def __init__(self, slots: int, queue: int, wait: float) -> None:
+        self._slots = threading.BoundedSemaphore(max(1, slots))
+        self._queue = max(0, queue)
+        self._wait = wait
+        self._waiting = 0
+        self._lock = threading.Lock()
+
+    @contextmanager
+    def slot(self) -> Iterator[None]:
+        """Hold a hashing slot for the block, or raise `HashingBusy`."""
+        with self._lock:
+            if self._waiting >= self._queue + 1:  # +1: the caller itself may take a free slot
+                raise HashingBusy
+            self._waiting += 1
+        try:
+            acquired = self._slots.acquire(timeout=self._wait)
+        finally:
+            with self._lock:
+                self._waiting -= 1
+        if not acquired:
+            raise HashingBusy
+        try:
+            yield
+        finally:
+            self._slots.release()
+
+
+def authenticate(
+    db: Session, username: str, password: str, gate: HashGate | None = None
+) -> User | None:
+    """The user whose password this is, or None. Raises `HashingBusy` from a full `gate`.
+
+    The user is looked up first (no slot held for a database round trip); the hash always runs,
+    against a dummy for unknown usernames, so timing does not tell which exist.
+    """
     user = db.scalar(select(User).where(User.username == username))
-    if user is None:
-        verify_password(_DUMMY_HASH, password)
-        return None
-    if not verify_password(user.password_hash, password):
-        return None
-    if _hasher.check_needs_rehash(user.password_hash):
-        user.password_hash = hash_password(password)
+    with gate.slot() if gate is not None else nullcontext():
+        if user is None:
+            verify_password(_DUMMY_HASH, password)
+            return None
+        if not verify_password(user.password_hash, password):
+            return None
+        rehash = hash_password(password) if _hasher.check_needs_rehash(user.password_hash) else None
+    if rehash is not None:
+        user.password_hash = rehash
         db.commit()
     return user
 

@@ -22,6 +22,18 @@ _SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,100}$")
 CHUNK = 64 * 1024
 
 
+def make_private_dir(path: Path) -> Path:
+    """Create `path` (and parents) and make it this user's only (0700).
+
+    The data dir holds the database, the platform secret, every stem and every render: other
+    users of the machine must not read them. A 0700 directory protects whatever is created in it
+    later, whatever its own mode; an existing dir from an older version is tightened too.
+    """
+    path.mkdir(parents=True, exist_ok=True, mode=0o700)
+    os.chmod(path, 0o700)
+    return path
+
+
 def _safe(name: str) -> str:
     if not _SAFE_NAME.fullmatch(name) or ".." in name:
         raise ValueError(f"unsafe file name component: {name!r}")
@@ -32,7 +44,7 @@ class Storage:
     """Layout: `stems/<track_id>/<stem_id>.flac` and `renders/<remix_id>.flac`."""
 
     def __init__(self, data_dir: Path) -> None:
-        self.root = data_dir.resolve()
+        self.root = make_private_dir(data_dir).resolve()
 
     def stem_relpath(self, track_id: str, stem_id: str) -> str:
         return f"stems/{_safe(track_id)}/{_safe(stem_id)}.flac"
@@ -50,7 +62,7 @@ class Storage:
     def import_file(self, source: Path, relpath: str) -> Path:
         """Bring an external file in: a hard link when possible (the demo cache is large)."""
         target = self.path(relpath)
-        target.parent.mkdir(parents=True, exist_ok=True)
+        target.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         tmp = target.with_suffix(target.suffix + ".tmp")
         tmp.unlink(missing_ok=True)
         try:

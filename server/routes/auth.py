@@ -2,15 +2,24 @@
 
 from __future__ import annotations
 
+import math
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Response
+from fastapi import APIRouter, Depends, Request, Response
 from fastapi.security import OAuth2PasswordRequestForm
 
 from app.contract import ErrorResponse, RefreshRequest, TokenPair
-from server.deps import AccessToken, SessionDep, SettingsDep, unauthorized
+from server.deps import (
+    AccessToken,
+    HashGateDep,
+    SessionDep,
+    SettingsDep,
+    SignInThrottleDep,
+    unauthorized,
+)
 from server.errors import ApiError
 from server.security import (
+    HashingBusy,
     IssuedTokens,
     TokenProblem,
     authenticate,
@@ -18,8 +27,11 @@ from server.security import (
     revoke_session,
     rotate_refresh,
 )
+from server.throttle import ACCOUNT, Throttled
 
 router = APIRouter(prefix="/auth", tags=["auth"])
+
+BUSY_RETRY_AFTER = 2  # seconds: a few argon2 hashes' time
 
 _401 = {401: {"model": ErrorResponse}}
 # Endpoints with a body: it may be malformed (422) or above the size limit (413).
@@ -34,13 +46,67 @@ def _pair(tokens: IssuedTokens) -> TokenPair:
     )
 
 
-@router.post("/token", response_model=TokenPair, responses=_BODY)
+_SIGN_IN = {
+    **_BODY,
+    429: {
+        "model": ErrorResponse,
+        "description": "Too many failed sign-ins for this username or from this address; "
+        "the Retry-After header says how many seconds to wait.",
+    },
+    503: {
+        "model": ErrorResponse,
+        "description": "Too many sign-ins at this moment; retry after Retry-After seconds.",
+    },
+}
+
+
+def _wait_words(seconds: int) -> str:
+    if seconds < 90:
+        return f"{seconds} seconds"
+    return f"{math.ceil(seconds / 60)} minutes"
+
+
+def throttled(problem: Throttled) -> ApiError:
+    """The 429. Worded the same whether or not the username exists (it must not tell)."""
+    who = "for this username" if problem.scope == ACCOUNT else "from your network address"
+    return ApiError(
+        429,
+        "too_many_sign_ins",
+        f"Too many failed sign-ins {who}. Wait {_wait_words(problem.retry_after)} and try "
+        "again; if you forgot your password, ask the platform's operator to reset it.",
+        headers={"Retry-After": str(problem.retry_after)},
+    )
+
+
+@router.post("/token", response_model=TokenPair, responses=_SIGN_IN)
 def login(
     form: Annotated[OAuth2PasswordRequestForm, Depends()],
+    request: Request,
     db: SessionDep,
     settings: SettingsDep,
+    throttle: SignInThrottleDep,
+    gate: HashGateDep,
 ) -> TokenPair:
-    user = authenticate(db, form.username, form.password)
+    """Sign in. Failed attempts are throttled per username and per client address
+    (server/throttle.py); password hashing is bounded (security.HashGate)."""
+    address = request.client.host if request.client else "unknown"
+    try:
+        attempt = throttle.admit(form.username, address)
+    except Throttled as problem:
+        raise throttled(problem) from None
+    try:
+        user = authenticate(db, form.username, form.password, gate)
+    except HashingBusy:
+        throttle.cancel(attempt)
+        raise ApiError(
+            503,
+            "busy",
+            "The platform is signing in many people right now. Try again in a moment.",
+            headers={"Retry-After": str(BUSY_RETRY_AFTER)},
+        ) from None
+    except BaseException:
+        throttle.cancel(attempt)  # never checked: not a failure
+        raise
     if user is None:
         raise ApiError(
             401,
@@ -48,6 +114,7 @@ def login(
             "Wrong username or password. Check both and try again.",
             headers={"WWW-Authenticate": "Bearer"},
         )
+    throttle.succeeded(attempt)
     return _pair(issue_tokens(db, user.id, settings.access_ttl, settings.refresh_ttl))
 
 
