@@ -1,4 +1,9 @@
-"""The studio window: catalog on the left; track, transport and mixer on the right."""
+"""The studio window: catalog on the left; track, transport and mixer on the right; the menu bar
+(ui/menus.py) over them.
+
+Laid out for 1280×720 up to 4K (tests/test_ui_layout.py): the header puts the track's name and
+its buttons on one line and its tempo and key under them, the strips scroll sideways, and the
+sidebar sits in a splitter; size, place and splitters are remembered (`layout_file`)."""
 
 from __future__ import annotations
 
@@ -7,13 +12,17 @@ from collections.abc import Callable
 from pathlib import Path
 
 from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtGui import QGuiApplication, QUndoStack
 from PySide6.QtWidgets import (
+    QFrame,
+    QGridLayout,
     QHBoxLayout,
     QLabel,
     QMainWindow,
     QProgressBar,
     QPushButton,
     QScrollArea,
+    QSplitter,
     QVBoxLayout,
     QWidget,
 )
@@ -33,14 +42,18 @@ from ui.arrangement import ArrangementEditor
 from ui.catalog import CatalogPanel
 from ui.devices import AudioSettingsDialog
 from ui.diagnostics import install_diagnostics
+from ui.elide import ElidedLabel
+from ui.menus import StudioMenus
 from ui.mixer import MixerPanel
-from ui.sections import Sections
+from ui.sections import SIDEBAR_WIDTH, Sections
+from ui.selection import StripSelection
 from ui.submit import SubmitDialog
 from ui.tasks import TaskRunner
 from ui.trackcontrols import TrackControls
-from ui.transport import TransportBar, format_time, transport_key
+from ui.transport import TransportBar, format_time
 from ui.transportctl import TransportController
 from ui.upgrade import UpgradePanel
+from ui.windowstate import WindowState, initial_geometry
 
 POLL_MS = 33  # ~30 Hz: meters and playhead
 AUTOSAVE_MS = 150
@@ -49,6 +62,9 @@ that long after the previous write (a drag writes ~7 times a second, its last va
 a crash loses at most the last ~0.15 s. A write is ~1 ms (~10 ms for a remix full of automation)."""
 DEVICE_POLL_MS = 1000
 DEVICE_MESSAGES = (LOST_MESSAGE,)
+NARROW_SIDEBAR = 260
+"""The sidebar's first width on a window narrower than WIDE: the studio needs the room more."""
+WIDE = 1440
 
 
 def describe(exc: BaseException) -> str:
@@ -72,7 +88,10 @@ class MainWindow(QMainWindow):
         audio_problem: str | None = None,
         output: AudioOutput | None = None,
         settings: Settings | None = None,
+        layout_file: Path | None = None,
     ) -> None:
+        """`layout_file`: where the window's size, place and splitters are remembered (an INI
+        file under the data dir, ui/shell.py); None remembers nothing (tests, scripts)."""
         super().__init__()
         self.client, self.engine, self.tasks, self.drafts = client, engine, tasks, drafts
         self.cache_dir = cache_dir
@@ -80,13 +99,14 @@ class MainWindow(QMainWindow):
         self.cache: EncryptedCache | None = None
         self._reconnect_shown = False
         self._play_pending = False
+        self._closed = False
         self.studio = Studio(engine)
         self.account = account or client.account
         self.detail: TrackDetail | None = None
         self._loading_id: str | None = None
         self.preview_as_fan = False  # an artist hears their track as fans get it
         self.setWindowTitle("Encore — Superfan remix studio")
-        self.resize(1180, 720)
+        self.undo_stack: QUndoStack | None = None  # set_undo_stack: Edit ▸ Undo names the step
 
         self.catalog = CatalogPanel()
         self.header = self._build_header()
@@ -106,56 +126,65 @@ class MainWindow(QMainWindow):
         self.transport = TransportBar()
         self.arrangement = ArrangementEditor()
         self.transport_ctl = TransportController(self.studio, self.transport, self.arrangement)
-        self.mixer = MixerPanel()
-        scroll = QScrollArea()
-        scroll.setWidgetResizable(True)
-        scroll.setWidget(self.mixer)
-        scroll.viewport().setAutoFillBackground(False)
-        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAsNeeded)
+        self.mixer = MixerPanel()  # strips scroll sideways inside it; returns, master pinned
+        self.selection = StripSelection(self.mixer, self.mixer.scroll)
         self.submit_button = QPushButton("Submit remix…")
         self.submit_button.setObjectName("primary")
         self.submit_button.setEnabled(False)
         self.submit_button.setFocusPolicy(Qt.FocusPolicy.NoFocus)
-        footer = QHBoxLayout()
-        self.draft_label = QLabel("")
+        self.submit_button.setToolTip("Title, description and AI declaration, then publish")
+        # Submit sits in the header and the draft's state in the status bar: at 720 px every
+        # pixel of height goes to the strips, whose faders and buttons must not be cut off.
+        self.header_buttons.insertWidget(0, self.submit_button)
+        self.draft_label = ElidedLabel("")
         self.draft_label.setObjectName("hint")
-        footer.addWidget(self.draft_label, 1)
-        footer.addWidget(self.submit_button)
+        self.statusBar().addPermanentWidget(self.draft_label)
 
         right = QVBoxLayout()
-        right.setContentsMargins(18, 16, 18, 14)
-        right.setSpacing(12)
+        right.setContentsMargins(14, 10, 14, 8)
+        right.setSpacing(8)
         right.addWidget(self.header)
         right.addLayout(banner_row)
         right.addWidget(self.transport)
         right.addWidget(self.arrangement)
-        mixer_title = QLabel("MIXER")
-        mixer_title.setObjectName("sectionTitle")
-        right.addWidget(mixer_title)
-        right.addWidget(scroll, 1)
-        right.addLayout(footer)
+        right.addWidget(self.mixer, 1)
         # A track the caller may not stream (free tier): what Superfan unlocks, instead of
         # controls that could not play anything.
         self.upgrade = UpgradePanel(client.base_url)
         self.upgrade.covers(
-            self.transport, self.arrangement, mixer_title, scroll, self.submit_button,
+            self.transport, self.arrangement, self.mixer, self.submit_button,
             self.draft_label, self.track_controls,
         )  # fmt: skip
         right.insertWidget(2, self.upgrade, 1)
-        central = QWidget()
-        central.setObjectName("central")
-        row = QHBoxLayout(central)
-        row.setContentsMargins(0, 0, 0, 0)
-        row.setSpacing(0)
         studio_page = QWidget()
+        studio_page.setObjectName("studioPage")
         studio_page.setLayout(right)
+        # From 1280×720 up the page fits as it is (tests/test_ui_layout.py); on a smaller
+        # screen (720 px less a panel and a title bar) it scrolls rather than squeezing its
+        # controls into each other.
+        self.page_scroll = QScrollArea()
+        self.page_scroll.setObjectName("studioScroll")
+        self.page_scroll.setWidgetResizable(True)
+        self.page_scroll.setFrameShape(QFrame.Shape.NoFrame)
+        self.page_scroll.setWidget(studio_page)
+        self.page_scroll.viewport().setAutoFillBackground(False)
+        studio_page.setAutoFillBackground(False)
         # Catalog · My remixes · Review (artists): the sidebar switch also switches this area.
         self.sections = Sections(
-            self.catalog, studio_page, client, tasks, self.studio, self.account
+            self.catalog, self.page_scroll, client, tasks, self.studio, self.account
         )
-        row.addWidget(self.sections.sidebar)
-        row.addWidget(self.sections.pages, 1)
-        self.setCentralWidget(central)
+        # The sidebar in a splitter: narrower on a laptop, wider on a desk, remembered.
+        self.splitter = QSplitter(Qt.Orientation.Horizontal)
+        self.splitter.setObjectName("central")
+        self.splitter.setChildrenCollapsible(False)
+        self.splitter.setHandleWidth(4)
+        self.splitter.addWidget(self.sections.sidebar)
+        self.splitter.addWidget(self.sections.pages)
+        self.splitter.setStretchFactor(0, 0)
+        self.splitter.setStretchFactor(1, 1)
+        self.setCentralWidget(self.splitter)
+        self.splitters: dict[str, QSplitter] = {"sidebar": self.splitter}
+        """Every splitter whose sizes are remembered (a new one just adds itself here)."""
         if self.account:
             self.statusBar().showMessage(
                 f"Signed in as {self.account.username} · {self.account.tier.value.capitalize()} "
@@ -167,9 +196,6 @@ class MainWindow(QMainWindow):
         self.transport.playToggled.connect(self.toggle_play)
         self.transport.seekRequested.connect(self.engine.seek)
         self.submit_button.clicked.connect(self.open_submit)
-        # Space plays/pauses and L loops from anywhere in the window but a text box (typed there).
-        self.play_key = transport_key(self, Qt.Key.Key_Space, self.toggle_play)
-        self.loop_key = transport_key(self, Qt.Key.Key_L, self.transport.loop_button.click)
         self.mixer.master.gainChanged.connect(self._master_gain)
         self.mixer.returns.reverbChanged.connect(self._reverb_bus)
         self.mixer.returns.delayChanged.connect(self._delay_bus)
@@ -196,15 +222,39 @@ class MainWindow(QMainWindow):
         self.diagnostics = (
             install_diagnostics(self) if self.account and self.account.diagnostics else None
         )
+        # The menu bar; Space plays/pauses, L loops, Home, M, S, [ and ] work from anywhere in
+        # the window but a text box (typed there), through the menus' actions.
+        self.menus = StudioMenus(self, self.selection)
+        self.play_key = self.menus.keys["play"]
+        self.loop_key = self.menus.keys["loop"]
+        self.window_state = WindowState(layout_file)
+        self._place_window()
         self.refresh_catalog("")
+
+    def _place_window(self) -> None:
+        """Where the window was last time, else the first start's size for this screen."""
+        if self.window_state.restore(self, self.splitters):
+            return
+        screen = self.screen() or QGuiApplication.primaryScreen()
+        rect = initial_geometry(screen.availableGeometry(), self.minimumSizeHint())
+        self.setGeometry(rect)
+        sidebar = SIDEBAR_WIDTH if rect.width() >= WIDE else NARROW_SIDEBAR
+        self.splitter.setSizes([sidebar, max(1, rect.width() - sidebar)])
+
+    def set_undo_stack(self, stack: QUndoStack) -> None:
+        """The hook for undo: Edit ▸ Undo / Redo become `stack`'s actions (Ctrl+Z, Ctrl+Shift+Z)
+        and name the step they undo; until then they say "Nothing to undo"."""
+        self.undo_stack = stack
+        self.menus.install_undo_stack(stack)
 
     def _build_header(self) -> QWidget:
         header = QWidget()
         header.setObjectName("trackHeader")
         header.setAttribute(Qt.WidgetAttribute.WA_StyledBackground, True)
-        self.track_title = QLabel("Pick a track to remix")
+        # Long titles and artist lines shrink a little, then end in "…" with a tooltip.
+        self.track_title = ElidedLabel("Pick a track to remix", min_point_size=14)
         self.track_title.setObjectName("trackTitle")
-        self.track_meta = QLabel("Stream its stems, mix them your way, and publish to fans.")
+        self.track_meta = ElidedLabel("Stream its stems, mix them your way, and publish to fans.")
         self.track_meta.setObjectName("trackMeta")
         self.load_progress = QProgressBar()
         self.load_progress.setRange(0, 1000)
@@ -213,17 +263,27 @@ class MainWindow(QMainWindow):
         self.sign_out = QPushButton("Sign out")
         self.sign_out.setFocusPolicy(Qt.FocusPolicy.NoFocus)
         self.sign_out.clicked.connect(self.sign_out_and_close)
+        # Two lines: the title with the buttons, then the meta line and loading bar with tempo
+        # and key; one line needed ~1500 px and overlapped on a 1280 px screen.
+        grid = QGridLayout(header)
+        grid.setContentsMargins(18, 8, 18, 8)
+        grid.setHorizontalSpacing(16)
+        grid.setVerticalSpacing(2)
+        buttons = self.header_buttons = QHBoxLayout()
+        buttons.setSpacing(8)
         text = QVBoxLayout()
-        text.addWidget(self.track_title)
+        text.setSpacing(6)
         text.addWidget(self.track_meta)
         text.addWidget(self.load_progress)
-        row = QHBoxLayout(header)
-        row.setContentsMargins(20, 16, 20, 16)
-        row.addLayout(text, 1)
+        text.addStretch(1)
+        grid.addWidget(self.track_title, 0, 0)
+        grid.addLayout(buttons, 0, 1, Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+        grid.addLayout(text, 1, 0)
         self.track_controls = TrackControls()  # tempo and key, inside the track's policy
         self.track_controls.tempoChanged.connect(self._tempo_ratio)
         self.track_controls.keyChanged.connect(self._key_shift)
-        row.addWidget(self.track_controls, 0, Qt.AlignmentFlag.AlignTop)
+        grid.addWidget(self.track_controls, 1, 1, Qt.AlignmentFlag.AlignRight)
+        grid.setColumnStretch(0, 1)
         self.preview_button = QPushButton("Preview as fan")
         self.preview_button.setCheckable(True)
         self.preview_button.setVisible(False)  # only on the artist's own tracks
@@ -232,13 +292,13 @@ class MainWindow(QMainWindow):
             "are locked"
         )
         self.preview_button.toggled.connect(self._preview_toggled)
-        row.addWidget(self.preview_button, 0, Qt.AlignmentFlag.AlignTop)
+        buttons.addWidget(self.preview_button)
         self.audio_button = QPushButton("Audio…")
         self.audio_button.setFocusPolicy(Qt.FocusPolicy.NoFocus)
         self.audio_button.setToolTip("Output device, block size, latency and dropouts")
         self.audio_button.clicked.connect(self.open_audio_settings)
-        row.addWidget(self.audio_button, 0, Qt.AlignmentFlag.AlignTop)
-        row.addWidget(self.sign_out, 0, Qt.AlignmentFlag.AlignTop)
+        buttons.addWidget(self.audio_button)
+        buttons.addWidget(self.sign_out)
         return header
 
     # -- catalog and opening -----------------------------------------------------------------------
@@ -252,6 +312,8 @@ class MainWindow(QMainWindow):
         )
 
     def _show_tracks(self, tracks: list[TrackSummary]) -> None:
+        if self._closed:  # a search answered after the window closed (signed out, or deleted)
+            return
         self.catalog.set_tracks(tracks)
 
     def open_track(self, track_id: str) -> None:
@@ -315,6 +377,7 @@ class MainWindow(QMainWindow):
         )
         for stem_id in detail.locked_stems(as_fan=True).keys() - locked.keys():
             self.mixer.strips[stem_id].mark_locked_for_fans(detail.LOCKED_MESSAGE)
+        self.selection.adopt()  # the Mixer menu's target: the same stem, else the first
         for strip in strips:
             strip.gainChanged.connect(self.studio.set_gain_db)
             strip.panChanged.connect(self.studio.set_pan)
@@ -616,8 +679,10 @@ class MainWindow(QMainWindow):
     def closeEvent(self, event) -> None:
         # A signed-out window stays (hidden) until the process ends: nothing of it keeps
         # running, and the device is watched by the next window only.
+        self._closed = True
         self._poll.stop()
         self._device_timer.stop()
+        self.window_state.save(self, self.splitters)
         self._save_draft()
         self.studio.close()
         super().closeEvent(event)

@@ -8,12 +8,15 @@ from collections.abc import Callable
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
     QApplication,
+    QFrame,
     QGridLayout,
     QHBoxLayout,
     QLabel,
     QProgressBar,
     QPushButton,
+    QScrollArea,
     QSlider,
+    QStyle,
     QVBoxLayout,
     QWidget,
 )
@@ -29,6 +32,8 @@ FADER_MAX_DB = 6.0
 SILENT_DB = -96.0
 MASTER_MIN_DB = -24.0  # the recipe's master range
 STEPS_PER_DB = 10
+STRIP_SPACING = 10
+FADER_MIN_HEIGHT = 72
 
 KIND_COLORS = {
     "drums": "#ff8a5c",
@@ -109,7 +114,9 @@ class Fader(QSlider):
         self.setSingleStep(5)
         self.setPageStep(30)
         self.setValue(0)
-        self.setMinimumHeight(110)  # the strip knobs above need the room on a 800 px screen
+        # Short enough for the whole strip to fit a 1280×720 window (knobs above need the room);
+        # a taller window gives the fader the rest.
+        self.setMinimumHeight(FADER_MIN_HEIGHT)
 
     def mouseDoubleClickEvent(self, _event: object) -> None:
         self.setValue(0)
@@ -163,6 +170,7 @@ class StemStrip(QWidget):
         self.fader.setValue(db_to_slider(settings.gain_db))
         self.fader.setAccessibleName(f"{info.name} gain")
         self.meter = LevelMeter(channels=1)
+        self.meter.setMinimumHeight(FADER_MIN_HEIGHT)  # as short as the fader, not taller
         faders = QHBoxLayout()
         faders.addStretch(1)
         faders.addWidget(self.fader)
@@ -199,8 +207,8 @@ class StemStrip(QWidget):
         self.fx = self._build_fx(info.name, settings)
 
         layout = QVBoxLayout(self)
-        layout.setContentsMargins(8, 8, 8, 8)
-        layout.setSpacing(6)
+        layout.setContentsMargins(8, 6, 8, 6)
+        layout.setSpacing(4)
         layout.addWidget(band)
         layout.addWidget(self.name)
         layout.addWidget(kind)
@@ -361,6 +369,7 @@ class MasterStrip(QWidget):
         self.fader.setRange(round(MASTER_MIN_DB * STEPS_PER_DB), db_to_slider(FADER_MAX_DB))
         self.fader.setAccessibleName("Master gain")
         self.meter = LevelMeter(channels=2)
+        self.meter.setMinimumHeight(FADER_MIN_HEIGHT)
         row = QHBoxLayout()
         row.addStretch(1)
         row.addWidget(self.fader)
@@ -517,7 +526,13 @@ class LockedStrip(QWidget):
 
 
 class MixerPanel(QWidget):
-    """Strips side by side; rebuilt when a track opens."""
+    """Stem strips side by side in a horizontal scroll area (16 stems scroll on a laptop
+    screen), with the Returns and Master strips pinned at the right, always in reach.
+    Rebuilt when a track opens.
+
+    The strips never scroll vertically: the scroll area asks for their full height plus room
+    for its scroll bar, so a fader or a mute button is never cut off below the fold; the window
+    is laid out to have that height at 1280×720 (tests/test_ui_layout.py)."""
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -526,12 +541,39 @@ class MixerPanel(QWidget):
         self.locked: dict[str, LockedStrip] = {}  # after them: not in the engine
         self.returns = ReturnStrip()
         self.master = MasterStrip()
-        self._row = QHBoxLayout(self)
+        self.strip_row = QWidget()
+        self.strip_row.setObjectName("stripRow")
+        self._row = QHBoxLayout(self.strip_row)
         self._row.setContentsMargins(0, 0, 0, 0)
-        self._row.setSpacing(10)
+        self._row.setSpacing(STRIP_SPACING)
         self._row.addStretch(1)
-        self._row.addWidget(self.returns)
-        self._row.addWidget(self.master)
+        self.scroll = QScrollArea()
+        self.scroll.setObjectName("stripScroll")
+        self.scroll.setWidgetResizable(True)
+        self.scroll.setFrameShape(QFrame.Shape.NoFrame)
+        self.scroll.setWidget(self.strip_row)
+        self.scroll.viewport().setAutoFillBackground(False)
+        self.strip_row.setAutoFillBackground(False)
+        self.scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAsNeeded)
+        self.scroll.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.scroll.setAccessibleName("Stem strips")
+        row = QHBoxLayout(self)
+        row.setContentsMargins(0, 0, 0, 0)
+        row.setSpacing(STRIP_SPACING)
+        row.addWidget(self.scroll, 1)
+        row.addWidget(self.returns)
+        row.addWidget(self.master)
+        self._fit_height()
+
+    def _fit_height(self) -> None:
+        """The strips' full height, plus the horizontal scroll bar's when there is one to show."""
+        strips = max(
+            (s.minimumSizeHint().height() for s in [*self.strips.values(), *self.locked.values()]),
+            default=0,
+        )
+        bar = self.scroll.style().pixelMetric(QStyle.PixelMetric.PM_ScrollBarExtent)
+        tallest = max(strips, self.master.minimumSizeHint().height())
+        self.scroll.setMinimumHeight(tallest + bar + 2)
 
     def set_stems(
         self,
@@ -565,6 +607,7 @@ class MixerPanel(QWidget):
                 locked_strip = LockedStrip(info, locked[info.id])
                 self._row.insertWidget(len(self.strips) + len(self.locked), locked_strip)
                 self.locked[info.id] = locked_strip
+        self._fit_height()
         return list(self.strips.values())
 
 

@@ -18,6 +18,8 @@ from ui.remixes import Listener, RemixesView
 from ui.tasks import TaskRunner
 
 SIDEBAR_WIDTH = 320
+"""The sidebar's first width on a wide window; it sits in a splitter (ui/mainwindow.py)."""
+SIDEBAR_MIN, SIDEBAR_MAX = 240, 560
 
 
 class Sections(QObject):
@@ -40,7 +42,8 @@ class Sections(QObject):
 
         self.sidebar = QTabWidget()
         self.sidebar.setObjectName("sections")
-        self.sidebar.setFixedWidth(SIDEBAR_WIDTH)
+        self.sidebar.setMinimumWidth(SIDEBAR_MIN)
+        self.sidebar.setMaximumWidth(SIDEBAR_MAX)
         self.sidebar.setDocumentMode(True)
         self.sidebar.tabBar().setExpanding(True)
         self.sidebar.tabBar().setFocusPolicy(Qt.FocusPolicy.NoFocus)

@@ -128,6 +128,7 @@ class Shell(QObject):
             vault=login.vault,
             output=output,
             settings=settings,
+            layout_file=self.options.data_dir / "window.ini",  # size, place, splitters
         )
         window.signedOut.connect(self._signed_out)
         self.window = window

@@ -63,6 +63,7 @@ class TrackControls(QWidget):
         self.tempo_label.setMinimumWidth(140)
         self.tempo_reset = QPushButton("1×")
         self.tempo_reset.setToolTip("Original tempo")
+        self.tempo_reset.setAccessibleName("Original tempo")
         self.tempo_reset.setFocusPolicy(Qt.FocusPolicy.NoFocus)
         self.key = QSpinBox()
         self.key.setObjectName("keySpin")
@@ -73,6 +74,7 @@ class TrackControls(QWidget):
         self.key_label.setMinimumWidth(120)
         self.key_reset = QPushButton("±0")
         self.key_reset.setToolTip("Original key")
+        self.key_reset.setAccessibleName("Original key")
         self.key_reset.setFocusPolicy(Qt.FocusPolicy.NoFocus)
         self.limits = QLabel()
         self.limits.setObjectName("trackMeta")
@@ -81,6 +83,8 @@ class TrackControls(QWidget):
             "Close busy programs, or reset to 1× / ±0."
         )
         self.lag.setObjectName("warningLabel")
+        self.lag.setWordWrap(True)  # never widens the header past a 1280 px screen
+        self.lag.setMaximumWidth(600)
         self.lag.setToolTip(
             "The live preview stretches every stem on this computer as it plays. The remix you "
             "submit is rendered in full on the platform, so it has no gaps either way."

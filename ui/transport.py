@@ -25,6 +25,8 @@ from PySide6.QtWidgets import (
 
 PLAY, PAUSE = "▶", "❚❚"
 MS = 1000
+POSITION_MIN_WIDTH = 260
+"""The position bar's least width: ~0.3 s per pixel on a 72 s track, enough to aim a seek."""
 
 
 def format_time(seconds: float, *, tenths: bool = True) -> str:
@@ -44,13 +46,18 @@ def typing_into(widget: QWidget | None) -> bool:
 
 
 def transport_key(window: QWidget, key: Qt.Key, act: Callable[[], None]) -> QShortcut:
-    """A one-key shortcut for the whole window (Space: play/pause, L: loop) that never takes a
-    key away from a text box: there the key is typed.
+    """A one-key shortcut for the whole window (Space: play/pause, L: loop, Home, M, S…) that
+    never takes a key away from a text box: there the key is typed (or moves the cursor).
+
+    The menus show these keys on their actions (ui/menus.py) and `act` triggers that action, so a
+    key and a menu click run the same command; the key itself stays a QShortcut because only
+    here can it step aside for a text box.
 
     Qt offers a focused widget the key first (ShortcutOverride) and Qt's text boxes claim plain
     printable keys, so the shortcut does not even fire there; should one not claim it (a custom
     editor), the handler hands the key on to it instead of acting."""
-    text = chr(key.value).lower()  # the character a plain press types (" ", "l")
+    # The character a plain press types (" ", "l"); none for Home and the like.
+    text = chr(key.value).lower() if key.value < 0x110000 else ""
 
     def activated() -> None:
         focus = QApplication.focusWidget()
@@ -155,13 +162,16 @@ class TransportBar(QWidget):
         self.play_button.setToolTip("Play / pause (Space)")
         self.play_button.setFocusPolicy(Qt.FocusPolicy.NoFocus)
         self.play_button.setFixedSize(44, 44)
+        self.play_button.setAccessibleName("Play")  # the glyph says nothing to a screen reader
         self.position = PositionBar()
         self.position.setRange(0, 0)
         self.position.setAccessibleName("Position")
         self.position.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+        self.position.setMinimumWidth(POSITION_MIN_WIDTH)
         self.clock = QLabel(format_time(0))
         self.clock.setObjectName("timeLabel")
         self.clock.setToolTip("Time in your remix, at its tempo / the remix's length")
+        self.clock.setAccessibleName("Time")
         # At a changed tempo the clock counts the remix's time; this says where that is in the
         # artist's track (the position bar, the sections and the loop stay in track time).
         self.track_clock = QLabel("")
@@ -171,7 +181,8 @@ class TransportBar(QWidget):
         self.track_clock.setVisible(False)
         self.section = QLabel("")
         self.section.setObjectName("trackMeta")
-        self.section.setMinimumWidth(90)
+        self.section.setMinimumWidth(70)
+        self.section.setAccessibleName("Section")
         self.loop_button = self._toggle("⟲  Loop", "loopButton", "Loop on/off (L)")
         self.loop_section_button = QPushButton("Loop section")
         self.loop_section_button.setObjectName("transportButton")
@@ -179,12 +190,15 @@ class TransportBar(QWidget):
         self.loop_section_button.setFocusPolicy(Qt.FocusPolicy.NoFocus)
         self.snap_button = self._toggle("Snap", "snapButton", "Snap loop ends to bar lines")
         self.snap_button.setChecked(True)
+        self.loop_button.setAccessibleName("Loop")
+        self.snap_button.setAccessibleName("Snap loop to bars")
         self.record_button = self._toggle(
             "●  Auto",
             "recordButton",
             "Arm automation: fader, pan, mute and send moves made while playing are recorded "
             "into the remix (a moved control writes until playback stops)",
         )
+        self.record_button.setAccessibleName("Arm automation recording")
         self.record_button.setStyleSheet(
             "QPushButton#recordButton:checked { background: #d0342c; color: white; }"
         )
@@ -199,16 +213,23 @@ class TransportBar(QWidget):
         layout.setContentsMargins(0, 0, 0, 0)
         layout.setSpacing(12)
         layout.addWidget(self.play_button)
+        # The section's name and the track's own time sit under the clock, not beside the bar:
+        # at 1280 px the position bar needs that width more (a longer bar seeks finer).
+        under = QHBoxLayout()
+        under.setContentsMargins(0, 0, 0, 0)
+        under.setSpacing(8)
+        under.addWidget(self.section)
+        under.addWidget(self.track_clock)
+        under.addStretch(1)
         clocks = QVBoxLayout()
         clocks.setContentsMargins(0, 0, 0, 0)
         clocks.setSpacing(0)
         clocks.addStretch(1)
         clocks.addWidget(self.clock)
-        clocks.addWidget(self.track_clock)
+        clocks.addLayout(under)
         clocks.addStretch(1)
         layout.addLayout(clocks)
         layout.addWidget(self.position, 1)
-        layout.addWidget(self.section)
         layout.addSpacing(4)
         layout.addWidget(self.loop_button)
         layout.addWidget(self.loop_section_button)
@@ -269,6 +290,8 @@ class TransportBar(QWidget):
         """`position` in seconds of the arranged track at its original tempo (the engine's
         time); the clock shows the remix's time, `position / tempo_ratio`."""
         self.play_button.setText(PAUSE if playing else PLAY)
+        if self.play_button.accessibleName() != (name := "Pause" if playing else "Play"):
+            self.play_button.setAccessibleName(name)  # only on change: 30 Hz would spam readers
         if not self.position.isSliderDown():
             self.position.setValue(int(position * MS))
         ratio = tempo_ratio if tempo_ratio > 0 else 1.0

@@ -1,0 +1,195 @@
+"""Help ▸ Keyboard shortcuts and Help ▸ About Encore.
+
+The shortcut sheet is read from the window's own menu bar (every action that has a key), so it
+cannot drift from what the keys really do; the few keys that belong to focused controls rather
+than to actions (arrows on a knob, Tab) are listed after them.
+
+About names the version and the licence of every runtime dependency Encore ships (pyproject's
+`dependencies`), read from the installed packages' metadata: what we redistribute is what the
+user may ask about, and the metadata is the licence the package itself declares.
+"""
+
+from __future__ import annotations
+
+import importlib.metadata as metadata
+import re
+import tomllib
+from pathlib import Path
+
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QKeySequence
+from PySide6.QtWidgets import (
+    QDialog,
+    QDialogButtonBox,
+    QLabel,
+    QMenuBar,
+    QTreeWidget,
+    QTreeWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+DIST = "encore"
+PYPROJECT = Path(__file__).resolve().parents[1] / "pyproject.toml"
+
+CONTROL_KEYS: list[tuple[str, str]] = [
+    (
+        "Tab / Shift+Tab",
+        "Move between controls: the catalog, tempo and key, every strip's knobs, pan, fader, "
+        "mute and solo",
+    ),
+    ("↑ ↓ ← →", "Turn the focused knob or move the focused slider (Shift: finer on knobs)"),
+    ("Page Up / Page Down", "Bigger steps on the focused knob or slider"),
+    ("Delete, Backspace or 0", "Reset the focused knob"),
+    ("Alt + underlined letter", "Open a menu (File, Edit, Transport, Mixer, View, Help)"),
+]
+"""Keys that act on the focused control, not through a menu action."""
+
+
+def _requirement_name(requirement: str) -> str:
+    return re.split(r"[\s<>=!~;\[(]", requirement.strip(), maxsplit=1)[0]
+
+
+def runtime_requirements() -> list[str]:
+    """The names of Encore's runtime dependencies (no extras such as `test`)."""
+    try:
+        required = metadata.requires(DIST) or []
+    except metadata.PackageNotFoundError:  # a source checkout that was never installed
+        with PYPROJECT.open("rb") as f:
+            required = tomllib.load(f)["project"]["dependencies"]
+    return [_requirement_name(r) for r in required if "extra ==" not in r]
+
+
+def licence_of(dist: str) -> str:
+    """The licence a package declares: SPDX `License-Expression`, else a short `License`
+    field, else its trove classifiers; "not declared" when it says nothing."""
+    try:
+        meta = metadata.metadata(dist)
+    except metadata.PackageNotFoundError:
+        return "not installed"
+    if expression := meta.get("License-Expression"):
+        return expression
+    text = (meta.get("License") or "").strip()
+    if text and "\n" not in text and len(text) <= 80:
+        return text
+    classifiers = [
+        c.split(" :: ")[-1] for c in meta.get_all("Classifier") or [] if c.startswith("License ::")
+    ]
+    if classifiers:
+        return ", ".join(classifiers)
+    return text.splitlines()[0][:80] if text else "not declared"
+
+
+def version_of(dist: str) -> str:
+    try:
+        return metadata.version(dist)
+    except metadata.PackageNotFoundError:
+        return "?"
+
+
+def app_version() -> str:
+    try:
+        return metadata.version(DIST)
+    except metadata.PackageNotFoundError:
+        with PYPROJECT.open("rb") as f:
+            return str(tomllib.load(f)["project"]["version"])
+
+
+def dependency_licences() -> list[tuple[str, str, str]]:
+    """(package, installed version, licence) for each runtime dependency."""
+    return [(name, version_of(name), licence_of(name)) for name in runtime_requirements()]
+
+
+def menu_shortcuts(bar: QMenuBar) -> list[tuple[str, str, str]]:
+    """(menu, action, keys) for every action in `bar`'s menus that has a key."""
+    rows = []
+    for top in bar.actions():
+        menu = top.menu()
+        if menu is None:
+            continue
+        for action in menu.actions():
+            keys = action.shortcut()
+            if action.isSeparator() or keys.isEmpty():
+                continue
+            rows.append(
+                (
+                    top.text().replace("&", ""),
+                    action.text().replace("&", ""),
+                    keys.toString(QKeySequence.SequenceFormat.NativeText),
+                )
+            )
+    return rows
+
+
+def _tree(headers: list[str]) -> QTreeWidget:
+    tree = QTreeWidget()
+    tree.setHeaderLabels(headers)
+    tree.setRootIsDecorated(False)
+    tree.setUniformRowHeights(True)
+    tree.setAlternatingRowColors(True)
+    return tree
+
+
+def _dialog(parent: QWidget | None, title: str) -> tuple[QDialog, QVBoxLayout]:
+    dialog = QDialog(parent)
+    dialog.setWindowTitle(title)
+    dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+    layout = QVBoxLayout(dialog)
+    return dialog, layout
+
+
+def _close_button(dialog: QDialog, layout: QVBoxLayout) -> None:
+    buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
+    buttons.rejected.connect(dialog.reject)
+    layout.addWidget(buttons)
+
+
+def shortcut_sheet(bar: QMenuBar, parent: QWidget | None = None) -> QDialog:
+    """Every key, grouped by menu, then the keys of focused controls."""
+    dialog, layout = _dialog(parent, "Keyboard shortcuts")
+    dialog.setObjectName("shortcutSheet")
+    intro = QLabel(
+        "Single keys (Space, L, Home, M, S, [ and ]) work anywhere in the window except in a "
+        "text box, where they are typed."
+    )
+    intro.setWordWrap(True)
+    intro.setObjectName("hint")
+    layout.addWidget(intro)
+    tree = _tree(["Keys", "What", "Menu"])
+    tree.setAccessibleName("Keyboard shortcuts")
+    for menu, action, keys in menu_shortcuts(bar):
+        QTreeWidgetItem(tree, [keys, action, menu])
+    for keys, what in CONTROL_KEYS:
+        QTreeWidgetItem(tree, [keys, what, "Focused control"])
+    for column in range(3):
+        tree.resizeColumnToContents(column)
+    layout.addWidget(tree)
+    _close_button(dialog, layout)
+    dialog.resize(760, 560)
+    return dialog
+
+
+def about_dialog(parent: QWidget | None = None) -> QDialog:
+    """The version, what Encore is, and the licences of the packages it ships."""
+    dialog, layout = _dialog(parent, "About Encore")
+    dialog.setObjectName("aboutDialog")
+    title = QLabel(f"Encore {app_version()}")
+    title.setObjectName("trackTitle")
+    layout.addWidget(title)
+    text = QLabel(
+        "The Superfan remix studio: remix an artist's licensed stems and publish the remix "
+        "inside the platform, credited and paid.\n\nEncore ships these packages, each under "
+        "its own licence:"
+    )
+    text.setWordWrap(True)
+    layout.addWidget(text)
+    tree = _tree(["Package", "Version", "Licence"])
+    tree.setAccessibleName("Packages and licences")
+    for row in dependency_licences():
+        QTreeWidgetItem(tree, list(row))
+    for column in range(3):
+        tree.resizeColumnToContents(column)
+    layout.addWidget(tree)
+    _close_button(dialog, layout)
+    dialog.resize(640, 520)
+    return dialog
