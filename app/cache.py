@@ -10,10 +10,20 @@ record per CHUNK bytes of plaintext: 12-byte nonce + ciphertext + 16-byte tag. T
 record index are the associated data, so records cannot be swapped between files or reordered.
 Records are written where they belong as their bytes arrive, in any order; the file starts sparse
 and a later session finds which records are in by their (non-zero) nonces.
+
+The platform delivers stems already sealed in this very layout (`Sealer`), under the key of the
+signed-in device, so the bytes that cross the network are the bytes the cache keeps: the client
+checks each record's tag and stores it as it came (`CacheWriter.write_sealed`), and only ever
+holds plaintext in memory. The file id is derived from the device key and the stem's digest
+(`file_id_for`), and each record's nonce from the key, the file id and the record's index: the
+same record is always sealed the same way, so any byte range of a stem can be served on its
+own, and a nonce never meets a second plaintext.
 """
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import io
 import os
 import struct
@@ -39,13 +49,72 @@ def new_content_key() -> bytes:
     return AESGCM.generate_key(bit_length=256)
 
 
+# -- the sealed layout, shared with the platform ---------------------------------------------------
+
+
+def sealed_size(total: int) -> int:
+    """Bytes of a sealed stem (header and every record) of `total` plaintext bytes."""
+    return _file_size(total)
+
+
+def record_slot(index: int) -> int:
+    """Where record `index` starts in a sealed stem."""
+    return _HEADER.size + index * RECORD
+
+
+def sealed_header(file_id: bytes, total: int) -> bytes:
+    return _HEADER.pack(MAGIC, file_id, total)
+
+
+def file_id_for(key: bytes, content_sha256: str) -> bytes:
+    """The file id of a stem sealed under `key`: one per device key and stem content."""
+    return hmac.new(key, b"encore-file:" + content_sha256.encode(), hashlib.sha256).digest()[:16]
+
+
+def open_sealed(key: bytes, sealed: bytes) -> bytes:
+    """The plaintext of a whole sealed stem, in memory; CacheCorrupt if any record fails."""
+    aead = AESGCM(key)
+    if len(sealed) < _HEADER.size:
+        raise CacheCorrupt("The sealed stem is truncated.")
+    magic, file_id, total = _HEADER.unpack(sealed[: _HEADER.size])
+    if magic != MAGIC or len(sealed) != _file_size(total):
+        raise CacheCorrupt("Not a whole sealed stem.")
+    out = bytearray()
+    for index in range(_records(total)):
+        start, size = record_slot(index), min(CHUNK, total - index * CHUNK)
+        record = sealed[start : start + NONCE + size + TAG]
+        try:
+            out += aead.decrypt(record[:NONCE], record[NONCE:], file_id + struct.pack("<Q", index))
+        except InvalidTag as exc:
+            raise CacheCorrupt(f"Sealed record {index} failed authentication.") from exc
+    return bytes(out)
+
+
+class Sealer:
+    """Seals records deterministically (see the module docstring): the platform's side."""
+
+    def __init__(self, key: bytes) -> None:
+        self._key = key
+        self._aead = AESGCM(key)
+
+    def record(self, file_id: bytes, index: int, plain: bytes) -> bytes:
+        aad = file_id + struct.pack("<Q", index)
+        nonce = hmac.new(self._key, b"encore-nonce:" + aad, hashlib.sha256).digest()[:NONCE]
+        return nonce + self._aead.encrypt(nonce, plain, aad)
+
+
 class EncryptedCache:
     def __init__(self, directory: Path, key: bytes, limit_bytes: int = 2 * 1024**3) -> None:
         if len(key) != 32:
             raise ValueError("The content key must be 32 bytes (AES-256).")
         self.directory = directory
         self.limit_bytes = limit_bytes
+        self._key = key
         self._aead = AESGCM(key)
+
+    def file_id(self, content_sha256: str) -> bytes:
+        """The file id the platform seals this content under for this cache's (device) key."""
+        return file_id_for(self._key, content_sha256)
 
     def path(self, name: str) -> Path:
         if not name or any(c in name for c in "/\\\0") or name.startswith("."):
@@ -54,10 +123,11 @@ class EncryptedCache:
 
     # -- writing ---------------------------------------------------------------------------------
 
-    def writer(self, name: str, total_size: int) -> CacheWriter:
-        """Write records in any order; resumes an earlier partial entry of the same size."""
+    def writer(self, name: str, total_size: int, file_id: bytes | None = None) -> CacheWriter:
+        """Write records in any order; resumes an earlier partial entry of the same size (and
+        file id, when given: records the platform sealed for this device)."""
         self.directory.mkdir(parents=True, exist_ok=True)
-        return CacheWriter(self, self.path(name), total_size)
+        return CacheWriter(self, self.path(name), total_size, file_id)
 
     def put(self, name: str, data: bytes) -> None:
         with self.writer(name, len(data)) as w:
@@ -65,10 +135,14 @@ class EncryptedCache:
 
     # -- reading ---------------------------------------------------------------------------------
 
-    def complete(self, name: str) -> bool:
+    def complete(self, name: str, file_id: bytes | None = None) -> bool:
+        """Every record is in (and, given `file_id`, sealed for it: an entry sealed under an
+        earlier device key does not count)."""
         try:
             with self.path(name).open("rb") as f:
-                _file_id, total = _read_header(f)
+                found, total = _read_header(f)
+                if file_id is not None and found != file_id:
+                    return False
                 return all(_scan_present(f, _records(total)))
         except (OSError, CacheCorrupt):
             return False
@@ -161,22 +235,24 @@ class CacheWriter:
     middle of a stem first). `present` says which records are in; it is shared with the decoder
     thread, which only reads records marked present (NB: the mark is set after the flush)."""
 
-    def __init__(self, cache: EncryptedCache, path: Path, total: int) -> None:
+    def __init__(
+        self, cache: EncryptedCache, path: Path, total: int, file_id: bytes | None = None
+    ) -> None:
         self.cache, self.path, self.total = cache, path, total
         self.n_records = _records(total)
-        self.file_id, self.present = self._resume_or_create()
+        self.file_id, self.present = self._resume_or_create(file_id)
         self._f = path.open("r+b")
 
-    def _resume_or_create(self) -> tuple[bytes, bytearray]:
+    def _resume_or_create(self, wanted: bytes | None) -> tuple[bytes, bytearray]:
         if self.path.exists():
             try:
                 with self.path.open("rb") as f:
                     file_id, total = _read_header(f)
-                    if total == self.total:
+                    if total == self.total and wanted in (None, file_id):
                         return file_id, _scan_present(f, self.n_records)
             except CacheCorrupt:
                 pass
-        file_id = os.urandom(16)
+        file_id = wanted or os.urandom(16)
         with self.path.open("wb") as f:
             f.write(_HEADER.pack(MAGIC, file_id, self.total))
             f.truncate(_file_size(self.total))  # sparse: holes read as zeros = "not yet"
@@ -206,6 +282,25 @@ class CacheWriter:
             size = self.record_size(index)
             self.write_record(index, data[used : used + size])
             used += size
+            index += 1
+        return used
+
+    def sealed_length(self, index: int) -> int:
+        return NONCE + self.record_size(index) + TAG
+
+    def write_sealed(self, index: int, data: bytes) -> int:
+        """Store records the platform sealed (`data` starts at record `index`'s slot) as they
+        came, each checked first (a damaged or foreign record raises CacheCorrupt); returns how
+        many bytes were used. A trailing part record waits for the caller's next bytes."""
+        used = 0
+        while index < self.n_records and len(data) - used >= self.sealed_length(index):
+            record = data[used : used + self.sealed_length(index)]
+            self.cache._open(self.file_id, index, record)  # its tag, before it counts as in
+            self._f.seek(record_slot(index))
+            self._f.write(record)
+            self._f.flush()
+            self.present[index] = 1
+            used += len(record)
             index += 1
         return used
 

@@ -15,6 +15,7 @@ from typing import Any, TypeVar
 import requests
 from pydantic import BaseModel
 
+from app.cache import CacheCorrupt, open_sealed
 from app.contract import (
     API_PREFIX,
     Account,
@@ -22,7 +23,9 @@ from app.contract import (
     ArtistTrackList,
     AuditEntry,
     AuditLog,
-    ContentKey,
+    DeviceInfo,
+    DeviceKey,
+    DeviceList,
     ErrorDetail,
     Health,
     RemixCheck,
@@ -157,13 +160,22 @@ class PlatformClient:
         expected_sha256: str | None = None,
         progress: ProgressFn | None = None,
     ) -> bytes:
-        """The stem's encoded bytes, held in memory only (the walled garden: never on disk)."""
-        buf = self._fetch_bytes(
+        """The stem's encoded bytes, held in memory only (the walled garden: never on disk):
+        fetched sealed for this device and opened here."""
+        sealed = self._fetch_bytes(
             f"/tracks/{track_id}/stems/{stem_id}/audio",
             progress,
             "The connection dropped while downloading a stem. Check your connection and open "
             "the track again.",
         )
+        try:
+            buf = open_sealed(self.content_key(), bytes(sealed))
+        except CacheCorrupt:
+            raise PlatformError(
+                "A stem arrived damaged (it failed its integrity check). Open the track again; "
+                "if it keeps happening, tell the platform's support.",
+                code="checksum_mismatch",
+            ) from None
         if expected_sha256 and hashlib.sha256(buf).hexdigest() != expected_sha256:
             raise PlatformError(
                 "A stem arrived damaged (its checksum does not match). Open the track again; "
@@ -199,11 +211,21 @@ class PlatformClient:
         finally:
             resp.close()
 
+    def devices(self) -> list[DeviceInfo]:
+        """Where this account is signed in (this device has `current`)."""
+        return self._get_model("/me/devices", DeviceList).devices
+
+    def sign_out_device(self, device_id: str) -> None:
+        """Sign another device (or this one) out: its cached stems become undecryptable."""
+        self._send("DELETE", f"/me/devices/{device_id}")
+
     def content_key(self) -> bytes:
-        """The per-user key that encrypts this user's stem cache; held in memory only."""
-        key = base64.b64decode(self._get_model("/me/content-key", ContentKey).key)
+        """This signed-in device's key: the platform seals stems under it (app/cache.py) and
+        the cache keeps them so. Held in memory only; after sign-out or revocation the platform
+        never hands it out again, so a copied cache stays undecryptable."""
+        key = base64.b64decode(self._get_model("/me/device-key", DeviceKey).key)
         if len(key) != 32:
-            raise PlatformError("The platform sent a malformed content key.", code="bad_key")
+            raise PlatformError("The platform sent a malformed device key.", code="bad_key")
         return key
 
     # -- remixes ---------------------------------------------------------------------------------

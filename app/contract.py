@@ -73,10 +73,25 @@ class Account(BaseModel):
     diagnostics: bool = False
 
 
-class ContentKey(BaseModel):
-    """A per-user key the client uses to encrypt its stem cache at rest."""
+class DeviceKey(BaseModel):
+    """The key stems are sealed under for this signed-in device (app.cache's layout): held in
+    memory only, never handed out again after sign-out or revocation."""
 
-    key: str = Field(description="base64 of 32 bytes, stable for the account.")
+    key_id: str
+    key: str = Field(description="base64 of 32 bytes.")
+    rotates_at: datetime = Field(description="After this, a new key (the cache refills).")
+
+
+class DeviceInfo(BaseModel):
+    id: str
+    name: str = Field(description="What the device called itself at sign-in.")
+    signed_in_at: datetime
+    last_seen_at: datetime
+    current: bool = Field(description="The device asking.")
+
+
+class DeviceList(BaseModel):
+    devices: list[DeviceInfo]
 
 
 class StemInfo(BaseModel):

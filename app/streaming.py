@@ -20,7 +20,7 @@ from enum import StrEnum
 
 import numpy as np
 
-from app.cache import CHUNK, CacheCorrupt, CacheWriter, EncryptedCache
+from app.cache import CHUNK, CacheCorrupt, CacheWriter, EncryptedCache, record_slot
 from app.client import AuthError, PlatformClient, PlatformError, PlatformUnavailable
 from app.contract import StemInfo, TrackDetail
 from app.flac import StreamHeader, find_frame, parse_header
@@ -150,7 +150,7 @@ class TrackStream:
         info = state.info
         name = self.cache_name(info)
         for attempt in range(2):
-            if self.cache.complete(name):
+            if self.cache.complete(name, self.cache.file_id(info.sha256)):
                 self._present[index] = bytearray(b"\x01" * len(self._present[index]))
             elif not self._fetch(index, name):
                 return  # stopped, or failed for good (the state says why)
@@ -176,7 +176,7 @@ class TrackStream:
         """Download what the cache lacks of a stem; False if stopped or failed for good."""
         state = self.states[index]
         info = state.info
-        writer = self.cache.writer(name, info.size)
+        writer = self.cache.writer(name, info.size, self.cache.file_id(info.sha256))
         self._present[index] = writer.present
         backoff = BACKOFF_FIRST
         try:
@@ -209,6 +209,8 @@ class TrackStream:
                             f"The stem '{info.name}' is incomplete on the platform. "
                             "Try again later; if it keeps happening, tell its support.",
                         )
+                    elif exc.code == "damaged_record":
+                        self._fail(state, exc.message)
                     else:
                         self._fail(state, f"{info.name}: {exc.message}")
                     return False
@@ -217,21 +219,35 @@ class TrackStream:
         return not self._stop.is_set()
 
     def _receive(self, index: int, writer: CacheWriter, first: int, last: int) -> None:
-        """One Range request for records [first, last), sealed into the cache as they arrive."""
+        """One Range request for records [first, last), as the platform sealed them for this
+        device: each is checked and stored as it came (no plaintext touches the disk)."""
         state = self.states[index]
-        offset = first * CHUNK
-        end = min(state.info.size, last * CHUNK) - 1
+        start = record_slot(first)
+        end = start + sum(writer.sealed_length(i) for i in range(first, last)) - 1
         pending = bytearray()
-        for chunk in self.client.stem_range(self.detail.id, state.info.id, offset, end):
+        record = first
+        for chunk in self.client.stem_range(self.detail.id, state.info.id, start, end):
             pending += chunk
-            used = writer.write_at(offset, bytes(pending))
+            if len(pending) > end - start + 1:
+                raise ValueError("more bytes than asked for")
+            try:
+                used = writer.write_sealed(record, bytes(pending))
+            except CacheCorrupt:
+                raise PlatformError(
+                    f"Part of the stem '{state.info.name}' arrived damaged. Open the track "
+                    "again; if it keeps happening, sign out and in again.",
+                    code="damaged_record",
+                    status=502,
+                ) from None
             del pending[:used]
-            offset += used
+            while used > 0:
+                used -= writer.sealed_length(record)
+                record += 1
             state.received = min(state.info.size, writer.present.count(1) * CHUNK)
             if self._stop.is_set():
                 return
-        if offset + len(pending) <= end:  # a clean answer, but short: the platform's copy is
-            raise PlatformError("short range", code="short_range", status=416)  # truncated
+        if record < last:  # a clean answer, but short: the platform's copy is truncated
+            raise PlatformError("short range", code="short_range", status=416)
 
     def _next_span(self, index: int, writer: CacheWriter) -> tuple[int, int] | None:
         """The most urgent missing records: the header, then around the playhead, then the rest."""

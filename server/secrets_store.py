@@ -1,11 +1,8 @@
 """The platform's own secret: generated once, kept in the data dir (mode 0600), stable across
-restarts. Per-user keys are derived from it, so nothing per-user needs storing."""
+restarts. Device keys are derived from it (server/sealing.py), so no key is stored."""
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import hmac
 import os
 import secrets
 from pathlib import Path
@@ -25,7 +22,7 @@ def load_or_create_secret(data_dir: Path) -> bytes:
         if len(secret) != SECRET_BYTES:
             raise RuntimeError(
                 f"{path} is {len(secret)} bytes, not {SECRET_BYTES}: it is damaged. Restore it "
-                "from a backup (deleting it changes every user's content key)."
+                "from a backup (deleting it makes every device's cached stems undecryptable)."
             ) from None
         return secret
     secret = secrets.token_bytes(SECRET_BYTES)
@@ -35,9 +32,3 @@ def load_or_create_secret(data_dir: Path) -> bytes:
     finally:
         os.close(fd)
     return secret
-
-
-def content_key(secret: bytes, user_id: int) -> str:
-    """base64 of HMAC-SHA256(secret, "content-key:" + user id): 32 bytes, one per user."""
-    digest = hmac.new(secret, f"content-key:{user_id}".encode(), hashlib.sha256).digest()
-    return base64.b64encode(digest).decode("ascii")

@@ -89,3 +89,13 @@ def doc_for(track: dict, stems: dict | None = None, **overrides: Any) -> dict:
         "title": "Test remix",
         "stems": {ids[0]: {"gain_db": -6.0}} if stems is None else stems,
     } | overrides
+
+
+def wait_for(predicate, timeout: float = 20.0) -> bool:
+    """Poll `predicate` until it holds (True) or `timeout` seconds pass (False)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.01)
+    return False

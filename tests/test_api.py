@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import io
 import itertools
@@ -16,7 +17,9 @@ import pytest
 import requests
 import soundfile as sf
 
+from app.cache import open_sealed, sealed_size
 from app.embedded import start_platform
+from server.sealing import SEALED_MEDIA_TYPE
 from tests.platform_helpers import Api, assert_error, wait_for_status
 from tests.plugins.platform import login
 
@@ -193,15 +196,23 @@ def test_unknown_track_is_404_naming_it(as_user):
     assert "no-such-track" in message
 
 
-def test_every_stem_downloads_and_matches_its_checksum(as_user, track):
+def test_every_stem_arrives_sealed_and_opens_to_its_checksum(as_user, track):
+    """Stems never travel in the clear: sealed for the asking device, opened with its key."""
+    fan = as_user("fan")
+    key = base64.b64decode(fan("GET", "/me/device-key").json()["key"])
     for stem in track["stems"]:
-        resp = as_user("fan")("GET", f"/tracks/{track['id']}/stems/{stem['id']}/audio")
+        resp = fan("GET", f"/tracks/{track['id']}/stems/{stem['id']}/audio")
         assert resp.status_code == 200
-        assert resp.headers["content-type"] == "audio/flac"
+        assert resp.headers["content-type"] == SEALED_MEDIA_TYPE
         assert resp.headers["accept-ranges"] == "bytes"
-        assert len(resp.content) == stem["size"] == int(resp.headers["content-length"])
-        assert hashlib.sha256(resp.content).hexdigest() == stem["sha256"]
-        assert sf.info(io.BytesIO(resp.content)).samplerate == stem["sample_rate"]
+        size = sealed_size(stem["size"])
+        assert len(resp.content) == size == int(resp.headers["content-length"])
+        assert b"fLaC" not in resp.content[:4096]
+        with pytest.raises(sf.LibsndfileError):
+            sf.info(io.BytesIO(resp.content))
+        flac = open_sealed(key, resp.content)
+        assert hashlib.sha256(flac).hexdigest() == stem["sha256"]
+        assert sf.info(io.BytesIO(flac)).samplerate == stem["sample_rate"]
 
 
 @pytest.mark.parametrize("user", ["casual", "premium"])

@@ -160,7 +160,11 @@ MATRIX = [
     row("POST", "/v1/auth/logout", "/v1/auth/logout", 401, 204, 204, 204, 204, 204, 204,
         request=_own_session, authenticated=False),
     row("GET", "/v1/me", "/v1/me", 401, 200, 200, 200, 200, 200, 200),
-    row("GET", "/v1/me/content-key", "/v1/me/content-key", 401, 200, 200, 200, 200, 200, 200),
+    row("GET", "/v1/me/device-key", "/v1/me/device-key", 401, 200, 200, 200, 200, 200, 200),
+    row("GET", "/v1/me/devices", "/v1/me/devices", 401, 200, 200, 200, 200, 200, 200),
+    # Nobody's device: a 404 for everyone signed in (another account's device is the same).
+    row("DELETE", "/v1/me/devices/{device_id}", "/v1/me/devices/0123456789abcdef",
+        401, 404, 404, 404, 404, 404, 404),
     row("GET", "/v1/tracks", "/v1/tracks", 401, 200, 200, 200, 200, 200, 200),
     row("GET", "/v1/tracks/{track_id}", "/v1/tracks/{open}",
         401, 200, 200, 200, 200, 200, 200),

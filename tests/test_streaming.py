@@ -16,23 +16,15 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from app.cache import CHUNK, EncryptedCache
+from app.cache import EncryptedCache, record_slot, sealed_size
 from app.client import PlatformClient
 from app.contract import TrackDetail
 from app.embedded import PlatformProcess, start_platform
 from app.streaming import StemStatus, TrackStream
 from audio.chunks import CHUNK_FRAMES
+from tests.platform_helpers import wait_for
 
 RATE = 48000
-
-
-def wait_for(predicate, timeout: float = 20.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.01)
-    return False
 
 
 def reference(client: PlatformClient, detail: TrackDetail) -> np.ndarray:
@@ -114,8 +106,12 @@ def test_cache_holds_only_ciphertext_and_resumes_a_partial_stem(fan, cache):
     stem = detail.stems[0]
     data = fan.stem_audio(detail.id, stem.id)
     name = TrackStream(fan, detail, cache, lambda: 0).cache_name(stem)
-    writer = cache.writer(name, stem.size)  # an earlier session got 3.5 records in
-    assert writer.write_at(0, data[: int(CHUNK * 3.5)]) == CHUNK * 3
+    # An earlier session got 3.5 records in, as the platform sealed them for this device.
+    writer = cache.writer(name, stem.size, cache.file_id(stem.sha256))
+    end = record_slot(3) + writer.sealed_length(3) // 2
+    sealed = b"".join(fan.stem_range(detail.id, stem.id, record_slot(0), end))
+    assert not sealed.startswith(b"fLaC")  # nothing crosses in the clear
+    assert writer.write_sealed(0, sealed) == record_slot(3) - record_slot(0)
     writer.close()
 
     asked = record_ranges(fan)
@@ -124,8 +120,11 @@ def test_cache_holds_only_ciphertext_and_resumes_a_partial_stem(fan, cache):
         assert wait_for(lambda: stream.seekable, 20)
     finally:
         stream.stop()
-    assert next(start for sid, start in asked if sid == stem.id) == CHUNK * 3
+    assert next(start for sid, start in asked if sid == stem.id) == record_slot(3)
     assert cache.read_all(name) == data
+    # The cache keeps the bytes exactly as they crossed the network.
+    delivered = b"".join(fan.stem_range(detail.id, stem.id, 0, sealed_size(stem.size) - 1))
+    assert cache.path(name).read_bytes() == delivered
     for path in cache.directory.iterdir():
         with pytest.raises(sf.LibsndfileError):
             sf.info(str(path))
@@ -283,7 +282,7 @@ def test_a_seek_downloads_around_its_target_first(fan, cache):
         stream.stop()
     for stem in detail.stems:
         starts = [start for sid, start in asked if sid == stem.id]
-        assert starts[0] == 0  # the stream header first
+        assert starts[0] == record_slot(0)  # the stream header first (the first record)
         estimate = stem.size * 50 / stem.duration
         assert 0.3 * estimate < starts[1] <= estimate, (stem.name, starts[:3], estimate)
 

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request
+import base64
 
-from app.contract import Account, ContentKey, ErrorResponse, Role, Tier
+from fastapi import APIRouter, Request, Response
+
+from app.contract import Account, DeviceInfo, DeviceKey, DeviceList, ErrorResponse, Role, Tier
 from server.db import User
-from server.deps import CurrentUser
-from server.secrets_store import content_key
+from server.deps import AccessToken, CurrentUser, SessionDep
+from server.devices import current_device, revoke_device, rotates_at, signed_in_devices
+from server.errors import ApiError
+from server.sealing import device_key
 
 router = APIRouter(tags=["account"])
 
@@ -28,7 +32,51 @@ def me(user: CurrentUser) -> Account:
     return account_of(user)
 
 
-@router.get("/me/content-key", response_model=ContentKey, responses={401: {"model": ErrorResponse}})
-def my_content_key(user: CurrentUser, request: Request) -> ContentKey:
-    """The caller's cache key: the same on every call and across platform restarts."""
-    return ContentKey(key=content_key(request.app.state.secret, user.id))
+_401 = {401: {"model": ErrorResponse}}
+
+
+@router.get("/me/device-key", response_model=DeviceKey, responses=_401)
+def my_device_key(token: AccessToken, request: Request, db: SessionDep) -> DeviceKey:
+    """This device's key for the stems sealed for it (server/sealing.py); rotated after
+    30 days. Never handed out again once the device is signed out or revoked."""
+    device = current_device(db, token, request.headers.get("user-agent"))
+    key = device_key(request.app.state.secret, device.key_id)
+    return DeviceKey(
+        key_id=device.key_id,
+        key=base64.b64encode(key).decode("ascii"),
+        rotates_at=rotates_at(device),
+    )
+
+
+@router.get("/me/devices", response_model=DeviceList, responses=_401)
+def my_devices(token: AccessToken, db: SessionDep) -> DeviceList:
+    """Where the account is signed in, most recently used first."""
+    return DeviceList(
+        devices=[
+            DeviceInfo(
+                id=d.session_id,
+                name=d.name,
+                signed_in_at=d.created_at,
+                last_seen_at=d.last_seen_at,
+                current=d.session_id == token.session_id,
+            )
+            for d in signed_in_devices(db, token.user_id)
+        ]
+    )
+
+
+@router.delete(
+    "/me/devices/{device_id}",
+    status_code=204,
+    responses={**_401, 404: {"model": ErrorResponse}},
+)
+def sign_out_device(device_id: str, token: AccessToken, db: SessionDep) -> Response:
+    """Sign a device out: its session ends and its key is never derived again, so what it
+    cached cannot be decrypted any more (revoking the asking device signs it out too)."""
+    if not revoke_device(db, token.user_id, device_id):
+        raise ApiError(
+            404,
+            "not_found",
+            "No signed-in device of yours has that id. Reload the list of devices.",
+        )
+    return Response(status_code=204)

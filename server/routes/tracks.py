@@ -20,9 +20,11 @@ from app.contract import (
     TrackSummary,
 )
 from server.db import Stem, Track, User
-from server.deps import CurrentUser, SessionDep, StorageDep
+from server.delivery import DeliveryLimited
+from server.deps import AccessToken, CurrentUser, SessionDep, StorageDep
+from server.devices import current_device
 from server.errors import ApiError, not_found
-from server.storage import file_response
+from server.sealing import SEALED_MEDIA_TYPE, device_key, sealed_response
 
 router = APIRouter(prefix="/tracks", tags=["tracks"])
 
@@ -159,12 +161,16 @@ def get_track(track_id: str, db: SessionDep, user: CurrentUser) -> TrackDetail:
     "/{track_id}/stems/{stem_id}/audio",
     response_class=StreamingResponse,
     responses={
-        200: {"content": {"audio/flac": {}}, "description": "The stem's FLAC bytes."},
-        206: {"content": {"audio/flac": {}}, "description": "The requested byte range."},
+        200: {
+            "content": {SEALED_MEDIA_TYPE: {}},
+            "description": "The stem sealed for the asking device (app/cache.py's layout).",
+        },
+        206: {"content": {SEALED_MEDIA_TYPE: {}}, "description": "The requested byte range."},
         401: {"model": ErrorResponse},
         403: {"model": ErrorResponse},
         404: {"model": ErrorResponse},
         416: {"model": ErrorResponse},
+        429: {"model": ErrorResponse},
     },
 )
 def stem_audio(
@@ -172,9 +178,12 @@ def stem_audio(
     stem_id: str,
     request: Request,
     db: SessionDep,
-    user: CurrentUser,
+    token: AccessToken,
     storage: StorageDep,
 ) -> StreamingResponse:
+    """A stem, sealed under the asking device's key (never in the clear): see
+    server/sealing.py and docs/threat-model.md. Ranges are over the sealed bytes."""
+    user = token.user
     track = get_visible_track(db, user, track_id)
     require_entitled(user, track)
     stem = next((s for s in track.stems if s.id == stem_id), None)
@@ -192,4 +201,19 @@ def stem_audio(
             f"The artist keeps the {stem.name} stem out of remixes, so it is not streamed to "
             "fans. Remix the track's other stems.",
         )
-    return file_response(request, storage.path(stem.path), "audio/flac")
+    if not is_owner(user, track):
+        try:
+            request.app.state.delivery.admit(user.id, track.id)
+        except DeliveryLimited as limited:
+            minutes = max(1, round(limited.retry_after / 60))
+            raise ApiError(
+                429,
+                "delivery_limit",
+                f"You have streamed {limited.tracks} different tracks in the last hour, the most "
+                f"Encore streams to one account. The tracks you have open keep streaming; new "
+                f"ones open again in about {minutes} min.",
+                headers={"Retry-After": str(limited.retry_after)},
+            ) from None
+    device = current_device(db, token, request.headers.get("user-agent"))
+    key = device_key(request.app.state.secret, device.key_id)
+    return sealed_response(request, storage.path(stem.path), device.key_id, key, stem.sha256)

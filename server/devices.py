@@ -1,0 +1,90 @@
+"""Signed-in devices: one per sign-in session, each with the key id its stems are sealed under.
+
+A device is recorded the first time its session asks for its key or a stem, named by what the
+studio calls itself (its User-Agent). Its key is rotated after `KEY_MAX_AGE` (the studio then
+refills its cache under the new one) and is never derived again once the session is signed out,
+or the account owner revokes the device from another one.
+"""
+
+from __future__ import annotations
+
+import secrets
+from datetime import datetime, timedelta
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from app.text import refused_character
+from server.db import Device, Token, utcnow
+from server.security import REFRESH, revoke_session
+
+KEY_MAX_AGE = timedelta(days=30)
+NAME_LENGTH = 120
+
+
+def device_name(user_agent: str | None) -> str:
+    """A printable name from the User-Agent (the header is the caller's text)."""
+    text = (user_agent or "").strip()
+    if not text or refused_character(text) is not None:
+        return "Unknown device"
+    return text[:NAME_LENGTH]
+
+
+def _new_key_id() -> str:
+    return secrets.token_hex(16)
+
+
+def current_device(db: Session, token: Token, user_agent: str | None) -> Device:
+    """The device of this access token's session, recorded and keyed on first use, its key
+    rotated when it is older than `KEY_MAX_AGE`. The token is live (checked by the caller), so
+    the session is not signed out."""
+    now = utcnow()
+    device = db.get(Device, token.session_id)
+    if device is None:
+        device = Device(
+            session_id=token.session_id,
+            user_id=token.user_id,
+            name=device_name(user_agent),
+            created_at=now,
+            last_seen_at=now,
+            key_id=_new_key_id(),
+            key_created_at=now,
+        )
+        db.add(device)
+    elif device.key_created_at + KEY_MAX_AGE <= now:
+        device.key_id, device.key_created_at = _new_key_id(), now
+    device.last_seen_at = now
+    db.commit()
+    return device
+
+
+def rotates_at(device: Device) -> datetime:
+    return device.key_created_at + KEY_MAX_AGE
+
+
+def signed_in_devices(db: Session, user_id: int) -> list[Device]:
+    """The account's devices whose sessions can still be used (a live refresh token)."""
+    now = utcnow()
+    live = select(Token.session_id).where(
+        Token.user_id == user_id,
+        Token.kind == REFRESH,
+        Token.revoked.is_(False),
+        Token.expires_at > now,
+    )
+    rows = db.scalars(
+        select(Device)
+        .where(Device.user_id == user_id, Device.revoked.is_(False), Device.session_id.in_(live))
+        .order_by(Device.last_seen_at.desc())
+    )
+    return list(rows)
+
+
+def revoke_device(db: Session, user_id: int, device_id: str) -> bool:
+    """Sign the device out and retire its key; False when the account has no such device."""
+    device = db.get(Device, device_id)
+    if device is None or device.user_id != user_id:
+        return False
+    device.revoked = True
+    db.commit()
+    revoke_session(db, device_id)
+    return True
