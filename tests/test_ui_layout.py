@@ -11,6 +11,7 @@ splitter come back on the next start; the first start fits the screen.
 from __future__ import annotations
 
 import os
+import time
 from itertools import combinations
 from pathlib import Path
 
@@ -189,8 +190,10 @@ def test_nothing_overlaps_or_is_clipped_from_1280x720_to_4k(
         assert window.size() == size  # the window may be this small: nothing holds it wider
         problems += layout_problems(window, f"studio-{size.width()}x{size.height()}")
     # The tempo/key warning, the longest header text, wraps instead of widening the header.
-    window.track_controls.show_stretch_lag(1.0, 0.0)
+    window._poll.stop()  # the 30 Hz poll would report no lag and hide it again
+    window.track_controls.show_stretch_lag(1.0, time.monotonic())
     settle(qtbot, window, SIZES[0])
+    assert window.track_controls.lag.isVisible()
     problems += layout_problems(window, "studio-1280x720-stretch-warning")
     assert_none(problems)
 

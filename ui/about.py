@@ -155,14 +155,21 @@ def shortcut_sheet(bar: QMenuBar, parent: QWidget | None = None) -> QDialog:
     intro.setWordWrap(True)
     intro.setObjectName("hint")
     layout.addWidget(intro)
-    tree = _tree(["Keys", "What", "Menu"])
+    tree = _tree(["Keys", "What"])
+    tree.setRootIsDecorated(True)
     tree.setAccessibleName("Keyboard shortcuts")
+    groups: dict[str, QTreeWidgetItem] = {}
     for menu, action, keys in menu_shortcuts(bar):
-        QTreeWidgetItem(tree, [keys, action, menu])
+        if menu not in groups:
+            groups[menu] = QTreeWidgetItem(tree, [menu, ""])
+        QTreeWidgetItem(groups[menu], [keys, action])
+    focused = QTreeWidgetItem(tree, ["Focused control", ""])
     for keys, what in CONTROL_KEYS:
-        QTreeWidgetItem(tree, [keys, what, "Focused control"])
-    for column in range(3):
-        tree.resizeColumnToContents(column)
+        QTreeWidgetItem(focused, [keys, what])
+    tree.expandAll()
+    tree.setUniformRowHeights(False)
+    tree.setWordWrap(True)
+    tree.resizeColumnToContents(0)
     layout.addWidget(tree)
     _close_button(dialog, layout)
     dialog.resize(760, 560)

@@ -36,7 +36,16 @@ if TYPE_CHECKING:
     from ui.mainwindow import MainWindow
 
 NO_TIMELINE = "There is no timeline to zoom yet: the position bar always shows the whole track"
+SKIP_S = 5.0
 SECTION_LABELS = {"catalog": "&Catalog", "remixes": "My &remixes", "review": "Re&view"}
+
+
+def redo_keys() -> list[QKeySequence]:
+    """Ctrl+Shift+Z first (what every DAW and editor on Linux and Windows takes), then the
+    platform's own (Ctrl+Y on Windows) so nobody's habit is refused."""
+    first = QKeySequence("Ctrl+Shift+Z")
+    own = QKeySequence.keyBindings(QKeySequence.StandardKey.Redo)
+    return [first, *(k for k in own if k != first)]
 
 
 class StudioMenus(QObject):
@@ -60,13 +69,13 @@ class StudioMenus(QObject):
         self.audio = self._action(file, "&Audio settings…", w.open_audio_settings, "Ctrl+,")
         file.addSeparator()
         self.sign_out = self._action(file, "Sign &out", w.sign_out_and_close)
-        self.quit = self._action(file, "&Quit", self._quit, QKeySequence.StandardKey.Quit)
+        self.quit = self._action(file, "&Quit", self._quit, "Ctrl+Q")
 
         self.edit = self._menu("&Edit")
         self.undo = self._action(self.edit, "Nothing to undo", lambda: None)
         self.redo = self._action(self.edit, "Nothing to redo", lambda: None)
         self.undo.setShortcut(QKeySequence.StandardKey.Undo)
-        self.redo.setShortcut(QKeySequence.StandardKey.Redo)
+        self.redo.setShortcuts(redo_keys())
         self.undo.setEnabled(False)
         self.redo.setEnabled(False)
 
@@ -75,6 +84,13 @@ class StudioMenus(QObject):
         self._one_key(self.play, Qt.Key.Key_Space, "play")
         self.to_start = self._action(transport, "Return to &start", self._to_start)
         self._one_key(self.to_start, Qt.Key.Key_Home, "start")
+        # The position bar takes no focus (Space must keep playing): these move the playhead.
+        self.back = self._action(
+            transport, "&Back 5 seconds", lambda: self._skip(-SKIP_S), "Ctrl+Left"
+        )
+        self.forward = self._action(
+            transport, "&Forward 5 seconds", lambda: self._skip(SKIP_S), "Ctrl+Right"
+        )
         transport.addSeparator()
         self.loop = self._toggle(transport, "&Loop", t.loop_button.click)
         self._one_key(self.loop, Qt.Key.Key_L, "loop")
@@ -205,6 +221,13 @@ class StudioMenus(QObject):
         if self.window.studio.track is not None:
             self.window.engine.seek(0.0)
 
+    def _skip(self, seconds: float) -> None:
+        engine = self.window.engine
+        if self.window.studio.track is None:
+            return
+        end = engine.duration_frames / engine.sample_rate
+        engine.seek(max(0.0, min(end, engine.position_seconds + seconds)))
+
     def _mute(self) -> None:
         strip = self.selection.strip
         if strip is not None:
@@ -272,7 +295,7 @@ class StudioMenus(QObject):
         undo = stack.createUndoAction(self.window, "Undo")
         redo = stack.createRedoAction(self.window, "Redo")
         undo.setShortcut(QKeySequence.StandardKey.Undo)
-        redo.setShortcut(QKeySequence.StandardKey.Redo)
+        redo.setShortcuts(redo_keys())
         for old, new in ((self.undo, undo), (self.redo, redo)):
             self.edit.insertAction(old, new)
             self.edit.removeAction(old)
@@ -304,6 +327,8 @@ class StudioMenus(QObject):
         self.tempo_reset.setEnabled(self.tempo_reset.isEnabled() and w.track_controls.isEnabled())
         self.key_reset.setEnabled(self.key_reset.isEnabled() and w.track_controls.isEnabled())
         self.to_start.setEnabled(playable)
+        self.back.setEnabled(playable)
+        self.forward.setEnabled(playable)
         self.audio.setEnabled(w.output is not None)
         strip = self.selection.strip
         name = strip.name.text().removesuffix(" ●") if strip is not None else ""

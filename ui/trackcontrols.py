@@ -12,6 +12,7 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QPushButton,
+    QSizePolicy,
     QSlider,
     QSpinBox,
     QVBoxLayout,
@@ -19,6 +20,7 @@ from PySide6.QtWidgets import (
 )
 
 from app.contract import RightsPolicy
+from ui.elide import ElidedLabel
 
 LAG_SHOW_S = 0.05
 """Newly dropped audio (seconds) that shows the "can't keep up" warning."""
@@ -78,13 +80,15 @@ class TrackControls(QWidget):
         self.key_reset.setFocusPolicy(Qt.FocusPolicy.NoFocus)
         self.limits = QLabel()
         self.limits.setObjectName("trackMeta")
-        self.lag = QLabel(
+        # One line, in the place of the limits while it shows: the header keeps its height at
+        # 1280×720; where it does not fit it ends in "…" with the whole text in its tooltip.
+        self.lag = ElidedLabel(
             "⚠ Tempo/key preview can't keep up on this computer: you may hear gaps. "
             "Close busy programs, or reset to 1× / ±0."
         )
         self.lag.setObjectName("warningLabel")
-        self.lag.setWordWrap(True)  # never widens the header past a 1280 px screen
-        self.lag.setMaximumWidth(600)
+        self.lag.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+        self.lag.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         self.lag.setToolTip(
             "The live preview stretches every stem on this computer as it plays. The remix you "
             "submit is rendered in full on the platform, so it has no gaps either way."
@@ -105,7 +109,7 @@ class TrackControls(QWidget):
             row.addWidget(w)
         column.addLayout(row)
         column.addWidget(self.limits, 0, Qt.AlignmentFlag.AlignRight)
-        column.addWidget(self.lag, 0, Qt.AlignmentFlag.AlignRight)
+        column.addWidget(self.lag)
 
         self.tempo.valueChanged.connect(self._tempo_moved)
         self.key.valueChanged.connect(self._key_moved)
@@ -154,12 +158,15 @@ class TrackControls(QWidget):
         if late_seconds - self._late_seen >= LAG_SHOW_S:
             self._late_seen, self._lag_at = late_seconds, now
             self.lag.show()
+            self.limits.hide()
         elif self._lag_at is not None and now - self._lag_at > LAG_CLEAR_S:
             self._lag_at = None
             self.lag.hide()
+            self.limits.show()
 
     def clear(self) -> None:
         self.lag.hide()
+        self.limits.show()
         self._late_seen, self._lag_at = 0.0, None
         self.setEnabled(False)
         self.tempo_label.setText("")
