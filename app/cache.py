@@ -112,6 +112,13 @@ class EncryptedCache:
         self._key = key
         self._aead = AESGCM(key)
 
+    def rekey(self, key: bytes) -> None:
+        """Take the device's new key (the platform rotated it): entries sealed under the old one
+        no longer open and are fetched again."""
+        if len(key) != 32:
+            raise ValueError("The content key must be 32 bytes (AES-256).")
+        self._key, self._aead = key, AESGCM(key)
+
     def file_id(self, content_sha256: str) -> bytes:
         """The file id the platform seals this content under for this cache's (device) key."""
         return file_id_for(self._key, content_sha256)
@@ -313,6 +320,8 @@ class CacheWriter:
         return self.present.find(0) < 0
 
     def close(self) -> None:
+        if self._f.closed:
+            return
         self._f.flush()
         os.fsync(self._f.fileno())
         self._f.close()

@@ -20,7 +20,14 @@ from enum import StrEnum
 
 import numpy as np
 
-from app.cache import CHUNK, CacheCorrupt, CacheWriter, EncryptedCache, record_slot
+from app.cache import (
+    CHUNK,
+    CacheCorrupt,
+    CacheWriter,
+    EncryptedCache,
+    file_id_for,
+    record_slot,
+)
 from app.client import AuthError, PlatformClient, PlatformError, PlatformUnavailable
 from app.contract import StemInfo, TrackDetail
 from app.flac import StreamHeader, find_frame, parse_header
@@ -92,6 +99,7 @@ class TrackStream:
         self._present = [bytearray(-(-s.size // CHUNK)) for s in self.stems]
         self._decoders = [_StemDecoder(self, i) for i in range(len(self.stems))]
         self._stale = [False] * len(self.stems)
+        self._rekey_lock = threading.Lock()
         self._stage = np.zeros((len(self.stems), 2, CHUNK_FRAMES), dtype=np.float32)
 
     @property
@@ -209,6 +217,10 @@ class TrackStream:
                             f"The stem '{info.name}' is incomplete on the platform. "
                             "Try again later; if it keeps happening, tell its support.",
                         )
+                    elif exc.code == "damaged_record" and self._key_rotated(writer.file_id, info):
+                        writer.close()  # sealed under the device's new key: start this stem over
+                        self._stale[index] = True
+                        return self._fetch(index, name)
                     elif exc.code == "damaged_record":
                         self._fail(state, exc.message)
                     else:
@@ -248,6 +260,21 @@ class TrackStream:
                 return
         if record < last:  # a clean answer, but short: the platform's copy is truncated
             raise PlatformError("short range", code="short_range", status=416)
+
+    def _key_rotated(self, file_id: bytes, info: StemInfo) -> bool:
+        """Whether records fail because the platform rotated this device's key (every 30 days):
+        then the cache takes the new key (entries under the old one are fetched again)."""
+        with self._rekey_lock:
+            if self.cache.file_id(info.sha256) != file_id:
+                return True  # another stem's thread has taken the new key already
+            try:
+                key = self.client.content_key()
+            except PlatformError:
+                return False
+            if self.cache.file_id(info.sha256) == file_id_for(key, info.sha256):
+                return False  # the same key: the records really are damaged
+            self.cache.rekey(key)
+            return True
 
     def _next_span(self, index: int, writer: CacheWriter) -> tuple[int, int] | None:
         """The most urgent missing records: the header, then around the playhead, then the rest."""

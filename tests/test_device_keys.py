@@ -184,3 +184,33 @@ def test_open_sealed_refuses_a_damaged_stem(platform):
     sealed[record_slot(2) + 40] ^= 1
     with pytest.raises(CacheCorrupt):
         open_sealed(key, bytes(sealed))
+
+
+def test_a_key_rotated_mid_download_refills_the_cache(platform, tmp_path):
+    """A month on, the platform seals under the device's new key while the studio still holds
+    the old one: the stream takes the new key, fetches the stem again, and plays it intact."""
+    laptop = PlatformClient(platform.url)
+    laptop.login("fan", "encore-demo")
+    cache = EncryptedCache(tmp_path / "cache", laptop.content_key())
+    detail = laptop.track(laptop.tracks()[0].id)
+    stem = detail.stems[0]
+    name = TrackStream(laptop, detail, cache, lambda: 0).cache_name(stem)
+    writer = cache.writer(name, stem.size, cache.file_id(stem.sha256))  # 2 records, old key
+    sealed = b"".join(laptop.stem_range(detail.id, stem.id, record_slot(0), record_slot(2) - 1))
+    assert writer.write_sealed(0, sealed) == len(sealed)
+    writer.close()
+
+    device = next(d.id for d in laptop.devices() if d.current)
+    with sqlite3.connect(platform.data_dir / "platform.sqlite3") as db:
+        aged = (datetime.now(UTC) - KEY_MAX_AGE - timedelta(minutes=1)).isoformat(" ")
+        db.execute("UPDATE devices SET key_created_at = ? WHERE session_id = ?", (aged, device))
+
+    stream = TrackStream(laptop, detail, cache, lambda: 0)
+    stream.start()
+    try:
+        assert wait_for(lambda: stream.seekable or stream.failure is not None, 30)
+    finally:
+        stream.stop()
+    assert stream.failure is None and stream.seekable
+    assert cache.file_id(stem.sha256) != writer.file_id  # the new key
+    assert hashlib.sha256(cache.read_all(name)).hexdigest() == stem.sha256

@@ -164,7 +164,7 @@ def test_band_profiles_share_out_each_blocks_power(tmp_path):
 
 
 @pytest.mark.ui
-def test_the_studio_says_so_before_the_fan_submits(qtbot, qapp, platform, track, tmp_path):
+def test_the_studio_says_so_before_the_fan_submits(qtbot, qapp, platform, fan, track, tmp_path):
     """A fan turns the band right down in the real studio and opens Submit: the platform's
     refusal is shown before anything is sent, and Submit waits for a changed mix."""
     from app.client import PlatformClient
@@ -200,6 +200,11 @@ def test_the_studio_says_so_before_the_fan_submits(qtbot, qapp, platform, track,
     dialog = window.open_submit()
     qtbot.waitUntil(lambda: dialog.problems is not None, timeout=30000)
     assert dialog.problems == [] and dialog.submit_button.isEnabled()
+    # A title that would display as something else is refused in the text rule's own words.
+    dialog.title.setText("My remix \u202eximer laiciffo")
+    dialog.submit_button.click()
+    assert "hidden direction-changing character (U+202E)" in dialog.status.text()
+    assert client.my_remixes() == []
     dialog.reject()
     window.close()
     tasks.wait(10000)

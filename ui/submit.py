@@ -41,6 +41,16 @@ STATUS_TEXT = {
 AI_FIELDS = ["vocals", "instrumentation", "composition", "post_production", "lyrics"]
 
 
+def field_problem(exc: ValidationError) -> str:
+    """The first problem in words: the text rule's own message (app/text.py), or the length."""
+    error = exc.errors()[0]
+    if error["type"] == "text_rule":
+        return str(error["msg"])
+    if error["loc"] and error["loc"][0] == "description":
+        return "The description is too long: shorten it to 2000 characters and submit again."
+    return "Give your remix a title (up to 120 characters)."
+
+
 class SubmitDialog(QDialog):
     def __init__(
         self, studio: Studio, client: PlatformClient, tasks: TaskRunner, parent=None
@@ -133,8 +143,8 @@ class SubmitDialog(QDialog):
                 update={"ai": AIInvolvement(**{n: b.isChecked() for n, b in self.ai_boxes.items()})}
             )
             self.studio.document = doc
-        except ValidationError:
-            self._show_error("Give your remix a title (up to 120 characters).")
+        except ValidationError as exc:
+            self._show_error(field_problem(exc))
             return
         self.submit_button.setEnabled(False)
         self.progress.setVisible(True)
