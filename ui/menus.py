@@ -30,6 +30,7 @@ from PySide6.QtWidgets import QApplication, QDialog, QMenu, QPushButton
 
 from ui.about import about_dialog, shortcut_sheet
 from ui.selection import StripSelection
+from ui.signins import SignedInDevicesDialog
 from ui.transport import transport_key
 
 if TYPE_CHECKING:
@@ -67,6 +68,7 @@ class StudioMenus(QObject):
         file = self._menu("&File")
         self.submit = self._action(file, "&Submit remix…", w.open_submit, "Ctrl+Return")
         self.audio = self._action(file, "&Audio settings…", w.open_audio_settings, "Ctrl+,")
+        self.devices = self._action(file, "Signed-in &devices…", self._signed_in_devices)
         file.addSeparator()
         self.sign_out = self._action(file, "Sign &out", w.sign_out_and_close)
         self.quit = self._action(file, "&Quit", self._quit, "Ctrl+Q")
@@ -211,6 +213,11 @@ class StudioMenus(QObject):
         self.keys[name] = transport_key(self.window, key, run)
 
     # -- commands ---------------------------------------------------------------------------------
+
+    def _signed_in_devices(self) -> None:
+        """Where the account is signed in; sign a lost device out (its cache goes dark)."""
+        self.dialog = SignedInDevicesDialog(self.window.client, self.window.tasks, self.window)
+        self.dialog.open()
 
     def _quit(self) -> None:
         """Quit like closing the window (the draft is saved in closeEvent), then end the app."""
