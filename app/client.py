@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import platform
+import socket
 import threading
 from collections.abc import Callable, Iterator
 from typing import Any, TypeVar
@@ -46,6 +48,7 @@ from app.contract import (
 Model = TypeVar("Model", bound=BaseModel)
 ProgressFn = Callable[[int, int], None]
 
+USER_AGENT = f"Encore/0.1 ({socket.gethostname()}, {platform.system()})"
 CONNECT_TIMEOUT = 5.0
 READ_TIMEOUT = 30.0
 CHUNK = 256 * 1024
@@ -74,7 +77,8 @@ class PlatformClient:
         self.base_url = base_url.rstrip("/")
         self.timeout = timeout or (CONNECT_TIMEOUT, READ_TIMEOUT)
         self._http = requests.Session()
-        self._http.headers["User-Agent"] = "Encore/0.1"
+        # Also the device's name in "Signed-in devices" (which computer is which).
+        self._http.headers["User-Agent"] = USER_AGENT
         # NB: workers share the client; the lock keeps a refresh from racing another refresh.
         self._token_lock = threading.Lock()
         self._tokens: TokenPair | None = None

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 import requests
 
-from app.client import PlatformClient
+from app.client import USER_AGENT, PlatformClient
 from app.drafts import DraftStore
 from audio.engine import Engine
 from tests.platform_helpers import PASSWORD, create_user
@@ -38,8 +38,8 @@ def test_the_fan_signs_a_lost_device_out(qtbot, platform, tmp_path):
     dialog = window.menus.dialog
     qtbot.waitUntil(lambda: dialog.devices is not None, timeout=10000)
     names = {d.name: d for d in dialog.devices}
-    assert set(names) == {"Old laptop", "Encore/0.1"}
-    assert names["Encore/0.1"].current and not names["Old laptop"].current
+    assert set(names) == {"Old laptop", USER_AGENT}  # "Encore/0.1 (hostname, Linux)"
+    assert names[USER_AGENT].current and not names["Old laptop"].current
     assert list(dialog.sign_out_buttons) == [names["Old laptop"].id]  # not this device
     qtbot.waitExposed(dialog)
     assert_none(legibility_problems(qtbot, dialog, "signed-in-devices"))
