@@ -32,6 +32,7 @@ from app.client import AuthError, PlatformClient, PlatformError, PlatformUnavail
 from app.contract import StemInfo, TrackDetail
 from app.flac import StreamHeader, find_frame, parse_header
 from app.flacdec import FlacStreamDecoder
+from app.peaks import PeakCache
 from audio.chunks import CHUNK_FRAMES, ChunkedSource
 
 FIRST_RECORDS = 2  # 128 KiB: the stream header and the first seconds, for every stem, first
@@ -101,6 +102,13 @@ class TrackStream:
         self._stale = [False] * len(self.stems)
         self._rekey_lock = threading.Lock()
         self._stage = np.zeros((len(self.stems), 2, CHUNK_FRAMES), dtype=np.float32)
+        # The timeline's waveforms (app/peaks.py, memory only): every chunk decoded for playback
+        # feeds them, and when nothing is urgent the decode thread decodes the rest of each stem
+        # for peaks alone (its own decoders and buffer; the playback pool is left alone).
+        self.peaks = PeakCache(len(self.stems), self.n_frames)
+        self._peak_decoders = [_StemDecoder(self, i) for i in range(len(self.stems))]
+        self._peak_stage = np.zeros((2, CHUNK_FRAMES), dtype=np.float32)
+        self._peak_waits = [-1] * len(self.stems)  # bytes received when a stem's bytes ran out
 
     @property
     def stem_ids(self) -> list[str]:
@@ -320,7 +328,7 @@ class TrackStream:
             if self.failure:
                 self.source.drop_all()  # never play what was decoded from a damaged stem
                 return
-            if not self._decode_next():
+            if not self._decode_next() and not self._decode_peaks():
                 self._stop.wait(DECODE_IDLE)
 
     def _wanted(self) -> tuple[list[int], set[int], int]:
@@ -345,6 +353,8 @@ class TrackStream:
             if stale:
                 self._stale[i] = False
                 self._decoders[i] = _StemDecoder(self, i)
+                self._peak_decoders[i] = _StemDecoder(self, i)
+                self._peak_waits[i] = -1
         order, keep, here = self._wanted()
         for chunk in order:
             if self.source.has(chunk):
@@ -359,8 +369,35 @@ class TrackStream:
             np.copyto(buf[:, :, : end - start], self._stage[:, :, : end - start])
             buf[:, :, end - start :].fill(0.0)
             self.source.publish(chunk)
+            for i in range(len(self._decoders)):
+                if not self.peaks.has(i, chunk):
+                    self.peaks.add(i, chunk, self._stage[i, :, : end - start])
             return True
         return False
+
+    def _decode_peaks(self) -> bool:
+        """Idle time: decode one chunk the waveform lacks, for its peaks only: the stem that is
+        furthest behind, from its first missing chunk (so the lanes fill in together, left to
+        right). A stem whose next bytes are not in waits until more arrive; False when there is
+        nothing to do now."""
+        best: tuple[int, int] | None = None
+        for i in range(len(self._peak_decoders)):
+            if self._peak_waits[i] == self.states[i].received:
+                continue
+            chunk = self.peaks.missing(i)
+            if chunk is not None and (best is None or chunk < best[1]):
+                best = (i, chunk)
+        if best is None:
+            return False
+        i, chunk = best
+        received = self.states[i].received
+        start, end = self.source.chunk_range(chunk)
+        out = self._peak_stage[:, : end - start]
+        if self._peak_decoders[i].decode(start, end, out):
+            self.peaks.add(i, chunk, out)
+        else:
+            self._peak_waits[i] = received
+        return True
 
 
 class _StemDecoder:
