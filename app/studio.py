@@ -16,6 +16,7 @@ from app.streaming import TrackStream
 from audio.engine import Engine
 
 DocumentListener = Callable[[RemixDocument], None]
+LoopListener = Callable[[], None]
 
 
 class Studio:
@@ -24,6 +25,7 @@ class Studio:
         self.track: TrackStream | None = None
         self.document: RemixDocument | None = None
         self._listeners: list[DocumentListener] = []
+        self._loop_listeners: list[LoopListener] = []
         self._suspended: Engine | None = None  # the real engine while a render is heard
         self._resume_at = 0.0  # seconds: where the suspended track resumes
         # Automation recording (UI thread only): armed flag, the open latch passes per
@@ -40,6 +42,11 @@ class Studio:
     def on_change(self, listener: DocumentListener) -> None:
         """Called after every edit (drafts autosave from here)."""
         self._listeners.append(listener)
+
+    def on_loop_change(self, listener: LoopListener) -> None:
+        """Called after the loop is set or cleared. The loop is a practice aid outside the
+        document (so drafts ignore it), yet a person undoes it like any edit (ui/undo.py)."""
+        self._loop_listeners.append(listener)
 
     def open(self, track: TrackStream, document: RemixDocument | None = None) -> RemixDocument:
         """Play a streaming track, with a fresh recipe or a restored draft.
@@ -114,6 +121,36 @@ class Studio:
         )
         self._notify()
         return self.document
+
+    def apply_document(self, document: RemixDocument) -> None:
+        """Make `document` the whole remix, in the engine too, and tell the listeners (drafts).
+
+        Why: undo and redo (ui/undo.py) put back a remix as it was, whatever kind of edit made
+        the difference, through this one path. Only what differs is re-sent where re-sending is
+        heard (the arrangement is a cut that clears the loop, the stretcher restarts). A pass
+        being recorded is dropped, not written: undoing records nothing."""
+        assert self.track is not None and self.document is not None
+        old = self.document
+        self._passes.clear()
+        self._pass_end = 0.0
+        self.engine.clear_automation_overrides()
+        self.document = _without_locked(document.model_copy(deep=True), self.track.stem_ids)
+        new = self.document
+        for i, stem_id in enumerate(self.track.stem_ids):
+            s = self.stem(stem_id)
+            self.engine.set_gain_db(i, s.gain_db)
+            self.engine.set_pan(i, s.pan)
+            self.engine.set_mute(i, s.mute)
+            self.engine.set_solo(i, s.solo)
+        self.engine.set_master_gain_db(new.master_gain_db)
+        self._push_effects()
+        if old.arrangement != new.arrangement:
+            self._push_arrangement()
+        if old.automation != new.automation:
+            self._push_automation()
+        if (old.tempo_ratio, old.key_shift) != (new.tempo_ratio, new.key_shift):
+            self._push_stretch()
+        self._notify()
 
     # -- internals -------------------------------------------------------------------------------
 
@@ -292,6 +329,7 @@ class Studio:
         self.engine.set_loop(start, end)
         loop = self.engine.loop_seconds
         assert loop is not None
+        self._loop_changed()
         return loop
 
     def loop_current_section(self) -> tuple[float, float] | None:
@@ -311,6 +349,11 @@ class Studio:
 
     def clear_loop(self) -> None:
         self.engine.clear_loop()
+        self._loop_changed()
+
+    def _loop_changed(self) -> None:
+        for listener in self._loop_listeners:
+            listener()
 
     def _track_seconds(self) -> float:
         assert self.track is not None

@@ -52,6 +52,7 @@ from ui.tasks import TaskRunner
 from ui.trackcontrols import TrackControls
 from ui.transport import TransportBar, format_time
 from ui.transportctl import TransportController
+from ui.undo import RemixUndo
 from ui.upgrade import UpgradePanel
 from ui.windowstate import WindowState, initial_geometry
 
@@ -227,6 +228,9 @@ class MainWindow(QMainWindow):
         self.menus = StudioMenus(self, self.selection)
         self.play_key = self.menus.keys["play"]
         self.loop_key = self.menus.keys["loop"]
+        # Undo/redo of every edit (ui/undo.py, it calls set_undo_stack): emptied when a track
+        # opens and at sign-out.
+        self.remix_undo = RemixUndo(self)
         self.window_state = WindowState(layout_file)
         self._place_window()
         self.refresh_catalog("")

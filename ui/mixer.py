@@ -300,6 +300,18 @@ class StemStrip(QWidget):
         ):
             knob.setValue(value, emit=False)
 
+    def show_all(self, s: StemSettings) -> None:
+        """Show every control of `s` (fader, pan, mute, solo, knobs) without emitting: undo has
+        already put `s` in the document and the engine, and an emitted change would be a new
+        edit (and a new undo step)."""
+        _quietly(self.fader, lambda: self.fader.setValue(db_to_slider(s.gain_db)))
+        self.db_label.setText(format_fader_db(s.gain_db))
+        _quietly(self.pan, lambda: self.pan.setValue(round(s.pan * 100)))
+        _quietly(self.mute, lambda: self.mute.setChecked(s.mute))
+        _quietly(self.solo, lambda: self.solo.setChecked(s.solo))
+        self._on_solo(s.solo, emit=False)
+        self.show_settings(s)
+
     def _emit_eq(self) -> None:
         self.eqChanged.emit(
             self.stem_id, self.eq_low.value(), self.eq_mid.value(), self.eq_high.value()
@@ -396,6 +408,11 @@ class MasterStrip(QWidget):
         db = value / STEPS_PER_DB
         self.db_label.setText(f"{db:+.1f} dB")
         self.gainChanged.emit(db)
+
+    def show_gain(self, db: float) -> None:
+        """Show the document's master gain without emitting (undo already applied it)."""
+        _quietly(self.fader, lambda: self.fader.setValue(round(db * STEPS_PER_DB)))
+        self.db_label.setText(f"{db:+.1f} dB")
 
 
 class ReturnStrip(QWidget):

@@ -150,6 +150,16 @@ class TrackControls(QWidget):
         self._show()
         self.setEnabled(True)
 
+    def show_values(self, ratio: float, shift: int) -> None:
+        """Show a tempo ratio and key shift without emitting (undo already applied them)."""
+        self.tempo.blockSignals(True)
+        self.key.blockSignals(True)
+        self.tempo.setValue(round(ratio * 100))
+        self.key.setValue(int(shift))
+        self.tempo.blockSignals(False)
+        self.key.blockSignals(False)
+        self._show()
+
     def show_stretch_lag(self, late_seconds: float, now: float) -> None:
         """Warn while the live stretcher drops audio: `late_seconds` is the running total it
         dropped (audio.livestretch late_frames), polled with the monotonic time `now`."""

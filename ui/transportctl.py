@@ -43,6 +43,13 @@ class TransportController(QObject):
         self.arrangement.show_arrangement(self.studio.arrangement_indices())
         self._show()
 
+    def show_remix(self) -> None:
+        """Redraw the arrangement lane and the loop from the Studio (after undo or redo): the
+        loop as it is now becomes the one L turns back on."""
+        self.arrangement.show_arrangement(self.studio.arrangement_indices())
+        self._show()
+        self._remember()
+
     def _show(self) -> None:
         engine = self.studio.engine
         self.transport.set_duration(engine.duration_frames / engine.sample_rate)
