@@ -132,6 +132,15 @@ def test_a_fader_drag_is_one_step_and_ctrl_z_puts_everything_back(qtbot, window,
     undo(strip.fader)
     assert window.studio.document.stems[stem_id].gain_db == gain
 
+    # A drag that ends where it started leaves no step.
+    start = handle_center(strip.fader)
+    QTest.mousePress(strip.fader, Qt.MouseButton.LeftButton, pos=start)
+    for dy in (10, 20, 10, 0):
+        QTest.mouseMove(strip.fader, QPoint(start.x(), start.y() + dy))
+    QTest.mouseRelease(strip.fader, Qt.MouseButton.LeftButton, pos=start)
+    assert window.studio.document.stems[stem_id].gain_db == gain
+    assert stack.index() == 1 and undo_text(window) == f"Undo {name_of(strip)} fader"
+
 
 def test_knobs_pan_mute_solo_and_reset_strip(qtbot, window):
     stem_id, strip, index = first(window)
@@ -147,6 +156,10 @@ def test_knobs_pan_mute_solo_and_reset_strip(qtbot, window):
         wheel(strip.send_reverb, 1)
     assert studio.document.stems[stem_id].send_reverb > 0
     assert stack.count() == 2 and undo_text(window) == f"Undo {name} reverb send"
+    wheel(strip.send_delay, 1)  # the wheel over another knob: another step
+    assert stack.count() == 3 and undo_text(window) == f"Undo {name} delay send"
+    undo(strip.send_delay)
+    assert strip.send_delay.value() == 0.0 and stack.count() == 3
 
     qtbot.mouseClick(strip.mute, Qt.MouseButton.LeftButton)
     assert studio.document.stems[stem_id].mute and window.engine._mute[index]
@@ -157,7 +170,7 @@ def test_knobs_pan_mute_solo_and_reset_strip(qtbot, window):
     QTest.keyClick(strip.pan, Qt.Key.Key_Right)
     assert studio.document.stems[stem_id].pan == pytest.approx(0.01)
     assert undo_text(window) == f"Undo {name} pan"
-    assert stack.count() == 5
+    assert stack.count() == 5  # the delay send's undone step went when mute was pushed
 
     for _ in range(3):
         undo(strip.pan)
