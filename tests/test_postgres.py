@@ -8,6 +8,7 @@ exactly the models' schema on PostgreSQL.
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import threading
 import uuid
@@ -16,6 +17,7 @@ from collections.abc import Iterator
 import pytest
 import requests
 
+from app.cache import open_sealed
 from app.embedded import PlatformProcess, start_platform
 from server.db import make_engine
 from server.migrate import schema_differences, upgrade_to_head
@@ -77,7 +79,8 @@ def test_catalog_search_and_detail(fan, track):
 def test_entitlement(db_platform, fan, track):
     stem = track["stems"][0]
     resp = fan("GET", f"/tracks/{TRACK}/stems/{stem['id']}/audio")
-    assert hashlib.sha256(resp.content).hexdigest() == stem["sha256"]
+    key = base64.b64decode(fan("GET", "/me/device-key").json()["key"])  # stems travel sealed
+    assert hashlib.sha256(open_sealed(key, resp.content)).hexdigest() == stem["sha256"]
     casual = as_demo(db_platform.url, "casual")
     assert_error(casual("GET", f"/tracks/{TRACK}/stems/{stem['id']}/audio"), 403, "not_entitled")
 
