@@ -49,6 +49,7 @@ from ui.sections import SIDEBAR_WIDTH, Sections
 from ui.selection import StripSelection
 from ui.submit import SubmitDialog
 from ui.tasks import TaskRunner
+from ui.timeline import TimelineFeed, TimelineView
 from ui.trackcontrols import TrackControls
 from ui.transport import TransportBar, format_time
 from ui.transportctl import TransportController
@@ -127,6 +128,11 @@ class MainWindow(QMainWindow):
         self.transport = TransportBar()
         self.arrangement = ArrangementEditor()
         self.transport_ctl = TransportController(self.studio, self.transport, self.arrangement)
+        # Every stem's waveform with sections, loop, automation and playhead (ui/timeline.py).
+        self.timeline = TimelineView()
+        self.timeline_feed = TimelineFeed(self.studio, self.timeline)
+        self.timeline.seekRequested.connect(self._timeline_seek)
+        self.timeline.loopRequested.connect(self._timeline_loop)
         self.mixer = MixerPanel()  # strips scroll sideways inside it; returns, master pinned
         self.selection = StripSelection(self.mixer, self.mixer.scroll)
         self.submit_button = QPushButton("Submit remix…")
@@ -147,14 +153,20 @@ class MainWindow(QMainWindow):
         right.addWidget(self.header)
         right.addLayout(banner_row)
         right.addWidget(self.transport)
-        right.addWidget(self.arrangement)
+        # The timeline sits under the arrangement with no gap of its own: at 1280×720 the
+        # strips leave it ~20 px (an overview strip); it takes spare height first, to its max.
+        arranged = QVBoxLayout()
+        arranged.setSpacing(0)
+        arranged.addWidget(self.arrangement)
+        arranged.addWidget(self.timeline, 1)
+        right.addLayout(arranged, 2)
         right.addWidget(self.mixer, 1)
         # A track the caller may not stream (free tier): what Superfan unlocks, instead of
         # controls that could not play anything.
         self.upgrade = UpgradePanel(client.base_url)
         self.upgrade.covers(
             self.transport, self.arrangement, self.mixer, self.submit_button,
-            self.draft_label, self.track_controls,
+            self.draft_label, self.track_controls, self.timeline,
         )  # fmt: skip
         right.insertWidget(2, self.upgrade, 1)
         studio_page = QWidget()
@@ -403,6 +415,7 @@ class MainWindow(QMainWindow):
             doc.key_shift,
         )
         self.transport_ctl.track_opened()  # arrangement chips, arranged duration, loop
+        self.timeline_feed.track_opened()
         self.submit_button.setEnabled(True)
         self.draft_label.setText(
             "Restored your unsaved draft of this remix." if draft else "Draft autosaves as you mix."
@@ -483,11 +496,29 @@ class MainWindow(QMainWindow):
         section = self._section_at(self.engine.source_position_seconds)
         tempo = self.studio.document.tempo_ratio if self.studio.document is not None else 1.0
         self.transport.show_state(pos, self.engine.playing, section, tempo)
+        self.timeline_feed.tick()
         if self.engine.callback_errors and self.banner.isHidden():
             self.show_banner(
                 "The audio engine hit an error and went silent to protect your ears. "
                 "Reopen the track; if it happens again, restart Encore."
             )
+
+    def _timeline_seek(self, seconds: float) -> None:
+        """A click or drag on the timeline: the position bar's seek (not while a render plays)."""
+        if self.studio.track is not None and not self.studio.listening:
+            self.engine.seek(seconds)
+
+    def _timeline_loop(self, start: float, end: float) -> None:
+        """A loop drawn or moved on the timeline: as the transport's loop controls set it (snapped
+        to bars when Snap is on), remembered for L."""
+        if self.studio.document is None or self.studio.listening:
+            return
+        try:
+            self.studio.set_loop(start, end, snap=self.transport_ctl.snap)
+        except ValueError as exc:  # outside the piece or too short: say why
+            self.statusBar().showMessage(str(exc), 5000)
+            return
+        self.transport_ctl._remember()
 
     def _follow_automation(self) -> None:
         """Automated controls move with the music, and their strips are marked."""
