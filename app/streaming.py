@@ -108,7 +108,9 @@ class TrackStream:
         self.peaks = PeakCache(len(self.stems), self.n_frames)
         self._peak_decoders = [_StemDecoder(self, i) for i in range(len(self.stems))]
         self._peak_stage = np.zeros((2, CHUNK_FRAMES), dtype=np.float32)
-        self._peak_waits = [-1] * len(self.stems)  # bytes received when a stem's bytes ran out
+        # Per stem, (chunk, bytes received) of the last failed peak decode and how often it
+        # failed: twice with no new bytes, and the stem waits for more.
+        self._peak_fails: list[tuple[int, int, int]] = [(-1, -1, 0)] * len(self.stems)
 
     @property
     def stem_ids(self) -> list[str]:
@@ -354,7 +356,7 @@ class TrackStream:
                 self._stale[i] = False
                 self._decoders[i] = _StemDecoder(self, i)
                 self._peak_decoders[i] = _StemDecoder(self, i)
-                self._peak_waits[i] = -1
+                self._peak_fails[i] = (-1, -1, 0)
         order, keep, here = self._wanted()
         for chunk in order:
             if self.source.has(chunk):
@@ -378,13 +380,15 @@ class TrackStream:
     def _decode_peaks(self) -> bool:
         """Idle time: decode one chunk the waveform lacks, for its peaks only: the stem that is
         furthest behind, from its first missing chunk (so the lanes fill in together, left to
-        right). A stem whose next bytes are not in waits until more arrive; False when there is
-        nothing to do now."""
+        right). A stem whose next bytes are not in waits until more arrive (a decode that fails
+        once may just have reached the end of its window: it is tried again first); False when
+        there is nothing to do now."""
         best: tuple[int, int] | None = None
         for i in range(len(self._peak_decoders)):
-            if self._peak_waits[i] == self.states[i].received:
-                continue
             chunk = self.peaks.missing(i)
+            failed, at, times = self._peak_fails[i]
+            if times >= 2 and (failed, at) == (chunk, self.states[i].received):
+                continue
             if chunk is not None and (best is None or chunk < best[1]):
                 best = (i, chunk)
         if best is None:
@@ -396,7 +400,9 @@ class TrackStream:
         if self._peak_decoders[i].decode(start, end, out):
             self.peaks.add(i, chunk, out)
         else:
-            self._peak_waits[i] = received
+            failed, at, times = self._peak_fails[i]
+            same = (failed, at) == (chunk, received)
+            self._peak_fails[i] = (chunk, received, times + 1 if same else 1)
         return True
 
 
