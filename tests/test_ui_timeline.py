@@ -213,6 +213,10 @@ def window(qtbot, platform, tmp_path):
     qtbot.waitUntil(lambda: win.timeline.height() > 150, timeout=5000)
     qtbot.waitUntil(lambda: win.studio.track.peaks.complete(), timeout=30000)
     qtbot.waitUntil(lambda: win.timeline.lane_state(0) == "ready", timeout=5000)
+    # The window's poll has redrawn the lanes from the last peaks (not only been told of them).
+    qtbot.waitUntil(
+        lambda: win.timeline._peak_version == win.studio.track.peaks.version, timeout=5000
+    )
     yield win
     win.close()
     tasks.wait(5000)

@@ -197,6 +197,7 @@ class TimelineView(QWidget):
         self.setMaximumHeight(RULER + LANE_MAX * max(len(self.names), 1))
         self.automation = []
         self.loop = None
+        self.structure = None  # the next set_structure fits the new piece
         self._lane_scroll = 0
         self._peak_version = -1
         self.invalidate()
@@ -204,6 +205,8 @@ class TimelineView(QWidget):
     def set_structure(self, structure: Structure | None) -> None:
         """The piece's length, arrangement and sections; the view fits the whole piece."""
         old = self.structure
+        if structure == old:
+            return  # an edit that left the piece as it was (a fader move): keep the cache
         self.structure = structure
         if old is None or structure is None or abs(old.duration - structure.duration) > 1e-6:
             self.zoom_fit()
@@ -566,20 +569,25 @@ class TimelineView(QWidget):
                 painter.fillRect(rect, veil)
 
     def _paint_names(self, painter: QPainter, clip: QRect) -> None:
-        """Each lane's stem name at its left edge (kept in place while the lanes scroll)."""
+        """Each lane's stem name at its left edge, small, on a backing so the waveform under it
+        does not garble it (kept in place while the lanes scroll)."""
         lane_h = self._lane_height()
-        if lane_h < 14 or clip.left() > 160:
+        if lane_h < 15 or clip.left() > 160:
             return
-        painter.setPen(TEXT)
+        font = QFont(self.font())
+        font.setPointSizeF(max(6.5, font.pointSizeF() * 0.8))
+        painter.setFont(font)
+        metrics = painter.fontMetrics()
+        backing = QColor(BACKGROUND)
+        backing.setAlpha(200)
         for i, name in enumerate(self.names):
             rect = self.lane_rect(i)
             if rect.bottom() < self._ruler() or not rect.intersects(clip):
                 continue
-            painter.drawText(
-                rect.adjusted(6, 1, 0, 0),
-                int(Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft),
-                name,
-            )
+            box = QRect(3, rect.top() + 1, metrics.horizontalAdvance(name) + 6, metrics.height())
+            painter.fillRect(box, backing)
+            painter.setPen(TEXT)
+            painter.drawText(box, int(Qt.AlignmentFlag.AlignCenter), name)
 
     def _paint_loop(self, painter: QPainter, clip: QRect) -> None:
         loop = self._preview or self.loop
