@@ -65,7 +65,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     except OSError as exc:
         print(f"Cannot listen on {args.host}:{args.port}: {exc}", file=sys.stderr)
         return 2
-    sock.listen(128)
+    sock.listen(2048)  # a popular drop: hundreds of clients connect at the same instant
     sock.set_inheritable(True)
     port = sock.getsockname()[1]
     host = f"[{args.host}]" if family == socket.AF_INET6 else args.host

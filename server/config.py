@@ -33,6 +33,10 @@ DEFAULT_SIGNIN_WINDOW = 15 * 60  # seconds a failed attempt counts
 # Password hashing (argon2, 64 MiB per hash): at most one hash per core at a time, and at most
 # this many sign-ins waiting for one; more are answered 503 at once instead of queueing memory.
 DEFAULT_HASH_QUEUE = 16
+MAX_IN_FLIGHT_ENV = "ENCORE_MAX_IN_FLIGHT"
+DEFAULT_MAX_IN_FLIGHT = 32  # requests inside the API at once = database connections they use
+ADMISSION_WAIT_ENV = "ENCORE_ADMISSION_WAIT"
+DEFAULT_ADMISSION_WAIT = 3.0  # seconds a request waits to get in before a 503 + Retry-After
 DELIVERY_TRACKS_ENV = "ENCORE_DELIVERY_TRACKS_PER_HOUR"
 DEFAULT_DELIVERY_TRACKS = 30  # different tracks' stems one account streams per hour
 DEFAULT_HASH_WAIT = 10.0  # seconds a sign-in waits for a hashing slot before a 503
@@ -81,6 +85,12 @@ class Settings:
     hash_slots: int = field(default_factory=default_hash_slots)
     hash_queue: int = field(default_factory=lambda: _env_int(HASH_QUEUE_ENV, DEFAULT_HASH_QUEUE))
     hash_wait: float = DEFAULT_HASH_WAIT
+    max_in_flight: int = field(
+        default_factory=lambda: _env_int(MAX_IN_FLIGHT_ENV, DEFAULT_MAX_IN_FLIGHT)
+    )
+    admission_wait: float = field(
+        default_factory=lambda: float(os.environ.get(ADMISSION_WAIT_ENV, DEFAULT_ADMISSION_WAIT))
+    )
     delivery_tracks_per_hour: int = field(
         default_factory=lambda: _env_int(DELIVERY_TRACKS_ENV, DEFAULT_DELIVERY_TRACKS)
     )

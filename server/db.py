@@ -255,16 +255,29 @@ def make_private_file(path: Path) -> None:
             os.chmod(file, 0o600)
 
 
-def make_engine(url: str) -> Engine:
+# Connections beyond the API's requests in flight: the render worker and the startup work.
+SPARE_CONNECTIONS = 8
+
+
+def make_engine(url: str, requests_in_flight: int = 32) -> Engine:
+    """An engine with a connection for every request the API admits at once
+    (server/admission.py), and a few spare: no request ever waits for a connection."""
+    pool = {
+        "pool_size": requests_in_flight,
+        "max_overflow": SPARE_CONNECTIONS,
+        "pool_timeout": 10,
+    }
     if url.startswith("sqlite"):
         database = make_url(url).database
         if database and database != ":memory:" and not database.startswith("file:"):
             Path(database).parent.mkdir(parents=True, exist_ok=True, mode=0o700)
             make_private_file(Path(database))
-        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 10})
+        engine = create_engine(
+            url, connect_args={"check_same_thread": False, "timeout": 10}, **pool
+        )
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
-    return create_engine(url, pool_pre_ping=True)
+    return create_engine(url, pool_pre_ping=True, **pool)
 
 
 def make_sessionmaker(engine: Engine) -> sessionmaker:

@@ -12,6 +12,7 @@ import secrets
 from datetime import datetime, timedelta
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from app.text import refused_character
@@ -19,6 +20,7 @@ from server.db import Device, Token, utcnow
 from server.security import REFRESH, revoke_session
 
 KEY_MAX_AGE = timedelta(days=30)
+SEEN_EVERY = timedelta(minutes=1)
 NAME_LENGTH = 120
 
 
@@ -51,8 +53,17 @@ def current_device(db: Session, token: Token, user_agent: str | None) -> Device:
             key_created_at=now,
         )
         db.add(device)
-    elif device.key_created_at + KEY_MAX_AGE <= now:
+        try:
+            db.commit()
+        except IntegrityError:  # the same session's other request recorded it first
+            db.rollback()
+            device = db.get(Device, token.session_id)
+            assert device is not None
+        return device
+    if device.key_created_at + KEY_MAX_AGE <= now:
         device.key_id, device.key_created_at = _new_key_id(), now
+    elif device.last_seen_at + SEEN_EVERY > now:
+        return device  # no write per request: "last used" is to the minute
     device.last_seen_at = now
     db.commit()
     return device

@@ -6,14 +6,17 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import APIRouter, Depends, FastAPI
+from sqlalchemy import text
+from sqlalchemy.exc import SQLAlchemyError
 
-from app.contract import API_PREFIX, Health
+from app.contract import API_PREFIX, ErrorResponse, Health
+from server.admission import Admission
 from server.config import Settings
 from server.db import init_db, make_engine, make_sessionmaker
 from server.delivery import DeliveryLimiter
 from server.demo import seed_demo
 from server.disclosure import encore_version
-from server.errors import install_error_handlers
+from server.errors import ApiError, install_error_handlers
 from server.limits import BodySizeLimit
 from server.pipeline import RemixPipeline
 from server.routes import artist, auth, me, remixes, tracks
@@ -27,7 +30,7 @@ from server.throttle import SignInThrottle
 def create_app(settings: Settings) -> FastAPI:
     """Build an app bound to `settings`; the database, demo data and worker start in lifespan."""
     make_private_dir(settings.data_dir)  # before the database file is made in it
-    engine = make_engine(settings.db_url)
+    engine = make_engine(settings.db_url, settings.max_in_flight)
     sessions = make_sessionmaker(engine)
     storage = Storage(settings.data_dir)
     pipeline = RemixPipeline(sessions, storage)
@@ -64,13 +67,39 @@ def create_app(settings: Settings) -> FastAPI:
     app.state.hash_gate = HashGate(settings.hash_slots, settings.hash_queue, settings.hash_wait)
     install_error_handlers(app)
     app.add_middleware(BodySizeLimit, max_body_bytes=settings.max_body_bytes)
+    # Outermost: a request waits for a slot before anything else (server/admission.py).
+    app.add_middleware(Admission, slots=settings.max_in_flight, wait_s=settings.admission_wait)
 
     # Every route: no control characters in any parameter or field (server/text.py).
     api = APIRouter(prefix=API_PREFIX, dependencies=[Depends(refuse_control_characters)])
 
     @api.get("/health", response_model=Health, tags=["meta"])
-    def health() -> Health:
-        """Liveness, and the platform's software version (shown to QA in Diagnostics)."""
+    async def health() -> Health:
+        """Liveness, and the platform's software version (shown to QA in Diagnostics).
+
+        On the event loop itself: it never waits for a worker thread, a database connection or
+        the admission queue, so a busy platform still answers it at once."""
+        return Health(version=encore_version())
+
+    @api.get(
+        "/ready",
+        response_model=Health,
+        tags=["meta"],
+        responses={503: {"model": ErrorResponse}},
+    )
+    def ready() -> Health:
+        """Readiness: the database answers (a load balancer sends traffic only then)."""
+        try:
+            with sessions() as db:
+                db.execute(text("SELECT 1"))
+        except SQLAlchemyError:
+            raise ApiError(
+                503,
+                "not_ready",
+                "The platform's database is not answering. Check that it is running and "
+                "reachable; this check passes again once it does.",
+                headers={"Retry-After": "5"},
+            ) from None
         return Health(version=encore_version())
 
     for module in (auth, me, tracks, remixes, artist):

@@ -153,6 +153,7 @@ _TAKEDOWN: Body = lambda _w, _r: {"json": {"reason": "Not cleared for remixes."}
 #           anon  free prem  sfan  creat owner other
 MATRIX = [
     row("GET", "/v1/health", "/v1/health", 200, 200, 200, 200, 200, 200, 200),
+    row("GET", "/v1/ready", "/v1/ready", 200, 200, 200, 200, 200, 200, 200),
     row("POST", "/v1/auth/token", "/v1/auth/token", 401, 200, 200, 200, 200, 200, 200,
         request=_credentials, authenticated=False),
     row("POST", "/v1/auth/refresh", "/v1/auth/refresh", 401, 200, 200, 200, 200, 200, 200,
