@@ -9,18 +9,23 @@
   published render is loudness-normalised, so a uniform offset is inaudible). Pan is ignored.
 
 Both duplicate rules compare against every creator's remixes: copying someone else's recipe is
-as much a duplicate as resubmitting your own.
+as much a duplicate as resubmitting your own. Both are index look-ups (the canonical hash; the
+near-duplicate shape), so their cost does not grow with a track's live remixes, and both run
+under `lock_for_submission`, so submissions at the same instant are checked one after another.
 """
 
 from __future__ import annotations
 
+import hashlib
 from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import Session
 
 from app.contract import RemixDocument, RemixStatus, StemSettings
-from server.db import Remix, User, utcnow
+from app.remix import audible_stems
+from server.db import Remix, Track, User, utcnow
 from server.errors import ApiError
 from server.pipeline import other_transformations
 
@@ -83,41 +88,60 @@ def _relative_gains(doc: RemixDocument, audible: list[str]) -> list[float]:
     return [g - top for g in gains]
 
 
+def near_key(doc: RemixDocument, audible: list[str]) -> tuple[str, dict[str, Any]]:
+    """(shape hash, {tempo, gains}): what the near-duplicate rule compares, stored with the
+    remix. Remixes can only be near duplicates when their shapes are equal, so the check looks
+    up equal shapes by index and compares a few numbers."""
+    shape = hashlib.sha256(repr(_shape(doc, audible)).encode()).hexdigest()
+    return shape, {"tempo": doc.tempo_ratio, "gains": _relative_gains(doc, audible)}
+
+
+def lock_for_submission(db: Session, user: User, track_id: str) -> None:
+    """Serialise submissions by the same user and to the same track until this transaction ends,
+    so the quota and the duplicate rules see every earlier submission: concurrent requests
+    cannot all count 19 of 20, or each miss the other's near-identical remix. A no-op UPDATE
+    takes the user's and the track's row locks on PostgreSQL and the write lock on SQLite;
+    always user first, then track, so two submissions never wait on each other in a circle."""
+    db.execute(update(User).where(User.id == user.id).values(id=User.id))
+    db.execute(update(Track).where(Track.id == track_id).values(id=Track.id))
+
+
 def check_duplicates(
     db: Session,
     user: User,
     doc: RemixDocument,
     canonical: str,
     audible: list[str],
-) -> None:
-    """Raise 409 naming the existing remix when `doc` duplicates a live remix of its track."""
-    live = db.scalars(
+    usable: list[str],
+) -> tuple[str, dict[str, Any]]:
+    """Raise 409 naming the existing remix when `doc` duplicates a live remix of its track;
+    else return its near-duplicate key (stored with the remix)."""
+    live = (Remix.track_id == doc.track_id) & (Remix.status != RemixStatus.REJECTED.value)
+    existing = db.scalar(
+        select(Remix).where(live, Remix.canonical_hash == canonical).order_by(Remix.created_at)
+    )
+    if existing is not None:
+        raise ApiError(
+            409,
+            "duplicate_remix",
+            f"This recipe is identical to {_describe(existing, user)}. Change the mix "
+            "(titles and descriptions do not count) before submitting it as a new remix.",
+        )
+    shape, mine = near_key(doc, audible)
+    candidates = db.scalars(
         select(Remix)
-        .where(Remix.track_id == doc.track_id, Remix.status != RemixStatus.REJECTED.value)
+        .where(live, or_(Remix.shape_hash == shape, Remix.shape_hash.is_(None)))
         .order_by(Remix.created_at)
     ).all()
-    for existing in live:
-        if existing.canonical_hash == canonical:
-            raise ApiError(
-                409,
-                "duplicate_remix",
-                f"This recipe is identical to {_describe(existing, user)}. Change the mix "
-                "(titles and descriptions do not count) before submitting it as a new remix.",
-            )
-    shape = _shape(doc, audible)
-    gains = _relative_gains(doc, audible)
-    for existing in live:
-        try:
-            other = RemixDocument.model_validate(existing.document)
-        except ValueError:
+    for existing in candidates:
+        if existing.shape_hash is None and not _backfill(existing, usable):
             continue
-        # Equal mute/solo flags over the same track mean the same audible stems.
-        if _shape(other, audible) != shape:
+        if existing.shape_hash != shape or existing.near_key is None:
             continue
-        if abs(other.tempo_ratio - doc.tempo_ratio) >= NEAR_TEMPO:
+        theirs = existing.near_key
+        if abs(theirs["tempo"] - mine["tempo"]) >= NEAR_TEMPO:
             continue
-        other_gains = _relative_gains(other, audible)
-        worst = max(abs(a - b) for a, b in zip(gains, other_gains, strict=True))
+        worst = max(abs(a - b) for a, b in zip(mine["gains"], theirs["gains"], strict=True))
         if worst < NEAR_GAIN_DB:
             raise ApiError(
                 409,
@@ -127,3 +151,18 @@ def check_duplicates(
                 f"(the largest difference is {worst:.2f} dB). Make a clearer change before "
                 "submitting it as a new remix.",
             )
+    return shape, mine
+
+
+def _backfill(remix: Remix, usable: list[str]) -> bool:
+    """Give a remix stored before near keys existed its key (once); False if its document no
+    longer validates (it can then be nobody's duplicate)."""
+    try:
+        doc = RemixDocument.model_validate(remix.document)
+    except ValueError:
+        return False
+    audible = audible_stems(doc, usable)
+    if not audible:
+        return False
+    remix.shape_hash, remix.near_key = near_key(doc, audible)
+    return True

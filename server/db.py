@@ -197,6 +197,10 @@ class Remix(Base):
     split: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
     disclosure: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
     loudness_lufs: Mapped[float | None] = mapped_column(Float, nullable=True)
+    # The near-duplicate check's inputs (server/antispam.py), so it compares a few numbers of
+    # the remixes that share this shape instead of re-validating every live document.
+    shape_hash: Mapped[str | None] = mapped_column(String(64), nullable=True, index=True)
+    near_key: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
 
     user: Mapped[User] = relationship()
     track: Mapped[Track] = relationship()

@@ -23,7 +23,7 @@ from app.contract import (
 )
 from app.links import remix_link
 from app.remix import audible_stems
-from server.antispam import check_duplicates, check_quota
+from server.antispam import check_duplicates, check_quota, lock_for_submission
 from server.config import Settings
 from server.db import Remix, StemRightsholder, Track, User
 from server.deps import CurrentUser, OptionalUser, SessionDep, SettingsDep, StorageDep
@@ -60,14 +60,15 @@ PLATFORM_PARTY = "Encore (platform)"
 
 def _attribution(
     db: Session, user: User, doc: RemixDocument, track: Track, settings: Settings
-) -> tuple[str, SplitStatement, Disclosure]:
-    """Duplicate checks, then the canonical hash, split statement and disclosure record."""
+) -> tuple[str, tuple[str, dict], SplitStatement, Disclosure]:
+    """Duplicate checks, then the canonical hash, the near-duplicate key, the split statement
+    and the disclosure record."""
     policy = policy_of(track)
     stem_ids = [s.id for s in track.stems]
     usable = [s for s in stem_ids if policy.allows(s)]
     audible = audible_stems(doc, usable)
     canonical = canonical_hash(doc, stem_ids)
-    check_duplicates(db, user, doc, canonical, audible)
+    near = check_duplicates(db, user, doc, canonical, audible, usable)
     holders: dict[str, list[tuple[str, int]]] = {}
     for row in db.scalars(
         select(StemRightsholder)
@@ -84,7 +85,7 @@ def _attribution(
         rightsholders=holders,
         default_rightsholder=track.artist.display_name,
     )
-    return canonical, split, build_disclosure(doc, track, usable, audible)
+    return canonical, near, split, build_disclosure(doc, track, usable, audible)
 
 
 def _remix_query() -> Select[tuple[Remix]]:
@@ -183,9 +184,11 @@ def submit_remix(
     if existing is not None:
         return _replay(existing, doc_hash, response)
     try:
-        check_quota(db, user, settings.daily_quota)
+        check_quota(db, user, settings.daily_quota)  # a quick no before the work below
         track = _validated_track(db, user, doc, storage)
-        canonical, split, disclosure = _attribution(db, user, doc, track, settings)
+        lock_for_submission(db, user, track.id)  # then count and compare one at a time
+        check_quota(db, user, settings.daily_quota)
+        canonical, near, split, disclosure = _attribution(db, user, doc, track, settings)
     except ApiError:
         # A concurrent request with the same key may have committed since the look-up above;
         # then this is its retry (and its own remix is no "duplicate"), not a rejection.
@@ -202,6 +205,8 @@ def submit_remix(
         document=doc.model_dump(mode="json"),
         document_hash=doc_hash,
         canonical_hash=canonical,
+        shape_hash=near[0],
+        near_key=near[1],
         split=split.model_dump(mode="json"),
         disclosure=disclosure.model_dump(mode="json"),
         status=RemixStatus.RECEIVED.value,
