@@ -234,6 +234,33 @@ def test_window_banner_follows_the_device(qtbot, platform, tmp_path):
     tasks.wait(5000)
 
 
+@pytest.mark.ui
+def test_no_device_stays_said_when_a_track_opens(qtbot, platform, tmp_path):
+    """No device at start (simulated: this machine's JACK server would be found): opening a
+    track cleared the banner, so Play then ran silent without a word."""
+    from app.client import PlatformClient
+
+    client = PlatformClient(platform.url)
+    client.login("fan", "encore-demo")
+    rig = Rig()
+    rig.devices.clear()
+    message = rig.output.open(None, 256)
+    assert rig.output.state == OutputState.NO_DEVICE
+    tasks = TaskRunner()
+    window = MainWindow(
+        client, rig.engine, tasks, DraftStore(tmp_path / "d"), tmp_path / "c", output=rig.output
+    )
+    qtbot.addWidget(window)
+    window._device_timer.stop()
+    assert window.banner.text() == message and not window.banner.isHidden()
+    qtbot.waitUntil(lambda: window.catalog.list.count() > 0, timeout=10000)
+    window.open_track(window.catalog.list.item(0).data(256))
+    qtbot.waitUntil(lambda: window.studio.track is not None, timeout=30000)
+    assert window.banner.text() == message and not window.banner.isHidden()
+    window.close()
+    tasks.wait(10000)
+
+
 # -- the dialog on the real JACK device --------------------------------------------------------
 
 

@@ -700,6 +700,16 @@ class MainWindow(QMainWindow):
         self._device_banner = self.output.message
 
     def hide_banner(self) -> None:
+        """Clear the message, but not a missing audio device's: that one stays until the device
+        is there (opening a track used to hide it, leaving Play silent without a word)."""
+        device_problem = self.output.message if self.output is not None else None
+        if device_problem and self.banner.text() != device_problem:
+            self.show_banner(device_problem)
+            return
+        if device_problem:
+            self._banner_act = None
+            self.banner_action.setVisible(False)
+            return
         self.banner.setVisible(False)
         self.banner_action.setVisible(False)
         self._banner_act = None
