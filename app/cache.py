@@ -180,20 +180,30 @@ class EncryptedCache:
 
     # -- housekeeping ----------------------------------------------------------------------------
 
+    def _entries(self) -> list[tuple[Path, os.stat_result]]:
+        """Each entry with its stat; one another stem's thread removes meanwhile is skipped."""
+        found = []
+        for path in self.directory.glob(f"*{SUFFIX}"):
+            try:
+                found.append((path, path.stat()))
+            except FileNotFoundError:
+                continue
+        return found
+
     def usage(self) -> int:
-        return sum(p.stat().st_size for p in self.directory.glob(f"*{SUFFIX}"))
+        return sum(st.st_size for _path, st in self._entries())
 
     def evict(self, keep: set[str] | None = None) -> list[str]:
         """Delete least recently used entries until the cache fits its limit."""
         keep_paths = {self.path(n) for n in keep or set()}
-        entries = sorted(self.directory.glob(f"*{SUFFIX}"), key=lambda p: p.stat().st_mtime)
-        removed, total = [], self.usage() if self.directory.exists() else 0
-        for path in entries:
+        entries = sorted(self._entries(), key=lambda entry: entry[1].st_mtime)
+        removed, total = [], sum(st.st_size for _path, st in entries)
+        for path, st in entries:
             if total <= self.limit_bytes:
                 break
             if path in keep_paths:
                 continue
-            total -= path.stat().st_size
+            total -= st.st_size
             path.unlink(missing_ok=True)
             removed.append(path.name[: -len(SUFFIX)])
         return removed
