@@ -15,7 +15,7 @@ from app.drafts import DraftStore
 from app.embedded import start_platform
 from audio.engine import Engine
 from audio.output import AudioOutput
-from ui.main import load_theme
+from ui.main import apply_theme
 from ui.mainwindow import MainWindow
 from ui.tasks import TaskRunner
 
@@ -29,7 +29,7 @@ def pump(seconds: float, until=lambda: False) -> None:
 
 def main(out: str) -> None:
     app = QApplication(sys.argv[:1])
-    app.setStyleSheet(load_theme())
+    apply_theme(app)  # the style sheet and its palette, as `encore` applies them
     tmp = Path(tempfile.mkdtemp(prefix="encore-shot-"))
     platform = start_platform(tmp / "platform")
     try:
