@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import re
 
+from server.errors import ApiError
+
 # 10**18 bytes is an exabyte: a longer number cannot be an offset into any file we store.
 MAX_DIGITS = 18
 _DIGITS = re.compile(r"[0-9]+", re.ASCII)
@@ -62,3 +64,19 @@ def parse_range(header: str | None, size: int) -> tuple[int, int] | None:
     if first >= size:
         raise RangeNotSatisfiable
     return first, size - 1 if last is None else min(last, size - 1)
+
+
+def requested_range(
+    header: str | None, size: int, what: str, headers: dict[str, str]
+) -> tuple[int, int] | None:
+    """`parse_range`, with a well-formed range past the end raised as the platform's JSON 416
+    (`what` names the resource in the message, e.g. "the file")."""
+    try:
+        return parse_range(header, size)
+    except RangeNotSatisfiable:
+        raise ApiError(
+            416,
+            "range_not_satisfiable",
+            f"The requested byte range is outside {what}, which is {size} bytes long.",
+            headers={"Content-Range": f"bytes */{size}", **headers},
+        ) from None

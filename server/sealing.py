@@ -26,8 +26,7 @@ from app.cache import (
     sealed_header,
     sealed_size,
 )
-from server.errors import ApiError
-from server.ranges import RangeNotSatisfiable, parse_range
+from server.ranges import requested_range
 
 SEALED_MEDIA_TYPE = "application/vnd.encore.sealed-stem"
 
@@ -66,15 +65,7 @@ def sealed_response(
     size = sealed_size(total)
     file_id = file_id_for(key, content_sha256)
     headers = {"Accept-Ranges": "bytes", "X-Encore-Key-Id": key_id}
-    try:
-        byte_range = parse_range(request.headers.get("range"), size)
-    except RangeNotSatisfiable:
-        raise ApiError(
-            416,
-            "range_not_satisfiable",
-            f"The requested byte range is outside the sealed stem, which is {size} bytes long.",
-            headers={"Content-Range": f"bytes */{size}", **headers},
-        ) from None
+    byte_range = requested_range(request.headers.get("range"), size, "the sealed stem", headers)
     first, last = byte_range if byte_range is not None else (0, size - 1)
     headers["Content-Length"] = str(last - first + 1)
     status = 200

@@ -15,8 +15,7 @@ from pathlib import Path
 from fastapi import Request
 from fastapi.responses import StreamingResponse
 
-from server.errors import ApiError
-from server.ranges import RangeNotSatisfiable, parse_range
+from server.ranges import requested_range
 
 _SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,100}$")
 CHUNK = 64 * 1024
@@ -92,15 +91,7 @@ def file_response(request: Request, path: Path, media_type: str) -> StreamingRes
     """
     size = path.stat().st_size
     headers = {"Accept-Ranges": "bytes"}
-    try:
-        byte_range = parse_range(request.headers.get("range"), size)
-    except RangeNotSatisfiable:
-        raise ApiError(
-            416,
-            "range_not_satisfiable",
-            f"The requested byte range is outside the file, which is {size} bytes long.",
-            headers={"Content-Range": f"bytes */{size}", **headers},
-        ) from None
+    byte_range = requested_range(request.headers.get("range"), size, "the file", headers)
     if byte_range is None:
         headers["Content-Length"] = str(size)
         return StreamingResponse(_read(path, 0, size), media_type=media_type, headers=headers)

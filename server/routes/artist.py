@@ -125,11 +125,8 @@ def track_remixes(
     return RemixList(remixes=[remix_info(r) for r in remixes])
 
 
-@router.post("/remixes/{remix_id}/review", response_model=RemixInfo, responses=_BODY_ERRORS)
-def review_remix(
-    remix_id: str, review: ReviewRequest, db: SessionDep, user: CurrentUser
-) -> RemixInfo:
-    """Approve (publish) or reject a remix that is pending the artist's approval."""
+def _artists_remix(db: Session, user: User, remix_id: str, act: str) -> Remix:
+    """A remix of the caller's own track; others' unpublished remixes look like unknown ids."""
     remix = db.scalar(_remix_query().where(Remix.id == remix_id))
     if remix is None:
         raise _remix_not_found(remix_id)
@@ -139,8 +136,17 @@ def review_remix(
         raise ApiError(
             403,
             "not_track_artist",
-            f"Only the artist of '{remix.track.title}' can review its remixes.",
+            f"Only the artist of '{remix.track.title}' can {act} its remixes.",
         )
+    return remix
+
+
+@router.post("/remixes/{remix_id}/review", response_model=RemixInfo, responses=_BODY_ERRORS)
+def review_remix(
+    remix_id: str, review: ReviewRequest, db: SessionDep, user: CurrentUser
+) -> RemixInfo:
+    """Approve (publish) or reject a remix that is pending the artist's approval."""
+    remix = _artists_remix(db, user, remix_id, "review")
     reason = (review.reason or "").strip() or None
     if review.decision == ReviewDecision.REJECT and reason is None:
         raise ApiError(
@@ -184,17 +190,7 @@ def take_down_remix(
 ) -> RemixInfo:
     """Withdraw a published remix of the caller's track. From then on its audio is served to the
     artist only, and its creator sees the status and the reason; the audit log records it."""
-    remix = db.scalar(_remix_query().where(Remix.id == remix_id))
-    if remix is None:
-        raise _remix_not_found(remix_id)
-    if not is_owner(user, remix.track):
-        if remix.status != RemixStatus.PUBLISHED.value and remix.user_id != user.id:
-            raise _remix_not_found(remix_id)
-        raise ApiError(
-            403,
-            "not_track_artist",
-            f"Only the artist of '{remix.track.title}' can take down its remixes.",
-        )
+    remix = _artists_remix(db, user, remix_id, "take down")
     reason = takedown.reason.strip()
     if not reason:
         raise ApiError(
