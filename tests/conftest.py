@@ -4,4 +4,9 @@ import os
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
-pytest_plugins = ["tests.plugins.jack", "tests.plugins.platform", "tests.plugins.postgres"]
+pytest_plugins = [
+    "tests.plugins.jack",
+    "tests.plugins.platform",
+    "tests.plugins.postgres",
+    "tests.plugins.qt",
+]

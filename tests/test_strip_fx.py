@@ -16,18 +16,10 @@ from app.drafts import DraftStore
 from audio import dsp
 from audio.engine import Engine
 from ui.mainwindow import MainWindow
-from ui.tasks import TaskRunner
 
 pytestmark = pytest.mark.ui
 
 BLOCK = 1024
-
-
-@pytest.fixture
-def tasks(qapp):
-    runner = TaskRunner()
-    yield runner
-    runner.wait(10000)
 
 
 def open_first_track(qtbot, platform, tasks, tmp_path) -> tuple[MainWindow, Engine]:

@@ -17,16 +17,8 @@ from tests.test_ui_remixes import client_for
 from ui.diagnostics import REFRESH_MS, megabytes
 from ui.main import load_theme
 from ui.mainwindow import MainWindow
-from ui.tasks import TaskRunner
 
 pytestmark = pytest.mark.ui
-
-
-@pytest.fixture
-def tasks(qapp):
-    runner = TaskRunner()
-    yield runner
-    runner.wait(10000)
 
 
 def window_for(qtbot, client, tasks, tmp_path, engine=None, output=None) -> MainWindow:

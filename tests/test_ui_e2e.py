@@ -51,13 +51,6 @@ def mean_stem_peak(qtbot, engine: Engine, index: int, polls: int = 12) -> float:
     return float(np.mean(values))
 
 
-@pytest.fixture
-def tasks(qapp):
-    runner = TaskRunner()
-    yield runner
-    runner.wait(10000)
-
-
 def test_wrong_password_says_so(qtbot, tasks, platform):
     dialog = LoginDialog(tasks, demo=True)
     qtbot.addWidget(dialog)

@@ -8,18 +8,10 @@ from PySide6.QtCore import Qt
 
 from app.contract import Tier
 from tests.test_ui_remixes import client_for, window_for
-from ui.tasks import TaskRunner
 from ui.upgrade import UNLOCKS
 
 pytestmark = pytest.mark.ui
 LEFT = Qt.MouseButton.LeftButton
-
-
-@pytest.fixture
-def tasks(qapp):
-    runner = TaskRunner()
-    yield runner
-    runner.wait(10000)
 
 
 def controls(window) -> list:

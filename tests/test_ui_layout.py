@@ -17,17 +17,14 @@ from pathlib import Path
 
 import pytest
 from PySide6.QtCore import QPoint, QRect, QSize
-from PySide6.QtGui import QPalette
-from PySide6.QtWidgets import QAbstractScrollArea, QToolTip, QWidget
+from PySide6.QtWidgets import QAbstractScrollArea, QWidget
 
 from app.client import PlatformClient
 from app.contract import StemInfo, StemKind, StemSettings
 from app.drafts import DraftStore
 from audio.engine import Engine
-from tests.test_ui_legibility import fit_problems, visible_widgets
-from ui.main import apply_theme
+from tests.test_ui_legibility import assert_none, fit_problems, visible_widgets
 from ui.mainwindow import MainWindow
-from ui.tasks import TaskRunner
 from ui.windowstate import TITLE_BAR, initial_geometry
 
 pytestmark = pytest.mark.ui
@@ -122,29 +119,7 @@ def shot(window: QWidget, name: str) -> None:
         window.grab().save(str(Path(folder) / f"{name}.png"))
 
 
-def assert_none(problems: list[str]) -> None:
-    assert not problems, "\n".join(["", *problems])
-
-
 # -- the window ---------------------------------------------------------------------------------
-
-
-@pytest.fixture
-def themed(qapp):
-    old_sheet, old_palette = qapp.styleSheet(), QPalette(qapp.palette())
-    old_tips = QPalette(QToolTip.palette())
-    apply_theme(qapp)
-    yield qapp
-    qapp.setStyleSheet(old_sheet)
-    qapp.setPalette(old_palette)
-    QToolTip.setPalette(old_tips)
-
-
-@pytest.fixture
-def tasks(qapp):
-    runner = TaskRunner()
-    yield runner
-    runner.wait(10000)
 
 
 def studio(qtbot, platform, tasks, tmp_path, layout_file: Path | None = None) -> MainWindow:

@@ -31,7 +31,6 @@ from PySide6.QtGui import (
     QFontMetrics,
     QImage,
     QKeySequence,
-    QPalette,
     QTextDocument,
 )
 from PySide6.QtWidgets import (
@@ -67,10 +66,8 @@ from app.session import NO_KEYRING_MESSAGE, TokenVault
 from audio.engine import Engine
 from tests.platform_helpers import PASSWORD, create_user
 from ui.login import LoginDialog
-from ui.main import apply_theme
 from ui.mainwindow import MainWindow
 from ui.palette import PAIRS
-from ui.tasks import TaskRunner
 
 pytestmark = pytest.mark.ui
 
@@ -386,25 +383,6 @@ def button_fit_problem(button: QAbstractButton) -> str | None:
 
 
 # -- the windows --------------------------------------------------------------------------------
-
-
-@pytest.fixture
-def tasks(qapp):
-    runner = TaskRunner()
-    yield runner
-    runner.wait(10000)
-
-
-@pytest.fixture
-def themed(qapp):
-    """The theme as `encore` applies it: the style sheet and the palette, on the application."""
-    old_sheet, old_palette = qapp.styleSheet(), QPalette(qapp.palette())
-    old_tips = QPalette(QToolTip.palette())
-    apply_theme(qapp)
-    yield qapp
-    qapp.setStyleSheet(old_sheet)
-    qapp.setPalette(old_palette)
-    QToolTip.setPalette(old_tips)
 
 
 def test_the_palette_agrees_with_the_theme(themed):

@@ -20,18 +20,10 @@ from tests.platform_helpers import as_demo, stem_ids
 from tests.test_ui_e2e import sign_in
 from ui.main import load_theme
 from ui.mainwindow import MainWindow
-from ui.tasks import TaskRunner
 
 pytestmark = [pytest.mark.ui]
 
 TRACK = "undertow"
-
-
-@pytest.fixture
-def tasks(qapp):
-    runner = TaskRunner()
-    yield runner
-    runner.wait(10000)
 
 
 @pytest.fixture

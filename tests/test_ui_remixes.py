@@ -23,18 +23,10 @@ from tests.platform_helpers import PASSWORD, create_user
 from tests.test_ui_e2e import assert_no_audio
 from ui.main import load_theme
 from ui.mainwindow import MainWindow
-from ui.tasks import TaskRunner
 
 pytestmark = pytest.mark.ui
 TRACK = "undertow"
 LEFT = Qt.MouseButton.LeftButton
-
-
-@pytest.fixture
-def tasks(qapp):
-    runner = TaskRunner()
-    yield runner
-    runner.wait(10000)
 
 
 def client_for(url: str, username: str, password: str = "encore-demo") -> PlatformClient:

@@ -11,7 +11,7 @@ from app.drafts import DraftStore
 from audio.engine import Engine
 from tests.platform_helpers import PASSWORD, create_user
 from tests.plugins.platform import login
-from tests.test_ui_legibility import assert_none, legibility_problems, themed  # noqa: F401
+from tests.test_ui_legibility import assert_none, legibility_problems
 from ui.mainwindow import MainWindow
 from ui.tasks import TaskRunner
 

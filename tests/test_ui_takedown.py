@@ -12,19 +12,11 @@ from PySide6.QtCore import Qt
 from app.contract import RemixStatus, RightsPolicy
 from tests.platform_helpers import PASSWORD, create_user
 from tests.test_ui_remixes import client_for, row_ids, select, submit, window_for
-from ui.tasks import TaskRunner
 
 pytestmark = pytest.mark.ui
 TRACK = "undertow"
 LEFT = Qt.MouseButton.LeftButton
 REASON = "It leans on the vocal hook, which I have not cleared for remixes."
-
-
-@pytest.fixture
-def tasks(qapp):
-    runner = TaskRunner()
-    yield runner
-    runner.wait(10000)
 
 
 def wait_status(qtbot, client, remix_id: str, status: RemixStatus) -> None:

@@ -14,17 +14,9 @@ from app.drafts import DraftStore
 from audio.engine import Engine
 from tests.test_ui_e2e import sign_in
 from ui.mainwindow import MainWindow
-from ui.tasks import TaskRunner
 from ui.trackcontrols import shifted_key
 
 pytestmark = [pytest.mark.ui]
-
-
-@pytest.fixture
-def tasks(qapp):
-    runner = TaskRunner()
-    yield runner
-    runner.wait(10000)
 
 
 def test_shifted_key_names():
