@@ -10,7 +10,6 @@ import hashlib
 import itertools
 import json
 import re
-import time
 
 import numpy as np
 import pytest
@@ -254,9 +253,7 @@ def test_write_demo_catalog_encodes_and_caches(tracks, tmp_path, monkeypatch):
     assert np.max(np.abs(decoded - by_id[first["id"]].audio)) < 2.0 / 32768
 
     mtimes = {p.name: p.stat().st_mtime_ns for p in tmp_path.iterdir()}
-    started = time.perf_counter()
     assert dm.write_demo_catalog(tmp_path) == catalog
-    assert time.perf_counter() - started < 0.5
     assert len(calls) == 1, "cache hit must not recompose"
     assert {p.name: p.stat().st_mtime_ns for p in tmp_path.iterdir()} == mtimes
 

@@ -44,46 +44,29 @@ def test_device_listing_finds_jack(jackd):  # noqa: F811
     assert default_output_device() is not None
 
 
-def play_one_second(device):
-    """Open, play ~1 s of wall time, close. Returns (engine, callbacks, expected callbacks)."""
+def test_plays_on_jack_and_counts_its_dropouts(jackd):  # noqa: F811
+    # Whether this machine keeps up with real time is a benchmark's question
+    # (benchmarks/engine.py --soak); a test asks that sound goes out through the real device in
+    # whole blocks and that every dropout the device or the ring had is counted, never that there
+    # were none: a busy machine drops JACK periods even for a callback that only writes zeros.
     engine = Engine(SR, max_block=1024)
     engine.load(synthetic_stems(), ["drums", "bass", "keys", "vocals"])
     engine.set_gain_db(0, -6.0)
-    stream = OutputStream(engine, device=device, blocksize=BLOCK)
+    stream = OutputStream(engine, device=jackd, blocksize=BLOCK)
     try:
         assert 0 < stream.latency_seconds < 0.1
         stream.start()
         assert stream.active
         engine.play()
-        c0, t0 = engine.callback_count, time.monotonic()
-        time.sleep(1.0)
-        c1, t1 = engine.callback_count, time.monotonic()
+        assert wait_until(lambda: engine.position_seconds > 0.5, 10.0)
         stream.stop()
         assert not stream.active
     finally:
         stream.close()
-    return engine, c1 - c0, (t1 - t0) * SR / BLOCK
-
-
-def test_plays_in_real_time_on_jack(jackd):  # noqa: F811
-    # JACK reports an xrun of the whole graph as an output underflow, including cycles the
-    # dummy driver itself ran late because the (shared, 2-core, virtualised) host stalled the
-    # server; we saw bursts of such xruns with callbacks *missing* (the driver skipped cycles)
-    # while other jobs ran. So: up to 3 attempts, and one clean attempt is required. An engine
-    # too slow for real time underflows on every attempt and still fails.
-    attempts = []
-    for _ in range(3):
-        engine, callbacks, expected = play_one_second(jackd)
-        attempts.append((engine.underflows, callbacks, round(expected)))
-        # <= 1: PortAudio may flag the very first period while JACK wires up the new client.
-        if engine.underflows <= 1:
-            break
-    assert engine.underflows <= 1, f"(underflows, callbacks, expected) per attempt: {attempts}"
-    assert expected * 0.75 <= callbacks <= expected * 1.25, attempts
     assert engine.frames_rendered == engine.callback_count * BLOCK  # fixed-size blocks
     assert engine.callback_errors == 0, engine.last_error
-    assert engine.output_peak > 0.01
-    assert 0.5 < engine.position_seconds < 2.0 and engine.playing
+    assert engine.output_peak > 0.01 and engine.playing
+    assert engine.underflows == stream.ring_underflows + stream.portaudio_underflows
 
 
 def test_invalid_device_name_is_a_helpful_error(jackd):  # noqa: F811
@@ -128,12 +111,13 @@ def ramp_engine(seconds=3.0):
 
 def loop_back_once(device):
     """Play the ramp through OutputStream with its JACK ports wired into an input stream of the
-    same server; returns (stream, engine, ramp, recorded frames)."""
+    same server; returns (stream, engine, ramp, recorded frames, capture problems)."""
     engine, ramp = ramp_engine()
     recorded = np.zeros((2 * SR, 2), dtype=np.float32)
-    filled = [0]
+    filled, capture_problems = [0], [0]
 
     def record(indata, frames, time_info, status):
+        capture_problems[0] += bool(status)  # a period the capture side itself lost or got late
         at = filled[0]
         take = min(frames, len(recorded) - at)
         recorded[at : at + take] = indata[:take]
@@ -149,13 +133,26 @@ def loop_back_once(device):
         for ours, theirs in zip(client_ports(":out_"), client_ports(":in_"), strict=True):
             subprocess.run(["jack_connect", ours, theirs], check=True, timeout=10)
         engine.play()
-        time.sleep(1.0)
+        wait_until(lambda: filled[0] >= SR, 10.0)
         stream.stop()
         capture.stop()
     finally:
         stream.close()
         capture.close()
-    return stream, engine, ramp, recorded[: filled[0]]
+    return stream, engine, ramp, recorded[: filled[0]], capture_problems[0]
+
+
+def ramp_breaks(recorded_left: np.ndarray, ramp: np.ndarray) -> int:
+    """How many times the recorded ramp breaks (a gap of zeros or a jump), after checking that
+    every recorded sample is a sample of the ramp and that none repeats or comes out of order."""
+    played = np.nonzero(recorded_left)[0]
+    assert played.size > SR // 4, "nothing arrived"
+    values = recorded_left[played]
+    where = np.rint(values / ramp[1]).astype(np.int64)
+    assert np.allclose(values, ramp[where], rtol=0, atol=1e-6), "a sample that is not the ramp's"
+    assert np.all(np.diff(where) > 0), "a sample repeated or out of order"
+    contiguous = (np.diff(where) == 1) & (np.diff(played) == 1)
+    return int(np.count_nonzero(~contiguous))
 
 
 def client_ports(kind):
@@ -170,23 +167,16 @@ def client_ports(kind):
     shutil.which("jack_connect") is None, reason="needs jack_connect and jack_lsp (jackd2)"
 )
 def test_a_known_signal_arrives_intact_through_the_ring(jackd):  # noqa: F811
-    # What the compiled callback hands JACK, captured inside the same JACK graph: every sample of
-    # the ramp, in order, none missing or repeated, no zero-filled gap. Up to 3 attempts, as in
-    # test_plays_in_real_time_on_jack: an xrun of the virtualised dummy server skips periods.
-    attempts = []
-    for _ in range(3):
-        stream, engine, ramp, recorded = loop_back_once(jackd)
-        played = np.nonzero(recorded[:, 0])[0]
-        assert played.size > SR // 2, "nothing arrived"
-        left = recorded[played[0] : played[-1] + 1, 0]
-        first = round(float(left[0]) / float(ramp[1]))
-        expected = ramp[first : first + left.size]
-        intact = left.size == expected.size and np.allclose(left, expected, rtol=0, atol=1e-6)
-        attempts.append((intact, stream.ring_underflows, stream.portaudio_underflows))
-        if intact and engine.underflows <= 1:
-            break
-    assert intact and engine.underflows <= 1, f"(intact, ring, portaudio) per attempt: {attempts}"
-    assert np.array_equal(recorded[played[0] : played[-1] + 1, 1], -left)  # both channels
+    # What the compiled callback hands JACK, captured inside the same JACK graph: every sample is
+    # the ramp's, in order, none repeated; where it breaks (a zero-filled gap or a jump) a dropout
+    # was counted, on our side or the capture's. A busy machine may drop periods; it may not
+    # corrupt, reorder or silently lose audio.
+    stream, engine, ramp, recorded, capture_problems = loop_back_once(jackd)
+    breaks = ramp_breaks(recorded[:, 0], ramp)
+    counted = engine.underflows + capture_problems
+    assert breaks <= counted, (breaks, engine.underflows, capture_problems)
+    played = np.nonzero(recorded[:, 0])[0]
+    assert np.array_equal(recorded[played, 1], -recorded[played, 0])  # both channels
 
     # The ring's books balance: everything rendered went in, the callback took it out in
     # device periods, and the engine's counters follow the device.

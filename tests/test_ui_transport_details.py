@@ -17,7 +17,7 @@ from app.contract import AutomationLane, RemixDocument, StemSettings
 from app.drafts import DraftStore
 from audio.engine import Engine
 from ui.main import load_theme
-from ui.mainwindow import MainWindow
+from ui.mainwindow import AUTOSAVE_MS, MainWindow
 from ui.tasks import TaskRunner
 from ui.transport import PositionBar
 
@@ -274,16 +274,23 @@ def test_an_edit_is_in_the_draft_within_a_third_of_a_second(qtbot, window):
         draft = window.drafts.load(track_id)
         return draft is not None and check(draft.stems[stem_id])
 
-    start = time.monotonic()
+    # The write is due within AUTOSAVE_MS of the edit (the timer says when); when it lands
+    # depends on how busy the machine is, so the wait for it is generous.
     strip.fader.setValue(-120)  # -12 dB
-    qtbot.waitUntil(lambda: saved(lambda s: s.gain_db == pytest.approx(-12.0)), timeout=300)
-    assert time.monotonic() - start < 0.3
+    assert autosave_due_ms(window) <= AUTOSAVE_MS + 1
+    qtbot.waitUntil(lambda: saved(lambda s: s.gain_db == pytest.approx(-12.0)), timeout=5000)
 
     # A second edit right after the first (within the throttle) is written soon too.
-    start = time.monotonic()
     qtbot.mouseClick(strip.mute, Qt.MouseButton.LeftButton)
-    qtbot.waitUntil(lambda: saved(lambda s: s.mute), timeout=300)
-    assert time.monotonic() - start < 0.3
+    assert autosave_due_ms(window) <= AUTOSAVE_MS + 1
+    qtbot.waitUntil(lambda: saved(lambda s: s.mute), timeout=5000)
+
+
+def autosave_due_ms(window) -> int:
+    """Milliseconds until the scheduled draft write (0: next turn of the event loop)."""
+    timer = window._autosave
+    assert timer.isActive(), "an edit schedules a draft write"
+    return timer.remainingTime()
 
 
 def test_a_long_fader_drag_is_written_as_it_goes_but_not_on_every_move(qtbot, window):

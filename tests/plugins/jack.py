@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import atexit
 import contextlib
+import ctypes
 import os
 import shutil
+import signal
 import subprocess
 import tempfile
 import time
@@ -22,6 +24,7 @@ import pytest
 SAMPLE_RATE = 48000
 PERIOD = 128
 _START_TIMEOUT_S = 10.0
+PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
 
 
 def rescan_jack_output() -> int | None:
@@ -79,9 +82,19 @@ def _launch(name: str, rt_flag: str, rate: int, period: int, log_path: str) -> s
     env = dict(os.environ, JACK_NO_AUDIO_RESERVATION="1")
     cmd = [jackd, "-n", name, rt_flag, "-d", "dummy", "-r", str(rate), "-p", str(period)]
     with open(log_path, "w") as log:  # the child keeps its own copy of the fd
-        proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env)
-    atexit.register(_stop, proc)  # a crashed session must not leave jackd behind
+        proc = subprocess.Popen(
+            cmd, stdout=log, stderr=subprocess.STDOUT, env=env, preexec_fn=die_with_parent
+        )
+    atexit.register(_stop, proc)  # an ordinary exit stops it cleanly (PortAudio first)
     return proc
+
+
+def die_with_parent() -> None:
+    """Run in the child before exec: the kernel sends it SIGTERM when the process that started it
+    dies, however it dies (a crash, PortAudio's abort, SIGKILL, a CI timeout), so no server
+    outlives the test run that started it. atexit alone missed the aborts."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
 def _log(log_path: str, proc: subprocess.Popen) -> str:

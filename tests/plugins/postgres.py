@@ -3,8 +3,9 @@
 The server binaries come from Debian's `postgresql` package (scripts/bootstrap.sh installs it).
 PostgreSQL refuses to run as root, so as root (CI) the cluster belongs to the `postgres` user:
 its directory lives directly under /tmp (pytest's own temp dirs are private to root) and every
-server command runs through `runuser -u postgres --`. It listens on 127.0.0.1 on a free port,
-with durability switched off (fsync, synchronous commit): a test cluster, not a database.
+server command runs as that user. It listens on 127.0.0.1 on a free port,
+with durability switched off (fsync, synchronous commit): a test cluster, not a database. The
+postmaster is this process's child and dies with it, even when the run is killed.
 """
 
 from __future__ import annotations
@@ -12,9 +13,11 @@ from __future__ import annotations
 import glob
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import tempfile
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -45,6 +48,7 @@ class _Cluster:
         self.log = self.root / "server.log"
         self.port = _free_port()
         self.as_postgres: list[str] = []
+        self.server: subprocess.Popen | None = None
         if os.geteuid() == 0:
             shutil.chown(self.root, "postgres", "postgres")
             self.as_postgres = ["runuser", "-u", "postgres", "--"]
@@ -62,22 +66,40 @@ class _Cluster:
         )  # fmt: skip
         if done.returncode != 0:
             return f"initdb failed: {done.stderr.strip()[-500:]}"
-        options = (
-            f"-h 127.0.0.1 -p {self.port} -k {self.root} -c fsync=off "
-            "-c synchronous_commit=off -c full_page_writes=off -c max_connections=60"
-        )
-        done = self.run(
-            str(self.bin / "pg_ctl"), "-D", str(self.data), "-l", str(self.log), "-o", options,
-            "-w", "-t", "30", "start",
+        self.server = subprocess.Popen(
+            [
+                *self._postmaster_prefix(),
+                str(self.bin / "postgres"), "-D", str(self.data), "-h", "127.0.0.1",
+                "-p", str(self.port), "-k", str(self.root), "-c", "fsync=off",
+                "-c", "synchronous_commit=off", "-c", "full_page_writes=off",
+                "-c", "max_connections=60",
+            ],
+            stdout=self.log.open("w"), stderr=subprocess.STDOUT, cwd=self.root,
         )  # fmt: skip
-        if done.returncode != 0:
-            log = self.log.read_text() if self.log.exists() else ""
-            return f"pg_ctl start failed: {done.stderr.strip()[-300:]} {log[-500:]}"
-        return None
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and self.server.poll() is None:
+            if self.run(str(self.bin / "pg_isready"), "-q", "-h", "127.0.0.1",
+                        "-p", str(self.port)).returncode == 0:  # fmt: skip
+                return None
+            time.sleep(0.1)
+        log = self.log.read_text() if self.log.exists() else ""
+        return f"postgres did not start: {log[-500:]}"
+
+    def _postmaster_prefix(self) -> list[str]:
+        """setpriv execs (no fork between us and the postmaster), drops to the postgres user when
+        we are root, and asks the kernel to stop the postmaster when this test process dies
+        however it dies: no cluster outlives its run (pg_ctl would have daemonised it)."""
+        user = ["--reuid=postgres", "--regid=postgres", "--init-groups"] if self.as_postgres else []
+        return ["setpriv", *user, "--pdeathsig", "TERM", "--"]
 
     def stop(self) -> None:
-        if self.data.exists():
-            self.run(str(self.bin / "pg_ctl"), "-D", str(self.data), "-m", "immediate", "stop")
+        if self.server is not None and self.server.poll() is None:
+            self.server.send_signal(signal.SIGQUIT)  # immediate shutdown: a throwaway cluster
+            try:
+                self.server.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.server.kill()
+                self.server.wait(timeout=5)
         shutil.rmtree(self.root, ignore_errors=True)
 
     @property
