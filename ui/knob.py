@@ -115,6 +115,12 @@ class Knob(QWidget):
                 return exact
         return raw
 
+    def turn(self, ticks: int) -> None:
+        """Turn by `ticks` detents (an encoder on a MIDI controller; negative: down), as the
+        arrow keys do: a hundredth of the travel each, or one of `steps` each."""
+        if ticks:
+            self._step(ticks * KEY_STEP, abs(ticks))
+
     def _step(self, delta: float, count: int = 1) -> None:
         """Move by `delta` of the travel; with `steps`, `count` steps in that direction."""
         if self.steps and delta:
