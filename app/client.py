@@ -29,9 +29,12 @@ from app.contract import (
     DeviceKey,
     DeviceList,
     ErrorDetail,
+    FeedSort,
     Health,
+    PlayCount,
     RemixCheck,
     RemixDocument,
+    RemixFeed,
     RemixInfo,
     RemixList,
     RemixStatus,
@@ -246,8 +249,40 @@ class PlatformClient:
     def check_remix(self, doc: RemixDocument) -> list[ErrorDetail]:
         """What the platform would refuse in `doc` (empty: it would be accepted); nothing is
         submitted and no quota is used."""
+        return self.preflight(doc).problems
+
+    def preflight(self, doc: RemixDocument) -> RemixCheck:
+        """The platform's check of `doc` before submitting: what it would refuse, and with no
+        problems the split it would get and who it credits (`inspired_by`)."""
         resp = self._send("POST", "/remixes/check", json=doc.model_dump(mode="json"))
-        return RemixCheck.model_validate(resp.json()).problems
+        return RemixCheck.model_validate(resp.json())
+
+    def published_remixes(
+        self,
+        track_id: str,
+        sort: FeedSort = FeedSort.NEWEST,
+        *,
+        cursor: str | None = None,
+        limit: int = 20,
+    ) -> RemixFeed:
+        """A page of the track's published remixes (newest or most played first, with play
+        counts); pass the page's `next_cursor` for the next one."""
+        params: dict[str, str | int] = {"sort": sort.value, "limit": limit}
+        if cursor:
+            params["cursor"] = cursor
+        return self._get_model(f"/tracks/{track_id}/remixes/published", RemixFeed, params=params)
+
+    def record_play(self, remix_id: str) -> PlayCount:
+        """Tell the platform this listener played a published remix (it counts one play per
+        listener per remix per UTC day, so repeating this is harmless)."""
+        resp = self._send("POST", f"/remixes/{remix_id}/plays")
+        return PlayCount.model_validate(resp.json())
+
+    def fork_remix(self, remix_id: str) -> RemixDocument:
+        """Remix this remix: a published remix's recipe as a new draft whose `inspired_by`
+        names it (nothing is stored on the platform until it is submitted)."""
+        resp = self._send("POST", f"/remixes/{remix_id}/fork")
+        return RemixDocument.model_validate(resp.json())
 
     def remix(self, remix_id: str) -> RemixInfo:
         return self._get_model(f"/remixes/{remix_id}", RemixInfo)

@@ -6,18 +6,29 @@ cannot drift apart: a field renamed here is renamed on both sides of the wire at
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from decimal import Decimal
 from enum import StrEnum
 from typing import ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SerializerFunctionWrapHandler,
+    ValidationInfo,
+    field_validator,
+    model_serializer,
+    model_validator,
+)
 from pydantic_core import PydanticCustomError
 
 from app.text import display_text_problem
 from app.wording import format_tempo, param_label
 
 REMIX_FORMAT = "encore.remix/1"
+_REMIX_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
 API_PREFIX = "/v1"
 
 
@@ -333,7 +344,8 @@ _AUTOMATION_RANGES: dict[str, tuple[float, float]] = {
 class RemixDocument(BaseModel):
     """A remix is a recipe over licensed stems, never audio. Drafts are these documents too."""
 
-    model_config = ConfigDict(extra="forbid")
+    # The schema shows every field in responses too (the serializer below would hide them).
+    model_config = ConfigDict(extra="forbid", json_schema_mode_override="validation")
 
     format: Literal["encore.remix/1"] = REMIX_FORMAT
     track_id: str
@@ -360,6 +372,40 @@ class RemixDocument(BaseModel):
         description="Recorded parameter moves, at most one lane per stem and parameter; while "
         "a lane exists it drives its parameter (the stem's static value is not heard).",
     )
+    inspired_by: str | None = Field(
+        None,
+        max_length=64,
+        description='The published remix of the same track this one was forked from ("Remix '
+        'this remix"); its remixer is credited in the disclosure and the split. Absent (null): '
+        "made from the track itself.",
+    )
+
+    @field_validator("inspired_by")
+    @classmethod
+    def _remix_id(cls, value: str | None) -> str | None:
+        if value is not None and not _REMIX_ID.fullmatch(value):
+            raise PydanticCustomError(
+                "remix_id",
+                "inspired_by must be a remix id (letters, digits, - and _, as at the end of the "
+                "remix's link encore://remix/…); fork the remix again from the track's Remixes "
+                "panel, or leave inspired_by out",
+            )
+        return value
+
+    @model_serializer(mode="wrap")
+    def _lineage_only_when_set(self, handler: SerializerFunctionWrapHandler):
+        """A document without lineage is written exactly as before the field existed, so its
+        hashes (idempotency, duplicate detection) and drafts stay what they were. (No return
+        annotation: with one, the response schema would become a bare object.)"""
+        data = handler(self)
+        if isinstance(data, dict) and "inspired_by" in data and data["inspired_by"] is None:
+            del data["inspired_by"]
+        return data
+
+    def recipe(self) -> RemixDocument:
+        """What is heard, without the credit: the lineage names who to thank, it changes no
+        sound, so the rules (derivative, duplicates) judge the document without it."""
+        return self.model_copy(update={"inspired_by": None}) if self.inspired_by else self
 
     @field_validator("title", "description", mode="before")
     @classmethod
@@ -391,11 +437,26 @@ class RemixDocument(BaseModel):
         return self
 
 
+class RemixCredit(BaseModel):
+    """The published remix another one was forked from ("Inspired by <title> by <remixer>")."""
+
+    remix_id: str
+    title: str
+    remixer: str = Field(description="The original remix's creator, by display name.")
+    link: str = Field(description="In-app link to the original remix.")
+
+
 class RemixCheck(BaseModel):
     """What the platform would refuse in a document, without submitting it (the studio asks
     before the fan presses Submit). Empty `problems`: it would be accepted."""
 
     problems: list[ErrorDetail]
+    inspired_by: RemixCredit | None = Field(
+        None, description="Who the remix would credit as its inspiration (`inspired_by`)."
+    )
+    split: SplitStatement | None = Field(
+        None, description="The split it would get if accepted (absent while it has problems)."
+    )
 
 
 class RemixStatus(StrEnum):
@@ -411,12 +472,16 @@ class SplitRole(StrEnum):
     RIGHTSHOLDER = "rightsholder"
     CREATOR = "creator"
     PLATFORM = "platform"
+    ORIGINAL_REMIXER = "original_remixer"  # the remix this one was forked from (`inspired_by`)
 
 
 class SplitLine(BaseModel):
     party: str
     role: SplitRole
     stem_id: str | None = Field(None, description="The stem this rightsholder line is for.")
+    remix_id: str | None = Field(
+        None, description="The original remix an original remixer's line is for."
+    )
     share: Decimal = Field(description="Fraction of the remix's revenue, e.g. 0.1500.")
     basis_points: int = Field(description="The same share in 1/10000ths (exact integers).")
 
@@ -460,6 +525,9 @@ class Disclosure(BaseModel):
     tools: list[str]
     ai: AIInvolvement = Field(description="Declared by the creator (DDEX ERN 4.3.2 categories).")
     ai_categories: list[str] = Field(description="The declared categories, by name.")
+    inspired_by: RemixCredit | None = Field(
+        None, description="The published remix this one was forked from, credited."
+    )
 
 
 class RemixInfo(BaseModel):
@@ -477,6 +545,36 @@ class RemixInfo(BaseModel):
     )
     split: SplitStatement | None = None
     disclosure: Disclosure | None = None
+    plays: int = Field(
+        0,
+        description="Listeners who played the published remix, each counted at most once per "
+        "UTC day (its creator's own plays are not counted).",
+    )
+
+
+class FeedSort(StrEnum):
+    NEWEST = "newest"
+    MOST_PLAYED = "most_played"
+
+
+class RemixFeed(BaseModel):
+    """One page of a track's published remixes (`GET /v1/tracks/{id}/remixes/published`)."""
+
+    remixes: list[RemixInfo]
+    next_cursor: str | None = Field(
+        None, description="Pass as `cursor` for the next page; null on the last page."
+    )
+
+
+class PlayCount(BaseModel):
+    """The answer to a play event (`POST /v1/remixes/{id}/plays`): same for a repeat."""
+
+    remix_id: str
+    plays: int = Field(description="The remix's play count now.")
+    counted: bool = Field(
+        description="Whether this event added a play (false: already counted for this listener "
+        "today, or the creator's own play)."
+    )
 
 
 class ReviewDecision(StrEnum):

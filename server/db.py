@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import os
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import (
     JSON,
     Boolean,
+    Date,
     DateTime,
     Engine,
     Float,
@@ -201,9 +202,30 @@ class Remix(Base):
     # the remixes that share this shape instead of re-validating every live document.
     shape_hash: Mapped[str | None] = mapped_column(String(64), nullable=True, index=True)
     near_key: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    # "Remix this remix": the published remix of the same track this one was forked from,
+    # checked on submission (server/lineage.py). No foreign key: remixes are never deleted
+    # (they are rejected or taken down), and SQLite cannot add one to an existing table.
+    inspired_by_id: Mapped[str | None] = mapped_column(String(32), nullable=True, index=True)
+    # Listeners counted (server/plays.py: one per listener per UTC day), kept on the remix so
+    # the feed sorts by it; raised in the transaction that stores the RemixPlay.
+    play_count: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
     user: Mapped[User] = relationship()
     track: Mapped[Track] = relationship()
+
+
+class RemixPlay(Base):
+    """One listener counted for one remix on one UTC day: the unique constraint makes the count
+    exact however many times (or concurrently) a listener plays it that day."""
+
+    __tablename__ = "remix_plays"
+    __table_args__ = (UniqueConstraint("remix_id", "user_id", "day", name="uq_remix_play_day"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    remix_id: Mapped[str] = mapped_column(ForeignKey("remixes.id", ondelete="CASCADE"))
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    day: Mapped[date] = mapped_column(Date)
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
 class StemRightsholder(Base):
@@ -300,6 +322,7 @@ __all__ = [
     "AuditRecord",
     "Base",
     "Remix",
+    "RemixPlay",
     "Stem",
     "StemRightsholder",
     "Token",

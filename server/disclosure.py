@@ -7,6 +7,7 @@ from importlib.metadata import PackageNotFoundError, version
 from app.contract import (
     AIInvolvement,
     Disclosure,
+    RemixCredit,
     RemixDocument,
     StemDisclosure,
     StemSettings,
@@ -31,9 +32,15 @@ def ai_categories(ai: AIInvolvement) -> list[str]:
 
 
 def build_disclosure(
-    doc: RemixDocument, track: Track, usable: list[str], audible: list[str]
+    doc: RemixDocument,
+    track: Track,
+    usable: list[str],
+    audible: list[str],
+    inspired_by: RemixCredit | None = None,
 ) -> Disclosure:
-    doc_level, per_stem = other_transformations(doc)
+    """`inspired_by`: the published remix `doc` was forked from (server/lineage.py resolved
+    `doc.inspired_by`), credited to its remixer."""
+    doc_level, per_stem = other_transformations(doc.recipe())  # the credit is no transformation
     names = {s.id: s.name for s in track.stems}
     stems = []
     for stem_id in usable:
@@ -64,4 +71,5 @@ def build_disclosure(
         tools=[f"Encore {encore_version()}", RENDER_ENGINE, LOUDNESS_STEP],
         ai=doc.ai,
         ai_categories=ai_categories(doc.ai),
+        inspired_by=inspired_by,
     )

@@ -19,7 +19,7 @@ from server.disclosure import encore_version
 from server.errors import ApiError, install_error_handlers
 from server.limits import BodySizeLimit
 from server.pipeline import RemixPipeline
-from server.routes import artist, auth, me, remixes, tracks
+from server.routes import artist, auth, feed, me, remixes, tracks
 from server.secrets_store import load_or_create_secret
 from server.security import HashGate
 from server.storage import Storage, make_private_dir
@@ -102,7 +102,7 @@ def create_app(settings: Settings) -> FastAPI:
             ) from None
         return Health(version=encore_version())
 
-    for module in (auth, me, tracks, remixes, artist):
+    for module in (auth, me, tracks, remixes, artist, feed):
         api.include_router(module.router)
     app.include_router(api)
     return app

@@ -2,8 +2,10 @@
 
 10000 bp = 100 %. The creator gets the policy's `creator_share`, the platform its configured
 share, and the rest goes to the rightsholders of the stems the remix actually uses (audible
-stems), in equal parts per stem, each part divided by that stem's rightsholders' shares. Every
-division uses the largest-remainder method, so the lines always sum to exactly 10000 bp.
+stems), in equal parts per stem, each part divided by that stem's rightsholders' shares. A remix
+forked from another fan's published remix (`inspired_by`) gives that remix's creator a part of
+the creator share (app/lineage.py). Every division uses the largest-remainder method, so the
+lines always sum to exactly 10000 bp.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from collections.abc import Mapping, Sequence
 from decimal import Decimal
 
 from app.contract import SplitLine, SplitRole, SplitStatement
+from app.lineage import ORIGINAL_REMIXER_PART
 
 TOTAL_BP = 10_000
 
@@ -48,9 +51,12 @@ def split_statement(
     used_stems: Sequence[str],
     rightsholders: Mapping[str, Sequence[tuple[str, int]]],
     default_rightsholder: str,
+    original_remixer: tuple[str, str] | None = None,
 ) -> SplitStatement:
     """`rightsholders` maps stem id -> [(party, share_bp)] (shares of that stem, any scale);
-    stems without rows belong wholly to `default_rightsholder` (the track's artist)."""
+    stems without rows belong wholly to `default_rightsholder` (the track's artist).
+    `original_remixer` is (party, remix id) of the remix this one was forked from, when its
+    creator is someone else: they get their part of the creator share."""
     creator_bp = to_bp(creator_share)
     rights_bp = TOTAL_BP - creator_bp - platform_bp
     if rights_bp < 0:
@@ -64,13 +70,28 @@ def split_statement(
             share=share_of(platform_bp),
             basis_points=platform_bp,
         ),
-        SplitLine(
-            party=creator,
-            role=SplitRole.CREATOR,
-            share=share_of(creator_bp),
-            basis_points=creator_bp,
-        ),
     ]
+    own_bp, original_bp = (
+        allocate(creator_bp, ORIGINAL_REMIXER_PART)
+        if original_remixer is not None and creator_bp > 0
+        else (creator_bp, 0)
+    )
+    lines.append(
+        SplitLine(
+            party=creator, role=SplitRole.CREATOR, share=share_of(own_bp), basis_points=own_bp
+        )
+    )
+    if original_remixer is not None:
+        party, remix_id = original_remixer
+        lines.append(
+            SplitLine(
+                party=party,
+                role=SplitRole.ORIGINAL_REMIXER,
+                remix_id=remix_id,
+                share=share_of(original_bp),
+                basis_points=original_bp,
+            )
+        )
     per_stem = allocate(rights_bp, [1] * len(used_stems))
     for stem_id, stem_bp in zip(used_stems, per_stem, strict=True):
         holders = list(rightsholders.get(stem_id) or [(default_rightsholder, TOTAL_BP)])

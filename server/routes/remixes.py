@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, NamedTuple
 
 from fastapi import APIRouter, Header, Request, Response
 from fastapi.responses import StreamingResponse
@@ -29,6 +29,7 @@ from server.db import Remix, StemRightsholder, Track, User
 from server.deps import CurrentUser, OptionalUser, SessionDep, SettingsDep, StorageDep
 from server.disclosure import build_disclosure
 from server.errors import ApiError
+from server.lineage import credit_for, original_remixer, resolve_inspiration
 from server.pipeline import canonical_hash, check_document, document_hash
 from server.routes.tracks import entitlement_problem, is_owner, policy_of, require_entitled
 from server.splits import split_statement
@@ -52,23 +53,32 @@ def remix_info(remix: Remix) -> RemixInfo:
         link=remix_link(remix.id),
         split=SplitStatement.model_validate(remix.split) if remix.split else None,
         disclosure=Disclosure.model_validate(remix.disclosure) if remix.disclosure else None,
+        plays=remix.play_count or 0,
     )
 
 
 PLATFORM_PARTY = "Encore (platform)"
 
 
-def _attribution(
-    db: Session, user: User, doc: RemixDocument, track: Track, settings: Settings
-) -> tuple[str, tuple[str, dict], SplitStatement, Disclosure]:
-    """Duplicate checks, then the canonical hash, the near-duplicate key, the split statement
-    and the disclosure record."""
-    policy = policy_of(track)
-    stem_ids = [s.id for s in track.stems]
-    usable = [s for s in stem_ids if policy.allows(s)]
-    audible = audible_stems(doc, usable)
-    canonical = canonical_hash(doc, stem_ids)
-    near = check_duplicates(db, user, doc, canonical, audible, usable)
+class Attribution(NamedTuple):
+    """What a submission stores besides the document: its identities for the duplicate rules,
+    its split, its disclosure and the remix it was forked from."""
+
+    canonical: str
+    near: tuple[str, dict]
+    split: SplitStatement
+    disclosure: Disclosure
+    original: Remix | None
+
+
+def _split(
+    db: Session,
+    user: User,
+    track: Track,
+    settings: Settings,
+    audible: list[str],
+    original: Remix | None,
+) -> SplitStatement:
     holders: dict[str, list[tuple[str, int]]] = {}
     for row in db.scalars(
         select(StemRightsholder)
@@ -76,16 +86,41 @@ def _attribution(
         .order_by(StemRightsholder.id)
     ):
         holders.setdefault(row.stem_id, []).append((row.party, row.share_bp))
-    split = split_statement(
+    return split_statement(
         creator=user.display_name,
-        creator_share=policy.creator_share,
+        creator_share=policy_of(track).creator_share,
         platform=PLATFORM_PARTY,
         platform_bp=settings.platform_share_bp,
         used_stems=audible,
         rightsholders=holders,
         default_rightsholder=track.artist.display_name,
+        original_remixer=original_remixer(user, original),
     )
-    return canonical, near, split, build_disclosure(doc, track, usable, audible)
+
+
+def _attribution(
+    db: Session, user: User, doc: RemixDocument, track: Track, settings: Settings
+) -> Attribution:
+    """The lineage (a 422 when `inspired_by` names no published remix of the track), duplicate
+    checks, then the canonical hash, the near-duplicate key, the split statement and the
+    disclosure record. The rules judge the recipe: a fork that changes nothing is a duplicate of
+    the remix it was forked from."""
+    original = resolve_inspiration(db, user, doc)
+    recipe = doc.recipe()
+    policy = policy_of(track)
+    stem_ids = [s.id for s in track.stems]
+    usable = [s for s in stem_ids if policy.allows(s)]
+    audible = audible_stems(recipe, usable)
+    canonical = canonical_hash(recipe, stem_ids)
+    near = check_duplicates(db, user, recipe, canonical, audible, usable)
+    credit = credit_for(original) if original is not None else None
+    return Attribution(
+        canonical,
+        near,
+        _split(db, user, track, settings, audible, original),
+        build_disclosure(doc, track, usable, audible, credit),
+        original,
+    )
 
 
 def _remix_query() -> Select[tuple[Remix]]:
@@ -134,7 +169,7 @@ def _sentence(message: str) -> str:
 
 def _validated_track(db: Session, user: User, doc: RemixDocument, storage: Storage) -> Track:
     track = _track_for(db, user, doc)
-    problems = check_document(doc, track, policy_of(track), storage)
+    problems = check_document(doc.recipe(), track, policy_of(track), storage)
     if problems:
         message = "; ".join(p.message.rstrip(".") for p in problems)
         raise ApiError(422, problems[0].code, _sentence(message))
@@ -143,19 +178,39 @@ def _validated_track(db: Session, user: User, doc: RemixDocument, storage: Stora
 
 @router.post("/check", response_model=RemixCheck, responses=_SUBMIT_ERRORS)
 def check_remix(
-    doc: RemixDocument, db: SessionDep, user: CurrentUser, storage: StorageDep
+    doc: RemixDocument,
+    db: SessionDep,
+    user: CurrentUser,
+    storage: StorageDep,
+    settings: SettingsDep,
 ) -> RemixCheck:
     """Every rule the document breaks, as `POST /v1/remixes` would refuse it, without
-    submitting anything (no quota used). The same check, so the studio and the platform agree."""
+    submitting anything (no quota used). The same check, so the studio and the platform agree.
+    With no problems it also says who the remix credits (`inspired_by`) and its split."""
     try:
         track = _track_for(db, user, doc)
     except ApiError as err:
         if err.status_code != 422:
             raise
         return RemixCheck(problems=[ErrorDetail(code=err.code, message=err.message)])
-    problems = check_document(doc, track, policy_of(track), storage)
+    problems = [
+        ErrorDetail(code=p.code, message=_sentence(p.message))
+        for p in check_document(doc.recipe(), track, policy_of(track), storage)
+    ]
+    original = None
+    try:
+        original = resolve_inspiration(db, user, doc)
+    except ApiError as err:
+        problems.append(ErrorDetail(code=err.code, message=err.message))
+    policy = policy_of(track)
+    usable = [s.id for s in track.stems if policy.allows(s.id)]
+    audible = audible_stems(doc.recipe(), usable)
     return RemixCheck(
-        problems=[ErrorDetail(code=p.code, message=_sentence(p.message)) for p in problems]
+        problems=problems,
+        inspired_by=credit_for(original) if original is not None else None,
+        split=None
+        if problems or not audible
+        else _split(db, user, track, settings, audible, original),
     )
 
 
@@ -188,7 +243,7 @@ def submit_remix(
         track = _validated_track(db, user, doc, storage)
         lock_for_submission(db, user, track.id)  # then count and compare one at a time
         check_quota(db, user, settings.daily_quota)
-        canonical, near, split, disclosure = _attribution(db, user, doc, track, settings)
+        attribution = _attribution(db, user, doc, track, settings)
     except ApiError:
         # A concurrent request with the same key may have committed since the look-up above;
         # then this is its retry (and its own remix is no "duplicate"), not a rejection.
@@ -204,11 +259,12 @@ def submit_remix(
         title=doc.title,
         document=doc.model_dump(mode="json"),
         document_hash=doc_hash,
-        canonical_hash=canonical,
-        shape_hash=near[0],
-        near_key=near[1],
-        split=split.model_dump(mode="json"),
-        disclosure=disclosure.model_dump(mode="json"),
+        canonical_hash=attribution.canonical,
+        shape_hash=attribution.near[0],
+        near_key=attribution.near[1],
+        split=attribution.split.model_dump(mode="json"),
+        disclosure=attribution.disclosure.model_dump(mode="json"),
+        inspired_by_id=attribution.original.id if attribution.original is not None else None,
         status=RemixStatus.RECEIVED.value,
     )
     db.add(remix)
@@ -247,7 +303,15 @@ def _remix_not_found(remix_id: str) -> ApiError:
 
 @router.get("", response_model=RemixList, responses=_ERRORS)
 def list_remixes(db: SessionDep, user: CurrentUser, mine: bool = True) -> RemixList:
-    """The caller's remixes, newest first. (`mine=0` is reserved for a public feed later.)"""
+    """The caller's remixes, newest first. Other fans' remixes are listed per track:
+    `GET /v1/tracks/{track_id}/remixes/published`."""
+    if not mine:
+        raise ApiError(
+            422,
+            "use_track_feed",
+            "Published remixes are listed per track: ask GET /v1/tracks/{track_id}/remixes/"
+            "published (sort=newest or most_played). mine=1 lists your own remixes.",
+        )
     remixes = db.scalars(
         _remix_query()
         .where(Remix.user_id == user.id)
