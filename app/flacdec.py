@@ -35,7 +35,8 @@ from types import SimpleNamespace
 from typing import Any
 
 import numpy as np
-from numba import carray, cfunc, njit, types
+
+from audio.compiled import callback, carray, kernel, types
 
 # The arena: _STATE int64 slots, then the stage (int32: _CAP frames per channel, channel after
 # channel), then (a stream decoder) the bytes to decode.
@@ -55,11 +56,10 @@ _END_OF_STREAM, _ABORTED = 4, 7  # FLAC__StreamDecoderState
 _SAMPLE_NUMBER = 1  # FLAC__FRAME_NUMBER_TYPE_SAMPLE_NUMBER
 
 
-@cfunc(
+@callback(
     types.int32(
         types.voidptr, types.CPointer(types.uint8), types.CPointer(types.uintp), types.voidptr
     ),
-    cache=True,
 )
 def _on_read(_decoder, buffer, size, arena):  # pragma: no cover - called by libFLAC
     """libFLAC's read callback (stream decoders): the next bytes of the arena's data."""
@@ -77,14 +77,13 @@ def _on_read(_decoder, buffer, size, arena):  # pragma: no cover - called by lib
     return _READ_CONTINUE
 
 
-@cfunc(
+@callback(
     types.int32(
         types.voidptr,
         types.voidptr,  # FLAC__Frame, starting with its FLAC__FrameHeader
         types.CPointer(types.CPointer(types.int32)),
         types.voidptr,
     ),
-    cache=True,
 )
 def _on_write(_decoder, frame, buffer, arena):  # pragma: no cover - called by libFLAC
     """libFLAC's write callback: the decoded block into the stage, channel after channel."""
@@ -111,7 +110,7 @@ def _on_write(_decoder, frame, buffer, arena):  # pragma: no cover - called by l
     return _WRITE_CONTINUE
 
 
-@cfunc(types.void(types.voidptr, types.int32, types.voidptr), cache=True)
+@callback(types.void(types.voidptr, types.int32, types.voidptr))
 def _on_error(_decoder, status, arena):  # pragma: no cover - called by libFLAC
     """libFLAC's error callback: lost sync, a bad header, a CRC mismatch... are damage. Only a
     stream decoder's error once all its bytes are read is not (the window stopped mid-frame:
@@ -121,7 +120,7 @@ def _on_error(_decoder, status, arena):  # pragma: no cover - called by libFLAC
         state[_ERROR] = 100 + status
 
 
-@njit(cache=True, nogil=True)
+@kernel(nogil=True)
 def _next_block(process_single, get_state, decoder, state):  # pragma: no cover - compiled
     """Stage the next block if none is: 1 one is, 0 the stream ended, -1 a decoding error."""
     while state[_HELD] - state[_TAKEN] <= 0:
@@ -137,7 +136,7 @@ def _next_block(process_single, get_state, decoder, state):  # pragma: no cover 
     return 1
 
 
-@njit(cache=True, nogil=True)
+@kernel(nogil=True)
 def _read_planar(process_single, get_state, decoder, state, stage, out, length):  # pragma: no cover
     """Decode the next `length` frames into out[0], out[1] (float32, a mono stem on both):
     the frames written (fewer at the end of the stream), or -1 on a decoding error."""
@@ -161,7 +160,7 @@ def _read_planar(process_single, get_state, decoder, state, stage, out, length):
     return filled
 
 
-@njit(cache=True, nogil=True)
+@kernel(nogil=True)
 def _read_blocks(process_single, get_state, decoder, state, stage, out, table):  # pragma: no cover
     """Decode whole blocks into out's rows ((frames, channels) float32) while they fit, one row
     of `table` (first sample, first row, frames) each: (blocks decoded, status), status 1 more

@@ -28,9 +28,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
-from numba import njit
 
 from audio import dsp
+from audio.compiled import kernel
 
 AUTOMATION_STEP = 64
 """Frames per automation cell (the finest time step a recorded move is played back at)."""
@@ -124,7 +124,7 @@ class Automation:
         return None
 
 
-@njit(cache=True)
+@kernel
 def span(cells, t, m, step):
     """(frames, eval_frame) of the next sub-block starting at timeline frame t, at most m long.
 
@@ -146,7 +146,7 @@ def span(cells, t, m, step):
     return m, t
 
 
-@njit(cache=True)
+@kernel
 def apply(frames, values, off, stem, param, f, override, gain, pan, mute, strip):
     """Write every lane's value at timeline frame f into the effective control arrays, except
     lanes whose (stem, param) is in `override` (a control being moved while recording)."""

@@ -42,9 +42,8 @@ from typing import Any
 
 import numpy as np
 import sounddevice as sd
-from numba import carray, cfunc, types
-from numba.core.typing.ctypes_utils import from_ctypes
 
+from audio.compiled import callback, carray, from_ctypes, types
 from audio.engine import Engine
 
 
@@ -156,7 +155,7 @@ _CALLBACK_SIGNATURE = types.intc(
 )
 
 
-@cfunc(_CALLBACK_SIGNATURE, nopython=True, nogil=True, cache=True)
+@callback(_CALLBACK_SIGNATURE, nogil=True)
 def _ring_callback(inp, out, frames, time_info, flags, user):  # pragma: no cover (native)
     # NB: runs on PortAudio's real-time thread, compiled: no Python, no GIL, no allocation.
     # Single consumer of the ring: reads `_WRITE` (the producer's index) before the frames it

@@ -27,9 +27,10 @@ import math
 
 import numpy as np
 from llvmlite import ir as llvm_ir
-from numba import njit, types
-from numba.core import cgutils
-from numba.extending import intrinsic, models, overload, register_model
+
+# numba's names come through audio.compiled: with the ahead-of-time build the kernels are its
+# functions and numba is never imported (then these are inert stand-ins).
+from audio.compiled import cgutils, intrinsic, kernel, models, overload, register_model, types
 
 # --------------------------------------------------------------------------- strip layout
 
@@ -62,7 +63,7 @@ _FLUSH = 1e-30
 # --------------------------------------------------------------------------- coefficients
 
 
-@njit(cache=True)
+@kernel
 def _identity(out):
     out[0] = 1.0
     out[1] = 0.0
@@ -71,7 +72,7 @@ def _identity(out):
     out[4] = 0.0
 
 
-@njit(cache=True)
+@kernel
 def biquad_coefs(stage, value, sr, out):
     """RBJ cookbook biquad for `stage` into out = (b0, b1, b2, a1, a2), normalised by a0.
 
@@ -157,7 +158,7 @@ def stem_sos(strip_row: np.ndarray, sr: float) -> np.ndarray:
 # --------------------------------------------------------------------------- targets
 
 
-@njit(cache=True)
+@kernel
 def compute_targets(
     gain_db, pan, mute, solo, strip, sr, strip_last, coef_tgt, stage_on, lane_tgt, send_tgt, tmp
 ):
@@ -718,7 +719,7 @@ def vstore_col(typingctx, arr, t, col, v):
 # --------------------------------------------------------------------------- the strip
 
 
-@njit(cache=True)
+@kernel
 def _stage_coefs(coef, k, lane, proto):
     c = coef[k]
     return (
@@ -730,7 +731,7 @@ def _stage_coefs(coef, k, lane, proto):
     )
 
 
-@njit(cache=True)
+@kernel
 def _stage_deltas(cur, tgt):
     """tgt - cur per coefficient (the ramp's slope; the same value the scalar form computes)."""
     return (
@@ -742,7 +743,7 @@ def _stage_deltas(cur, tgt):
     )
 
 
-@njit(cache=True)
+@kernel
 def _stage_at(cur, d, r):
     """The ramped coefficients cur + (tgt - cur) * r."""
     return (
@@ -754,7 +755,7 @@ def _stage_at(cur, d, r):
     )
 
 
-@njit(cache=True)
+@kernel
 def _biquad(x, z1, z2, c):
     """One transposed-direct-form-II step: (y, z1', z2'), flushed state."""
     y = vadd(vmul(c[0], x), z1)
@@ -763,7 +764,7 @@ def _biquad(x, z1, z2, c):
     return y, vflush(v1), vflush(v2)
 
 
-@njit(cache=True)
+@kernel
 def _strip_sums(y, t, r, s0, s1, first, use_rev, use_dly, mix, bus):
     """One frame of one group's post-fader lanes y onto the stem sum and the sends."""
     zero2 = vsplat(0.0, F64x2)
@@ -775,7 +776,7 @@ def _strip_sums(y, t, r, s0, s1, first, use_rev, use_dly, mix, bus):
         _send_sum(y, t, r, s0[1], s1[1], 2, first, bus)
 
 
-@njit(cache=True)
+@kernel
 def _send_sum(y, t, r, a, b, col, first, bus):
     """One frame of a send: the lanes times their (ramped) send level onto bus[t, col:col + 2]."""
     # No lane ramping (loop-invariant): a itself, which is what vsame would give.
@@ -805,7 +806,7 @@ def _deliver_impl(y, t, r, s0, s1, first, use_rev, use_dly, mix, bus, xs, xl):
     return deferred
 
 
-@njit(cache=True)
+@kernel
 def _strip_post(y, t, r, g_cur, g_d, ramp_g, pk, s0, s1, first, use_rev, use_dly, mix, bus, xs, xl):
     """Fader (ramped) and peak of one frame of one group of lanes, then _deliver."""
     y = vmul(y, vadd(g_cur, vmul(g_d, r))) if ramp_g else vmul(y, g_cur)
@@ -814,7 +815,7 @@ def _strip_post(y, t, r, g_cur, g_d, ramp_g, pk, s0, s1, first, use_rev, use_dly
     return pk
 
 
-@njit(cache=True)
+@kernel
 def _strip_group(
     block,
     s,
@@ -918,7 +919,7 @@ def _strip_group(
     vstore1(lane_peak, lane, pk)
 
 
-@njit(cache=True, nogil=True)
+@kernel(nogil=True)
 def strip_prepare(n_stems, coef_cur, ramp_coef, stage_on, lane_cur, lane_tgt):
     """(act, ramp_g) for strip_groups: which stages run (a stage is skipped, its state zeroed,
     when it is the identity on every lane and not ramping away from an active one), and
@@ -938,7 +939,7 @@ def strip_prepare(n_stems, coef_cur, ramp_coef, stage_on, lane_cur, lane_tgt):
     return act, ramp_g
 
 
-@njit(cache=True, nogil=True)
+@kernel(nogil=True)
 def strip_groups(
     block,
     n,
@@ -982,7 +983,7 @@ def strip_groups(
         )  # fmt: skip
 
 
-@njit(cache=True)
+@kernel
 def _accumulate_group(n, s, s_lo, xs, send_cur, send_tgt, use_rev, use_dly, mix, bus, proto):
     lane = 2 * s
     inv_n = 1.0 / n
@@ -994,7 +995,7 @@ def _accumulate_group(n, s, s_lo, xs, send_cur, send_tgt, use_rev, use_dly, mix,
         _strip_sums(vload(xs, t, xl, proto), t, r, s0, s1, s == 0, use_rev, use_dly, mix, bus)
 
 
-@njit(cache=True, nogil=True)
+@kernel(nogil=True)
 def strip_accumulate(n, s_lo, s_hi, xs, send_cur, send_tgt, use_rev, use_dly, mix, bus):
     """The deferred sums of strip_groups(xs=array): stems [s_lo, s_hi) onto mix / bus, in
     stem order, with the same grouping and the same operations as the direct path."""
@@ -1006,7 +1007,7 @@ def strip_accumulate(n, s_lo, s_hi, xs, send_cur, send_tgt, use_rev, use_dly, mi
         _accumulate_group(n, s, s_lo, xs, send_cur, send_tgt, use_rev, use_dly, mix, bus, F64x2)
 
 
-@njit(cache=True, nogil=True)
+@kernel(nogil=True)
 def strip_finish(n_stems, act, ramp_coef, coef_cur, coef_tgt, z, lane_cur, lane_tgt, send_cur,
                  send_tgt):  # fmt: skip
     """After the block: zero the state of skipped stages, and cur = tgt for every ramp."""
@@ -1027,7 +1028,7 @@ def strip_finish(n_stems, act, ramp_coef, coef_cur, coef_tgt, z, lane_cur, lane_
         send_cur[1, lane] = send_tgt[1, lane]
 
 
-@njit(cache=True)
+@kernel
 def strip_mix(
     block,
     n,
@@ -1070,7 +1071,7 @@ def strip_mix(
     )
 
 
-@njit(cache=True)
+@kernel
 def _any_active(coefs, lanes):
     for lane in range(lanes):
         if (
@@ -1103,14 +1104,14 @@ def reverb_lengths(sr: int) -> tuple[np.ndarray, np.ndarray]:
     return np.array(combs, dtype=np.int64), np.array(aps, dtype=np.int64)
 
 
-@njit(cache=True)
+@kernel
 def _comb_step(out, st, inp, d1v, d2v, fb):
     """One frame of four combs: (new damping state, value written back to the line)."""
     st = vzero_small(vadd(vmul(out, d2v), vmul(st, d1v)))
     return st, vadd(inp, vmul(st, fb))
 
 
-@njit(cache=True)
+@kernel
 def _allpass(ap_buf, o, acc):
     bo = ap_buf[o]
     y = bo - acc
@@ -1119,7 +1120,7 @@ def _allpass(ap_buf, o, acc):
     return y
 
 
-@njit(cache=True, nogil=True)
+@kernel(nogil=True)
 def reverb_half(
     bus,
     n,
@@ -1238,7 +1239,7 @@ def reverb_half(
     return peak
 
 
-@njit(cache=True, nogil=True)
+@kernel(nogil=True)
 def add_wet(mix, n, wet_out):
     """mix[t, c] += wet_out[c, t]: the reverb's wet channels into the mix."""
     for t in range(n):
@@ -1246,7 +1247,7 @@ def add_wet(mix, n, wet_out):
         mix[t, 1] += wet_out[1, t]
 
 
-@njit(cache=True)
+@kernel
 def reverb(
     bus,
     n,
@@ -1282,7 +1283,7 @@ def reverb(
 # --------------------------------------------------------------------------- delay
 
 
-@njit(cache=True)
+@kernel
 def delay(bus, n, mix, buf, state, d_tgt, feedback, wet):
     """Stereo feedback delay on the delay send bus[:, 2:4]; wet output added to mix.
 
@@ -1354,7 +1355,7 @@ def limiter_latency(sr: int) -> int:
     return limiter_lookahead(sr) - 1 + TP_DELAY
 
 
-@njit(cache=True)
+@kernel
 def limiter(
     mix,
     n,
@@ -1528,7 +1529,7 @@ def limiter_quiet_level(fir: np.ndarray, ceiling: float) -> float:
     return ceiling / (l1 * (1.0 + 1e-9))
 
 
-@njit(cache=True)
+@kernel
 def master_gain(mix, n, master_cur, master_tgt, out):
     """Master gain ramp into the float32 output, without the limiter."""
     inv_n = 1.0 / n
@@ -1541,7 +1542,7 @@ def master_gain(mix, n, master_cur, master_tgt, out):
         out[t, 1] = mix[t, 1] * m
 
 
-@njit(cache=True)
+@kernel
 def meter(out, n, peak, rms):
     """Peak and RMS per channel of the (>= n, 2) float32 output into the float32 (2,) arrays.
 

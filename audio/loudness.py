@@ -25,7 +25,8 @@ import math
 from concurrent.futures import Executor
 
 import numpy as np
-from numba import njit
+
+from audio.compiled import kernel
 
 BLOCK_S = 0.4  # gating block (BS.1770-4)
 STEP_S = 0.1  # 75 % overlap: blocks start every 100 ms
@@ -67,7 +68,7 @@ def k_weighting(rate: int) -> np.ndarray:
     )
 
 
-@njit(cache=True, nogil=True)
+@kernel(nogil=True)
 def _step_powers(x, channel, sos, bounds, out):  # pragma: no cover - compiled
     """out[s] = sum of squares of K-weighted x[:, channel] over frames [bounds[s], bounds[s+1])."""
     b0, b1, b2, a1, a2 = sos[0, 0], sos[0, 1], sos[0, 2], sos[0, 3], sos[0, 4]
@@ -173,7 +174,7 @@ def true_peak_phases() -> np.ndarray:
     return phases
 
 
-@njit(cache=True, nogil=True)
+@kernel(nogil=True)
 def _true_peak(x, lo, hi, phases):  # pragma: no cover - compiled
     """max |oversampled x| over output samples 4*lo .. 4*hi - 1, every channel (x is zero
     outside [0, N)). Tile by tile: pad the tile with its neighbours, then for each phase
