@@ -191,6 +191,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--if-stale", action="store_true", help="only if the sources changed")
     parser.add_argument("--verbose", action="store_true")
     args = parser.parse_args(argv)
+    os.environ["ENCORE_KERNELS"] = "build"  # before audio.compiled is imported: no JIT notice
     out = args.out or default_out_dir()
     if args.if_stale and current_build(out):
         return 0
