@@ -1334,10 +1334,13 @@ LIMITER_RELEASE_S = 0.08
 
 
 def true_peak_fir() -> np.ndarray:
-    """(TP_OVERSAMPLE - 1, taps) polyphase interpolator for phases 1..3 (phase 0 is the input)."""
-    from scipy.signal import firwin
+    """(TP_OVERSAMPLE - 1, taps) polyphase interpolator for phases 1..3 (phase 0 is the input).
 
-    h = firwin(TP_TAPS, 1.0 / TP_OVERSAMPLE, window=("kaiser", 7.0)) * TP_OVERSAMPLE
+    firwin(TP_TAPS, 1 / TP_OVERSAMPLE, window=("kaiser", 7.0)) * TP_OVERSAMPLE, stored (the
+    studio does not import scipy for it): audio/truepeak_taps.py."""
+    from audio.truepeak_taps import TAPS
+
+    h = np.array(TAPS)
     taps = -(-TP_TAPS // TP_OVERSAMPLE)
     phases = np.zeros((TP_OVERSAMPLE - 1, taps))
     for p in range(1, TP_OVERSAMPLE):
