@@ -17,14 +17,30 @@ studio through rtmidi's callback thread.
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
+import shutil
+import sys
+import threading
+import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import mido
 import pytest
+import rtmidi
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QContextMenuEvent
+from PySide6.QtTest import QTest
+from PySide6.QtWidgets import QApplication, QMenu
 
+from app import midiports
+from app.client import PlatformClient
+from app.drafts import DraftStore
 from app.midi import (
     LEARN_MESSAGES,
+    MODE_LABELS,
     Binding,
     Learner,
     MidiMap,
@@ -37,6 +53,15 @@ from app.midi import (
     detect_mode,
     device_key,
 )
+from app.midiports import MidiPorts, MidiSystem
+from audio.engine import Engine
+from tests.plugins.jack import JackProcess
+from tests.test_ui_legibility import assert_none, legibility_problems, menu_problems
+from ui.main import load_theme
+from ui.mainwindow import MainWindow
+from ui.mixer import StemStrip, slider_to_db
+from ui.tasks import TaskRunner
+from ui.undo import WHEEL_BURST_S
 
 
 def cc(control: int, value: int, channel: int = 0) -> mido.Message:
@@ -318,3 +343,443 @@ def test_a_damaged_mappings_file_loses_only_what_is_damaged(tmp_path: Path):
     path.write_text(json.dumps({"format": "encore.midi/99", "devices": {"A": [good]}}))
     assert MidiStore(path).load() == {}  # a format this version does not know
     MidiStore(None).save({"A": MidiMap([Binding("t", Source.CC, 0, 1)])})  # memory only: no-op
+
+
+# -- the studio -----------------------------------------------------------------------------------
+
+DEVICE_PORT = "Test Controller:Test Controller MIDI 1 20:0"
+DEVICE = "Test Controller:Test Controller MIDI 1"
+
+
+def pump(predicate, timeout: float = 20.0) -> bool:
+    """Run the Qt event loop until `predicate` holds (for the module-wide window, which has no
+    qtbot of its own)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        QApplication.processEvents()
+        if predicate():
+            return True
+        time.sleep(0.005)
+    return False
+
+
+@pytest.fixture(scope="module")
+def studio(qapp, platform, tmp_path_factory):
+    """One studio window for the module's UI tests, the first demo track open, its MIDI
+    mappings in a file of its own."""
+    tmp = tmp_path_factory.mktemp("midi-studio")
+    client = PlatformClient(platform.url)
+    client.login("fan", "encore-demo")
+    tasks = TaskRunner()
+    window = MainWindow(
+        client, Engine(), tasks, DraftStore(tmp / "drafts"), tmp / "cache",
+        midi_file=tmp / "config" / "midi.json",
+    )  # fmt: skip
+    window.setStyleSheet(load_theme())
+    window.show()
+    assert pump(lambda: window.catalog.list.count() >= 2)
+    window.open_track(window.catalog.list.item(0).data(Qt.ItemDataRole.UserRole))
+    assert pump(lambda: len(window.mixer.strips) >= 2, timeout=30)
+    yield window
+    window.close()
+    tasks.wait(5000)
+
+
+@pytest.fixture
+def window(studio):
+    """The studio with no mappings, nothing learning, nothing to undo, strip 1 as it starts."""
+    midi = studio.midi
+    midi.cancel(quiet=True)
+    midi.maps.clear()
+    studio.engine.pause()
+    studio.selection.select(next(iter(studio.mixer.strips)))
+    studio.menus.reset_strip.trigger()
+    studio.remix_undo.clear()
+    yield studio
+    if midi.menu is not None:
+        midi.menu.close()
+
+
+def strip_one(window: MainWindow) -> tuple[str, StemStrip, int]:
+    stem_id, strip = next(iter(window.mixer.strips.items()))
+    return stem_id, strip, list(window.studio.track.stem_ids).index(stem_id)
+
+
+def right_click(window: MainWindow, widget) -> QMenu:
+    """A right-click on `widget`: the context menu it opens."""
+    pos = widget.rect().center()
+    event = QContextMenuEvent(QContextMenuEvent.Reason.Mouse, pos, widget.mapToGlobal(pos))
+    QApplication.sendEvent(widget, event)
+    menu = window.midi.menu
+    assert menu is not None and pump(menu.isVisible)
+    return menu
+
+
+def send(window: MainWindow, *messages: mido.Message, port: str = DEVICE_PORT) -> None:
+    """Messages as rtmidi's callback delivers them (queued), then the GUI reads them."""
+    for msg in messages:
+        window.midi.receive(port, msg)
+    pump(lambda: not window.midi.queue._items)
+    QApplication.processEvents()
+
+
+def learn_from_menu(
+    window: MainWindow,
+    widget,
+    *messages: mido.Message,
+    action: str = "learn",
+    port: str = DEVICE_PORT,
+) -> None:
+    """Right-click `widget`, choose `action` (Learn MIDI… or one of several), then the device
+    sends `messages`."""
+    menu = right_click(window, widget)
+    if action == "learn":
+        window.midi.action("learn").trigger()
+    else:
+        next(a for a in menu.actions() if a.text() == action).trigger()
+    menu.close()
+    assert "Esc to cancel" in window.statusBar().currentMessage()
+    send(window, *messages, port=port)
+
+
+def undo_text(window: MainWindow) -> str:
+    window.menus.refresh()
+    return window.menus.undo.text()
+
+
+def test_learn_a_fader_from_its_context_menu_and_the_device_moves_it(window):
+    stem_id, strip, index = strip_one(window)
+    name = strip.name.text().removesuffix(" ●")
+    menu = right_click(window, strip.fader)
+    texts = [a.text() for a in menu.actions()]
+    assert texts == [f"Strip 1 fader ({name})", "Learn MIDI…", "Forget MIDI"], texts
+    assert not window.midi.action("forget").isEnabled()  # nothing mapped yet
+    Path("/tmp/midi").mkdir(exist_ok=True)
+    menu.grab().save("/tmp/midi/context-menu-fader.png")
+    assert_none([f"fader menu: {p}" for p in menu_problems(menu)])
+    window.midi.action("learn").trigger()
+    menu.close()
+    hint = window.statusBar().currentMessage()
+    assert f"Learn MIDI for Strip 1 fader ({name}): move a fader or knob" in hint, hint
+    assert "Esc to cancel" in hint
+
+    # The controller's fader 1 sends CC 7 on channel 1, from 40 up: learning needs 8 messages.
+    send(window, *(cc(7, v) for v in range(40, 40 + LEARN_MESSAGES)))
+    [(device, binding)] = window.midi.bindings_of("strip1.fader")
+    assert device == DEVICE and binding == Binding("strip1.fader", Source.CC, 0, 7)
+    assert window.midi.learning is None
+    assert "Strip 1 fader" in window.statusBar().currentMessage()
+    assert window.studio.document.stems[stem_id].gain_db == 0.0  # learning moved nothing
+    assert window.remix_undo.stack.count() == 0
+
+    # Soft takeover: the fader shows 0 dB (91 % of its travel, CC 116); the hardware at 48
+    # moves nothing until it reaches it, then the fader follows, down to CC 64.
+    send(window, *(cc(7, v) for v in range(48, 100, 4)))
+    assert strip.fader.value() == 0
+    send(window, *(cc(7, v) for v in [*range(100, 128, 3), *range(127, 63, -5)]))
+    send(window, cc(7, 64))
+    expected = round(
+        strip.fader.minimum() + 64 / 127 * (strip.fader.maximum() - strip.fader.minimum())
+    )
+    assert strip.fader.value() == expected
+    gain = slider_to_db(expected)
+    assert window.studio.document.stems[stem_id].gain_db == gain
+    assert window.engine._gain_db[index] == gain
+    assert strip.db_label.text() == f"{gain:+.1f} dB"
+    # The whole move is one undo step, named as a mouse drag's would be.
+    assert window.remix_undo.stack.count() == 1
+    assert undo_text(window) == f"Undo {name} fader"
+
+    # A pause, then another move: a second step.
+    time.sleep(WHEEL_BURST_S + 0.1)
+    send(window, cc(7, 66), cc(7, 70))
+    assert window.remix_undo.stack.count() == 2
+
+    window.remix_undo.stack.undo()
+    window.remix_undo.stack.undo()
+    assert window.studio.document.stems[stem_id].gain_db == 0.0
+    assert strip.fader.value() == 0 and window.engine._gain_db[index] == 0.0
+    # Undo put the fader back at 0 dB: the hardware (at 70) must come to it again.
+    send(window, cc(7, 60))
+    assert strip.fader.value() == 0
+
+    menu = right_click(window, strip.fader)
+    forget = window.midi.action("forget")
+    assert forget.isEnabled() and forget.text() == (
+        f"Forget MIDI (CC 7, channel 1 on \u2068{DEVICE}\u2069)"
+    )
+    forget.trigger()
+    menu.close()
+    assert window.midi.bindings_of("strip1.fader") == []
+
+
+def test_esc_cancels_learning_and_a_fader_ignores_pads(window):
+    _stem_id, strip, _index = strip_one(window)
+    right_click(window, strip.pan)
+    window.midi.action("learn").trigger()
+    window.midi.menu.close()
+    send(window, note(36))  # a pad is no fader: still learning
+    assert window.midi.learning is not None
+    QTest.keyClick(window, Qt.Key.Key_Escape)
+    assert window.midi.learning is None
+    assert window.statusBar().currentMessage() == "MIDI learn cancelled."
+    send(window, *(cc(10, v) for v in range(20, 40)))
+    assert window.midi.maps == {}
+
+
+def test_mute_by_a_pad_play_and_return_to_start_by_buttons(window):
+    stem_id, strip, index = strip_one(window)
+    name = strip.name.text().removesuffix(" ●")
+    learn_from_menu(window, strip.mute, note(36, channel=9))
+    assert window.midi.bindings_of("strip1.mute")[0][1] == Binding(
+        "strip1.mute", Source.NOTE, 9, 36, button=True
+    )
+    send(window, note(36, channel=9))
+    assert strip.mute.isChecked() and window.studio.document.stems[stem_id].mute
+    assert window.engine._mute[index]
+    send(window, note(36, channel=9, on=False))  # the release does nothing
+    assert strip.mute.isChecked()
+    send(window, note(36, channel=9), note(36, channel=9, on=False))
+    assert not strip.mute.isChecked() and not window.studio.document.stems[stem_id].mute
+    assert window.remix_undo.stack.count() == 2  # a step per press
+    assert undo_text(window) == f"Undo Unmute {name}"
+
+    # The play button's menu learns Play/pause and Return to start.
+    play = window.transport.play_button
+    menu = right_click(window, play)
+    learns = [a.text() for a in menu.actions() if a.objectName() == "learn"]
+    assert learns == ["Learn MIDI for Play / pause…", "Learn MIDI for Return to start…"]
+    menu.grab().save("/tmp/midi/context-menu-play.png")
+    assert_none([f"play menu: {p}" for p in menu_problems(menu)])
+    menu.close()
+    learn_from_menu(window, play, cc(41, 127), action="Learn MIDI for Play / pause…")
+    learn_from_menu(window, play, note(37), action="Learn MIDI for Return to start…")
+    stream = window.studio.track
+    assert pump(lambda: stream.ready_at(0), timeout=30)
+    send(window, cc(41, 127), cc(41, 0))
+    assert window.engine.playing
+    send(window, cc(41, 127))
+    assert not window.engine.playing
+    window.engine.seek(20.0)
+    assert pump(lambda: window.engine.position_seconds > 19)
+    send(window, note(37))
+    assert pump(lambda: window.engine.position_seconds < 1)
+
+
+def test_a_relative_encoder_turns_a_knob_and_its_reading_can_be_chosen(window):
+    stem_id, strip, _index = strip_one(window)
+    knob = strip.eq_low
+    # An encoder in two's complement: three ticks up, three down, more up (repeats: relative).
+    learn_from_menu(window, knob, *(cc(20, v) for v in (1, 1, 1, 127, 127, 127, 1, 1)))
+    [(_device, binding)] = window.midi.bindings_of("strip1.eq_low")
+    assert binding.mode is Mode.TWOS_COMPLEMENT and binding.chosen is None
+    send(window, *[cc(20, 1)] * 5)  # five ticks up, one step of the knob's keys each
+    assert knob.value() == pytest.approx(0.05 * 48.0)
+    assert window.studio.document.stems[stem_id].eq_low_db == knob.value()
+    send(window, cc(20, 126))  # two down
+    assert knob.value() == pytest.approx(0.03 * 48.0)
+    assert window.remix_undo.stack.count() == 1  # one gesture
+
+    menu = right_click(window, knob)
+    menu.grab().save("/tmp/midi/context-menu-knob.png")
+    assert_none([f"knob menu: {p}" for p in menu_problems(menu)])
+    sub = next(a.menu() for a in menu.actions() if a.menu() is not None)
+    assert sub.title() == "Read the MIDI control as"
+    modes = {a.text(): a for a in sub.actions()}
+    assert modes["Detected: relative (two's complement)"].isChecked()
+    Path("/tmp/midi").mkdir(exist_ok=True)
+    sub.popup(menu.pos())
+    pump(sub.isVisible)
+    sub.grab().save("/tmp/midi/context-menu-knob-modes.png")
+    assert_none([f"knob modes: {p}" for p in menu_problems(sub)])
+    modes[MODE_LABELS[Mode.BINARY_OFFSET]].trigger()
+    sub.close()
+    menu.close()
+    assert window.midi.bindings_of("strip1.eq_low")[0][1].mode is Mode.BINARY_OFFSET
+    before = knob.value()
+    send(window, cc(20, 63))  # binary offset: one tick down
+    assert knob.value() == pytest.approx(before - 0.01 * 48.0)
+
+
+def test_14_bit_and_pitch_bend_faders(window):
+    stem_id, strip, _index = strip_one(window)
+    master = window.mixer.master.fader
+    learn_from_menu(window, strip.fader, *(m for v in range(14000, 15000, 100) for m in cc14(0, v)))
+    assert window.midi.bindings_of("strip1.fader")[0][1].source is Source.CC14
+    # 0 dB is at 600/660 of the travel: a 14-bit fader lands on it to the tenth of a dB.
+    zero = round(600 / 660 * 16383)
+    send(window, *cc14(0, zero - 30), *cc14(0, zero))
+    assert strip.fader.value() == 0
+    send(window, *cc14(0, zero - 25))
+    assert strip.fader.value() == -1 and window.studio.document.stems[stem_id].gain_db == -0.1
+
+    # A Mackie-style fader sends pitch bend: the master fader follows it.
+    learn_from_menu(window, master, bend(-8000, channel=8), bend(-7000, channel=8))
+    pump(lambda: window.midi.bindings_of("master.fader"), timeout=5)  # it rests: learning ends
+    assert window.midi.bindings_of("master.fader")[0][1].source is Source.PITCHWHEEL
+    top = master.maximum() - master.minimum()
+    at = (master.value() - master.minimum()) / top  # where it is: the hardware picks it up there
+    send(window, bend(round(at * 16383) - 8192, channel=8), bend(8191, channel=8))
+    assert master.value() == master.maximum()
+    assert window.studio.document.master_gain_db == master.maximum() / 10
+
+
+def test_mappings_are_saved_per_device_and_restored_in_the_next_window(
+    window, qtbot, platform, tmp_path
+):
+    learn_from_menu(window, window.mixer.master.fader, *(cc(9, v) for v in range(1, 9)))
+    learn_from_menu(window, window.transport.loop_button, note(50), port="Pads 24:0")
+    saved = json.loads(window.midi.store.path.read_text())
+    assert set(saved["devices"]) == {DEVICE, "Pads"}
+    # A new window (the next start), the device plugged into another USB socket (24:0).
+    client = PlatformClient(platform.url)
+    client.login("fan", "encore-demo")
+    tasks = TaskRunner()
+    again = MainWindow(
+        client, Engine(), tasks, DraftStore(tmp_path / "drafts"), tmp_path / "cache",
+        midi_file=window.midi.store.path,
+    )  # fmt: skip
+    qtbot.addWidget(again)
+    assert again.midi.bindings_of("master.fader") == [
+        (DEVICE, Binding("master.fader", Source.CC, 0, 9))
+    ]
+    assert again.midi.bindings_of("transport.loop")[0][0] == "Pads"
+    fader = again.midi.controls["master.fader"].widget
+    for v in range(110, -1, -1):  # from above 0 dB (80 %, where it picks up) to the bottom
+        again.midi.receive("Test Controller:Test Controller MIDI 1 24:0", cc(9, v))
+    qtbot.waitUntil(lambda: fader.value() == fader.minimum(), timeout=5000)
+    again.close()
+    tasks.wait(5000)
+
+
+def test_the_midi_dialog_lists_devices_and_mappings_and_forgets_them(window, qtbot, themed):
+    learn_from_menu(window, window.mixer.master.fader, *(cc(9, v) for v in range(1, 9)))
+    _stem_id, strip, _index = strip_one(window)
+    learn_from_menu(window, strip.solo, note(36, channel=9))
+    learn_from_menu(window, strip.eq_mid, *(cc(21, v) for v in (65, 65, 65, 63, 63, 63, 65, 65)))
+    window.menus.refresh()
+    action = window.midi.devices_action
+    assert action in window.menus.mixer_menu.actions()
+    action.trigger()
+    dialog = window.midi.dialog
+    qtbot.waitUntil(dialog.isVisible)
+    tree = dialog.tree
+    device = tree.topLevelItem(0)
+    assert device.text(0) == f"{DEVICE}  ·  not connected, 3 mapped"
+    rows = [tuple(device.child(i).text(c) for c in range(3)) for i in range(device.childCount())]
+    name = strip.name.text().removesuffix(" ●")
+    assert rows == [
+        ("Master fader", "CC 9, channel 1", "Absolute, detected"),
+        (f"Strip 1 EQ mid ({name})", "CC 21, channel 1", "Relative (binary offset), detected"),
+        (f"Strip 1 solo ({name})", "Note 36, channel 10", "Button"),
+    ]
+    assert dialog.status.text() == "MIDI inputs are not open in this window."
+    dialog.resize(720, 420)
+    Path("/tmp/midi").mkdir(exist_ok=True)
+    assert_none(legibility_problems(qtbot, dialog, "midi-dialog"))
+    dialog.grab().save("/tmp/midi/midi-dialog.png")
+
+    tree.setCurrentItem(device.child(0))
+    assert dialog.forget_button.isEnabled()
+    dialog.forget_button.click()
+    assert window.midi.bindings_of("master.fader") == []
+    device = tree.topLevelItem(0)
+    assert device.childCount() == 2
+    saved = json.loads(window.midi.store.path.read_text())
+    assert {e["target"] for e in saved["devices"][DEVICE]} == {"strip1.eq_mid", "strip1.solo"}
+    tree.setCurrentItem(device)
+    dialog.forget_device_button.click()
+    assert (
+        window.midi.maps == {} and json.loads(window.midi.store.path.read_text())["devices"] == {}
+    )
+    assert tree.topLevelItem(0).text(0) == "No MIDI device yet"
+    dialog.close()
+
+
+def test_no_midi_system_is_said_plainly(window, monkeypatch, tmp_path):
+    """A computer with neither an ALSA sequencer nor a JACK server (this one, unless a test's
+    JACK server runs): the inputs say so, learning says so, nothing breaks."""
+    monkeypatch.setattr(midiports, "ALSA_SEQ", tmp_path / "no-seq")
+    monkeypatch.setattr(midiports, "SHM", tmp_path)
+    ports = MidiPorts(lambda _p, _m: None)
+    ports.rescan()
+    if sys.platform.startswith("linux"):
+        assert ports.system is None and ports.names == []
+        assert ports.describe().startswith("No MIDI system on this computer")
+    midi = window.midi
+    monkeypatch.setattr(midi, "ports", ports)
+    right_click(window, window.mixer.master.fader)
+    midi.action("learn").trigger()
+    midi.menu.close()
+    assert ports.describe() in window.statusBar().currentMessage()
+    midi.rescan()
+    midi.cancel()
+
+
+# -- real ports -----------------------------------------------------------------------------------
+
+ALSA = MidiSystem(rtmidi.API_LINUX_ALSA, "ALSA")
+JACK = MidiSystem(rtmidi.API_UNIX_JACK, "JACK")
+MIDO_BACKENDS = {ALSA: "mido.backends.rtmidi/LINUX_ALSA", JACK: "mido.backends.rtmidi/UNIX_JACK"}
+
+
+@contextlib.contextmanager
+def midi_system(system: MidiSystem) -> Iterator[None]:
+    if system is ALSA:
+        if not midiports.ALSA_SEQ.exists():
+            pytest.skip(
+                "no ALSA sequencer on this machine (/dev/snd/seq is missing: the kernel has no "
+                "snd-seq module here), so no virtual ALSA port; the JACK test sends through a "
+                "real virtual port instead"
+            )
+        yield
+        return
+    if shutil.which("jackd") is None:
+        pytest.skip("jackd is not installed (apt-get install jackd2)")
+    with JackProcess(f"encore-midi-{os.getpid()}"):
+        yield
+
+
+@pytest.mark.parametrize("system", [ALSA, JACK], ids=["alsa", "jack"])
+def test_a_real_virtual_port_learns_and_moves_a_fader(window, system):
+    """A virtual output port of the MIDI system (what a controller is to Encore), found by
+    rescanning, learnt from the context menu, then moving the fader: every message crosses from
+    rtmidi's thread to the GUI's through the queue."""
+    stem_id, strip, _index = strip_one(window)
+    midi = window.midi
+    threads: set[int] = set()
+    put = midi.queue.put
+
+    def spy(port: str, msg: mido.Message) -> None:
+        threads.add(threading.get_ident())
+        put(port, msg)
+
+    with midi_system(system):
+        backend = mido.Backend(MIDO_BACKENDS[system], load=True)
+        out = backend.open_output("Encore Test Knobs", virtual=True)
+        ports = MidiPorts(spy, system)
+        midi.ports = ports
+        try:
+            midi.rescan()
+            [name] = [n for n in ports.names if "Encore Test Knobs" in n]
+            assert "Listening to 1 MIDI input" in midi.inputs_text()
+            right_click(window, strip.fader)
+            midi.action("learn").trigger()
+            midi.menu.close()
+            for v in range(10, 10 + LEARN_MESSAGES):
+                out.send(cc(3, v, channel=2))
+            assert pump(lambda: midi.bindings_of("strip1.fader"), timeout=10)
+            [(device, binding)] = midi.bindings_of("strip1.fader")
+            assert device == device_key(name) and binding.describe() == "CC 3, channel 3"
+            for v in [*range(110, 128), *range(127, 30, -1)]:
+                out.send(cc(3, v, channel=2))
+            target = round(
+                strip.fader.minimum() + 31 / 127 * (strip.fader.maximum() - strip.fader.minimum())
+            )
+            assert pump(lambda: strip.fader.value() == target, timeout=10)
+            assert window.studio.document.stems[stem_id].gain_db == slider_to_db(target)
+            assert threads and threading.get_ident() not in threads  # rtmidi's own thread
+        finally:
+            ports.close()
+            midi.ports = None
+            out.close()

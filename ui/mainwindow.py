@@ -44,6 +44,7 @@ from ui.devices import AudioSettingsDialog
 from ui.diagnostics import install_diagnostics
 from ui.elide import ElidedLabel
 from ui.menus import StudioMenus
+from ui.midilearn import install_midi
 from ui.mixer import MixerPanel
 from ui.sections import SIDEBAR_WIDTH, Sections
 from ui.selection import StripSelection
@@ -91,9 +92,13 @@ class MainWindow(QMainWindow):
         output: AudioOutput | None = None,
         settings: Settings | None = None,
         layout_file: Path | None = None,
+        midi_file: Path | None = None,
+        midi_inputs: bool = False,
     ) -> None:
         """`layout_file`: where the window's size, place and splitters are remembered (an INI
-        file under the data dir, ui/shell.py); None remembers nothing (tests, scripts)."""
+        file under the data dir, ui/shell.py); None remembers nothing (tests, scripts).
+        `midi_file`: where MIDI mappings are kept (None: in memory only); `midi_inputs`: open
+        the computer's MIDI inputs (the app does; tests feed messages in themselves)."""
         super().__init__()
         self.client, self.engine, self.tasks, self.drafts = client, engine, tasks, drafts
         self.cache_dir = cache_dir
@@ -243,6 +248,9 @@ class MainWindow(QMainWindow):
         # Undo/redo of every edit (ui/undo.py, it calls set_undo_stack): emptied when a track
         # opens and at sign-out.
         self.remix_undo = RemixUndo(self)
+        # MIDI learn (ui/midilearn.py): right-click a control ▸ Learn MIDI, Mixer ▸ MIDI
+        # controllers…; a MIDI move sets the widget as a hand would, so undo and automation see it.
+        self.midi = install_midi(self, midi_file, open_inputs=midi_inputs)
         self.window_state = WindowState(layout_file)
         self._place_window()
         self.refresh_catalog("")
@@ -727,6 +735,7 @@ class MainWindow(QMainWindow):
         self._closed = True
         self._poll.stop()
         self._device_timer.stop()
+        self.midi.close()
         self.window_state.save(self, self.splitters)
         self._save_draft()
         self.studio.close()

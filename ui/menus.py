@@ -115,7 +115,7 @@ class StudioMenus(QObject):
         )
         self.key_reset = self._action(transport, "Original &key", w.track_controls.key_reset.click)
 
-        mixer = self._menu("&Mixer")
+        mixer = self.mixer_menu = self._menu("&Mixer")  # MIDI learn adds its item
         self.previous_stem = self._action(mixer, "&Previous stem", lambda: selection.step(-1))
         self._one_key(self.previous_stem, Qt.Key.Key_BracketLeft, "previous")
         self.next_stem = self._action(mixer, "&Next stem", lambda: selection.step(1))

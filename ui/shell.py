@@ -20,6 +20,7 @@ from PySide6.QtWidgets import QApplication, QWidget
 from app.client import PlatformClient
 from app.drafts import DraftStore
 from app.embedded import PlatformProcess, PlatformStartError, start_platform
+from app.midi import default_path as midi_path
 from app.session import TokenVault
 from app.settings import Settings, load_settings
 from audio.engine import Engine
@@ -129,6 +130,8 @@ class Shell(QObject):
             output=output,
             settings=settings,
             layout_file=self.options.data_dir / "window.ini",  # size, place, splitters
+            midi_file=midi_path(),  # MIDI mappings, beside settings.json
+            midi_inputs=True,
         )
         window.signedOut.connect(self._signed_out)
         self.window = window
