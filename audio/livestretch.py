@@ -1,22 +1,30 @@
-"""Live tempo (key kept) and key shift: Rubber Band's real-time R2 stretcher in a worker thread.
+"""Live tempo (key kept) and key shift: the offline stretcher's own stream, in worker threads.
+
+What plays is what is published: each stem runs the very `audio.stretch.StemStream` the offline
+render runs (Signalsmith Stretch, the key by exact resampling; same pre-roll, same CHUNK grid,
+same seed), so a play from the start of the piece with the tempo/key already set feeds the mix
+kernel exactly the samples the render stretches (tests/test_livestretch.py). A seek or a change
+while playing starts a fresh stream there (see "Changes while playing"): the same stretcher and
+settings, but the stream's history differs from the render's whole-piece one, so those samples
+differ in detail, never in tempo, key or timing (docs/remix-format.md, "Tempo and key").
 
 Where it sits: *after* the transport's `Timeline`. The stretcher's input is the stream the
 engine would otherwise play (play frames: sections arranged, loop folded, joins crossfaded), so
 loops, arrangements and seeks keep their meaning in the original track time, and the engine's
 playhead stays in original-tempo frames: at tempo 1.25 it moves 1.25 frames per output frame.
 The kernel (strip, buses, limiter) then processes the stretched stream, as in the offline render
-(audio/stretch.py: stretch before the strip).
+(audio/offline.py stretches the arranged stream the same way, before the strip).
 
 Threads (the engine's rules hold: the callback never waits, locks, allocates or does I/O):
 
 * **workers** (one per group of up to `GROUP_STEMS` stems, at most one per core): each runs one
-  `RubberBandStretcher` with 2 x (its stems) channels per ring slot, fed in `CHUNK`-frame pieces
-  read through its own copy of the Timeline, writes the stretched frames into its rows of a
-  preallocated ring and keeps `LEAD_S` of them ahead of the read index. One stretcher gives all
-  its stems the same time increments; across groups, smooth transients make the increments
-  depend on the ratio alone, so no stem can drift from another (see `rb_options`). The callback
-  reads a slot up to the slowest group. pylibrb releases the GIL inside `process`, so the
-  callback is not held up by it, and two workers use two cores.
+  `StemStream` per stem and ring slot, fed in `CHUNK`-frame pieces read through its own copy of
+  the Timeline, writes the stretched frames into its rows of a preallocated ring and keeps
+  `LEAD_S` of them ahead of the read index. Every stream of a request makes the same number of
+  frames per piece (a function of the ratio and the call count only), so no stem or group can
+  drift from another. The callback reads a slot up to the slowest group. The stretcher is called
+  through ctypes, which releases the GIL, so the callback is not held up by it, and two workers
+  use two cores.
 * **callback** (`read`, `advance`, `cut`, `retime`; called by `Engine` only): copies out of the
   ring. A read the worker has not reached plays silence and is counted
   (`Engine.missing_frames`, and `late_frames`, which the UI shows, unless it is the expected
@@ -33,12 +41,10 @@ to tempo 1 / key 0 crossfades to the direct (unstretched) read, which is then ex
 engine's plain path: with ratio 1 and shift 0 the output is bit-identical to no stretcher at all.
 A cut (seek, load, arrangement change, play from stop) re-anchors at the new playhead at once
 and holds the playhead, in silence (counted), until the worker has the first frames; a hold longer
-than `LEAD_S` is the worker being behind, and counts as late. A loop set or cleared while a
-segment plays (`retime`) is a change too: the old segment reads the old timeline, so a segment on
-the new one takes over, crossfaded, as soon as the read head reaches its anchor.
-
-Live is a preview: R2 (`ENGINE_FASTER`), real-time mode. The offline/platform render uses R3 on
-whole stems (audio/stretch.py); the two differ in transient detail, not in tempo, key or length.
+than `LEAD_S` is the worker being behind, and counts as late. A cut at play frame 0 (play from
+the start) does not fade in: the stream starts where the render's does. A loop set or cleared
+while a segment plays (`retime`) is a change too: the old segment reads the old timeline, so a
+segment on the new one takes over, crossfaded, as soon as the read head reaches its anchor.
 """
 
 from __future__ import annotations
@@ -51,6 +57,7 @@ import weakref
 import numpy as np
 
 from audio.source import BlockSource
+from audio.stretch import CHUNK as STRETCH_CHUNK
 from audio.transport import Timeline, equal_power
 
 LEAD_S = 0.12
@@ -65,8 +72,8 @@ XFADE_S = 0.02
 FADE_S = 0.005
 """Fade-in after the stretcher had nothing to give (a cut, or an underrun)."""
 
-CHUNK = 512
-"""Input frames per Rubber Band `process` call."""
+CHUNK = STRETCH_CHUNK
+"""Input frames per stretcher call: the offline render's grid (audio.stretch.CHUNK)."""
 
 RING_FRAMES = 1 << 15
 """Output frames per ring slot (0.68 s at 48 kHz): far more than LEAD_S plus a burst."""
@@ -89,7 +96,7 @@ _LIVE: weakref.WeakSet[StretchedSource] = weakref.WeakSet()
 
 @atexit.register
 def _close_all() -> None:
-    """Stop workers before the interpreter tears pylibrb down (it reports live stretchers)."""
+    """Stop workers before the interpreter tears down (their stretchers are C++ objects)."""
     for st in list(_LIVE):
         st.close()
 
@@ -105,29 +112,6 @@ def worker_groups(n_stems: int, cores: int | None = None) -> list[tuple[int, int
     n = max(1, min(-(-int(n_stems) // GROUP_STEMS), cores))
     edges = [round(i * n_stems / n) for i in range(n + 1)]
     return [(edges[i], edges[i + 1]) for i in range(n)]
-
-
-def rb_options(n_groups: int = 1) -> int:
-    from pylibrb import Option
-
-    # Several workers must stay sample-locked: each stretcher chooses its hop sizes from the
-    # transients of *its* channels, so crisp transients let two stem groups drift apart by up
-    # to ~9 ms (a flam; measured with a click shared by both groups). TRANSIENTS_SMOOTH makes
-    # the hops depend on the ratio only: both groups then step identically (tested), at the
-    # price of softer drum attacks in the live preview (the render is R3, unaffected).
-    transients = Option.TRANSIENTS_SMOOTH if n_groups > 1 else 0
-    # R2 in real-time mode; never its own threads (the worker is the thread). PitchHighSpeed:
-    # measured here (pylibrb 0.1.2), HighQuality/HighConsistency put a 1 kHz tone at +2
-    # semitones on 1129 Hz at tempo 1.25 and 1117.5 Hz at 1.1 (should be 1122.5); HighSpeed is
-    # exact at every tempo, and cheaper. Its one drawback, glitches when the pitch changes on a
-    # running stretcher, does not apply: every change starts a fresh segment.
-    return int(
-        Option.PROCESS_REALTIME
-        | Option.ENGINE_FASTER
-        | Option.THREADING_NEVER
-        | Option.PitchHighSpeed
-        | transients
-    )
 
 
 class StretchedSource:
@@ -187,6 +171,7 @@ class StretchedSource:
         self._hold = False  # after a cut: silence until the worker has frames
         self._grace = 0  # frames of that silence still expected (priming); then it is late
         self._fade_left = 0
+        self._fade_in = True  # fade in when a hold ends (not after a cut at frame 0)
         self._xf_from = -2  # crossfade source: -2 none, -1 direct, 0/1 slot
         self._xf_pos = 0
         self._xf_j = 0
@@ -279,6 +264,8 @@ class StretchedSource:
         self._j = 0
         self._hold = True
         self._grace = self.lead
+        # At the start of the piece the stream starts from silence, as the render's does.
+        self._fade_in = v != 0
 
     def retime(self, source: BlockSource, timeline: Timeline, delta: int) -> None:
         """A loop set/clear at a block edge changed play-frame coordinates by `delta` (and the
@@ -427,7 +414,8 @@ class StretchedSource:
                 self._grace = max(0, self._grace - n)
                 return n
             self._hold = False
-            self._fade_left = self.fade
+            self._fade_left = self.fade if self._fade_in else 0
+            self._fade_in = True
         m = self._copy_ring(k, self._j, out)
         if self._fade_left > 0 and m > 0:
             q = min(m, self._fade_left)
@@ -483,15 +471,13 @@ class StretchedSource:
         """Worker `group`: keeps its stems [lo, hi) of every active slot LEAD_S ahead."""
         from time import thread_time
 
-        from audio.stretch import pylibrb_quiet
+        from audio.stretch import StemStream
 
-        pylibrb_quiet()
         lo, hi = self.groups[group]
         s = self.n_stems
-        rbs: list = [None, None]
+        streams: list[list[StemStream]] = [[], []]  # per slot, one per stem of the group
         gens = [0, 0]
         in_pos = [0, 0]
-        discard = [0, 0]
         tls: list[Timeline | None] = [None, None]
         srcs: list[BlockSource | None] = [None, None]
         # Per slot: the Timeline requested and the worker's copy of it (own scratch, CHUNK
@@ -499,7 +485,7 @@ class StretchedSource:
         # next one, whose loop would then be read through the old one's copy.
         origs: list[Timeline | None] = [None, None]
         buf = np.zeros((s, 2, CHUNK), dtype=np.float32)
-        flat = buf[lo:hi].reshape(2 * (hi - lo), CHUNK)  # a view: contiguous rows lo..hi
+        pre: np.ndarray | None = None
         written = self._written[group]
         try:
             while not self._stop:
@@ -514,20 +500,9 @@ class StretchedSource:
                         tl, src = self._req_tl[k], self._req_src[k]
                         if tl is None or src is None:
                             continue
-                        rb = rbs[k]
-                        if rb is None:
-                            from pylibrb import RubberBandStretcher
-
-                            options = rb_options(len(self.groups))
-                            rb = RubberBandStretcher(self.sample_rate, 2 * (hi - lo), options)
-                            rb.set_max_process_size(CHUNK)
-                            rbs[k] = rb
-                        rb.reset()
-                        rb.time_ratio = 1.0 / ratio
-                        rb.pitch_scale = 2.0 ** (key / 12.0)
-                        pad = int(rb.get_preferred_start_pad())
-                        discard[k] = int(rb.get_start_delay())
-                        in_pos[k] = anchor - pad
+                        t0 = thread_time()
+                        if not streams[k]:
+                            streams[k] = [StemStream(self.sample_rate) for _ in range(lo, hi)]
                         if origs[k] is tl:
                             clone = tls[k]
                         elif origs[1 - k] is tl:
@@ -542,6 +517,21 @@ class StretchedSource:
                                 tl.loop,
                             )
                         origs[k], tls[k], srcs[k] = tl, clone, src
+                        # The same stream as the offline render (audio.stretch): pre-roll before
+                        # the first input frame, then CHUNK frames at a time.
+                        lead_stream = streams[k][0]
+                        n_pre = lead_stream.preroll
+                        if pre is None:
+                            pre = np.zeros((s, 2, n_pre), dtype=np.float32)
+                        start = lead_stream.input_start(anchor)
+                        for i in range(0, n_pre, CHUNK):
+                            self._src_missing[group] += clone.read(
+                                src, start - n_pre + i, pre[:, :, i : i + CHUNK]
+                            )
+                        for j, stream in enumerate(streams[k]):
+                            stream.start(ratio, key, pre[lo + j])
+                        in_pos[k] = start
+                        self._cpu[group] += thread_time() - t0
                         written[k] = 0
                         gens[k] = g
                         self._built[group, k] = g  # NB: after `written` is reset
@@ -549,35 +539,34 @@ class StretchedSource:
                     if ahead >= self._lead() or RING_FRAMES - ahead < 8 * CHUNK:
                         continue
                     busy = True
-                    tl, src, rb = tls[k], srcs[k], rbs[k]
+                    tl, src = tls[k], srcs[k]
                     t0 = thread_time()
                     self._src_missing[group] += tl.read(src, in_pos[k], buf)
                     in_pos[k] += CHUNK
-                    rb.process(flat)
-                    got = rb.retrieve_available() if rb.available() > 0 else None
-                    if got is None or got.shape[1] == 0:
-                        self._cpu[group] += thread_time() - t0
-                        continue
-                    if discard[k] > 0:
-                        drop = min(discard[k], got.shape[1])
-                        discard[k] -= drop
-                        got = got[:, drop:]
-                    m = got.shape[1]
-                    if m == 0 or int(self._req_gen[k]) != g:
-                        continue
+                    m = -1
                     w = int(written[k])
                     a = w % RING_FRAMES
-                    first = min(m, RING_FRAMES - a)
-                    frames = got.reshape(hi - lo, 2, m)
-                    self._ring[k, lo:hi, :, a : a + first] = frames[:, :, :first]
-                    if first < m:
-                        self._ring[k, lo:hi, :, : m - first] = frames[:, :, first:]
+                    for j, stream in enumerate(streams[k]):
+                        got = stream.feed(buf[lo + j])
+                        m = got.shape[1]  # the same for every stem: a function of the call only
+                        if m == 0:
+                            continue
+                        part = min(m, RING_FRAMES - a)
+                        self._ring[k, lo + j, :, a : a + part] = got[:, :part]
+                        if part < m:
+                            self._ring[k, lo + j, :, : m - part] = got[:, part:]
+                    self._cpu[group] += thread_time() - t0
+                    if m <= 0 or int(self._req_gen[k]) != g:
+                        continue
                     written[k] = w + m  # NB: published after the frames are in
                     self._frames[group] += m
-                    self._cpu[group] += thread_time() - t0
                 if not busy:
                     self._wake.wait(POLL_S if self._active.any() else IDLE_POLL_S)
                     self._wake.clear()
         except Exception as exc:  # a worker fault: the callback plays silence (counted)
             self.worker_error = f"{type(exc).__name__}: {exc}"
             raise
+        finally:
+            for slot in streams:
+                for stream in slot:
+                    stream.close()

@@ -17,6 +17,7 @@ from audio.automation import AUTOMATION_STEP, LaneSpec
 from audio.engine import Engine
 from audio.mixer import _StripWorker, offline_worker
 from audio.source import ArraySource, BlockSource
+from audio.transport import Timeline
 
 OFFLINE_BLOCK = 16384
 """The smallest block `render_mix` processes with (bit-identical to any other, see below)."""
@@ -37,6 +38,22 @@ def _whole(source: BlockSource) -> np.ndarray:
     stems = np.zeros((int(source.n_stems), 2, int(source.n_frames)), dtype=np.float32)
     source.read(0, stems)
     return stems
+
+
+def _arranged(
+    source: BlockSource, arrangement: list[tuple[int, int]], sample_rate: int
+) -> np.ndarray:
+    """The arranged piece (sections in order, joins crossfaded: audio.transport) as one
+    (S, 2, N) float32 array: what the live stretcher stretches (audio.livestretch), so the
+    render stretches the very same stream."""
+    block = OFFLINE_BLOCK
+    timeline = Timeline(
+        int(source.n_stems), block, int(source.n_frames), sample_rate, list(arrangement)
+    )
+    out = np.zeros((int(source.n_stems), 2, timeline.length), dtype=np.float32)
+    for v in range(0, timeline.length, block):
+        timeline.read(source, v, out[:, :, v : v + block])
+    return out
 
 
 class _ThreadChooser:
@@ -105,10 +122,11 @@ def render_mix(
     and to `Engine.process` live with the same constant controls (see audio.mixer for why).
 
     `tempo_ratio` (1.25 = 25 % faster, key kept) and `key_shift` (semitones) stretch every
-    audible stem with Rubber Band before the mix (audio.stretch): the result then has
-    round(N / tempo_ratio) frames (an arrangement's ranges are scaled alike). The stretch is
-    deterministic, so a client preview and the
-    platform's render of the same document are still identical; it does not depend on `block`.
+    audible stem before the mix (audio.stretch, the live preview's stretcher and settings): the
+    result then has round(N / tempo_ratio) frames, N the arranged length (with an arrangement,
+    the arranged stream is stretched, as live). The stretch is deterministic, so a client
+    preview and the platform's render of the same document are identical; it does not depend on
+    `block`.
 
     `automation` lists lanes (stem index, parameter, times in seconds of the arranged piece at
     the original tempo, values) played back exactly as the live engine does (audio.automation);
@@ -133,11 +151,13 @@ def render_mix(
         for stem, param, *_ in automation or ():
             if param in ("gain_db", "mute"):  # may be heard at some point: stretch it
                 audible[int(stem)] = bool(solos[int(stem)] or not solos.any())
-        source = ArraySource(
-            stretch.stretch_stems(_whole(source), sample_rate, tempo_ratio, key_shift, audible)
+        played = (
+            _whole(source) if arrangement is None else _arranged(source, arrangement, sample_rate)
         )
-        if arrangement is not None:  # source frames -> frames of the stretched stems
-            arrangement = [(round(a / tempo_ratio), round(b / tempo_ratio)) for a, b in arrangement]
+        source = ArraySource(
+            stretch.stretch_stems(played, sample_rate, tempo_ratio, key_shift, audible)
+        )
+        arrangement = None  # the stretched stream is already arranged, as live
     n_frames = int(source.n_frames)
     # Offline the block size is free where it provably cannot change a bit: with constant
     # controls the result is the same for any block size, and with automation for any multiple

@@ -1,78 +1,59 @@
-"""Tempo change with key lock, and key shift: Rubber Band (pylibrb) on each stem, offline.
+"""Tempo change with key lock, and key shift: Signalsmith Stretch, one continuous stream per stem.
+
+One stretcher, one way of driving it, live and offline: `StemStream` is the whole algorithm
+(how a stem's stream is fed to Signalsmith Stretch, in which pieces, and which output frames
+are kept). The offline render (`stretch_stems`: the client's preview render and the platform's
+published render) runs it over each whole stem from frame 0; the live preview
+(audio/livestretch.py) runs the very same `StemStream` from wherever playback starts. So a live
+play from the start of the piece, with the tempo and key set before it, feeds the mix kernel the
+same samples as the publication, bit for bit (tests/test_livestretch.py); what differs after a
+seek or a live change is said in docs/remix-format.md ("Tempo and key").
+
+Why Signalsmith Stretch (chosen by benchmarks/stretch.py against Rubber Band R2, R3 standard and
+R3 short window; figures in benchmarks/README.md): it keeps a click's energy together (0.7-0.8
+of it within +-1 ms, R3 short window 0.36), the pitch within a cent, and costs about half of the
+tuned R3's CPU; its licence is MIT (Rubber Band is GPL). It is vendored (audio/signalsmith/, the
+commit python-stretch 0.3.1 builds) behind a small streaming C interface (shim.cpp), because
+python-stretch only stretches a whole buffer and then resets: a live worker could only stretch
+independent pieces, whose phases disagree at every join.
 
 Why per stem, before the strip: a fan's EQ, filters and sends mean the same frequencies and the
-same beats at any tempo/key, and the -1 dBTP limiter sees the final signal (stretching after
-the limiter could push peaks back over the ceiling).
+same beats at any tempo/key, and the -1 dBTP limiter sees the final signal. One stretcher per
+stem (two channels) rather than one over all stems: Signalsmith finds spectral peaks over all
+its channels together, so a stem's sound must not depend on which other stems share it; with a
+fixed analysis hop no stem can drift from another either.
 
-Why offline R3 here: the client preview and the platform render both call `stretch_stems`
-with the same document, the same library build and single-threaded processing per stretcher,
-so they are identical to the bit (Rubber Band is deterministic for a given input, ratio and
-options). The live engine cannot use this path (it must start within a fraction of a second),
-so what the fan hears *while playing* with a changed tempo is close to, but not bit-identical
-with, the render; see docs/remix-format.md "Tempo and key".
+The stream, for a stem read from input frame `a` at tempo `r` (1.25 = 25 % faster) and key `k`:
 
-Speed (benchmarks/stretch.py; 2-core VM, pylibrb 0.1.2 / Rubber Band 3). Nearly all the time is
-inside Rubber Band's R3 process() (phase advance, bin classifier, atan2/sincos); the Python
-chunking, copies and the study pass are < 1 %. What makes it faster, none of which depends on
-scheduling or on the machine's core count:
+* `seek` with the `preroll` frames before `a + input_latency` (zeros before the track's start);
+* then `process` calls of exactly `CHUNK` input frames from `a + input_latency` on (zeros past
+  the end), call i giving round((i+1)·CHUNK/r) - round(i·CHUNK/r) output frames: the chunk grid
+  and this rounding are part of the result, so live and offline use the same;
+* the first `output_latency` output frames are dropped; output frame j is then the stretch of
+  input frame a + j·r.
 
-* `Option.WINDOW_SHORT`: R3 with a single short window instead of its multi-resolution scheme,
-  ~2.3-2.7x less CPU. Costs some transient definition (tests/test_stretch.py, 1 ms clicks at
-  tempo 1.25 / key +2: 92 % of a click's energy within +-1 ms of its peak and pre-echo -24.5 dB,
-  versus 99.9 % / -38 dB with the standard window and 88 % / -12 dB with R2; at 0.9 / 0: 98.5 %
-  / -36 dB). A steady 1 kHz tone comes out at least as clean as with the standard window.
-* Digital silence is not stretched: each stem is cut at runs of exact zeros of at least
-  `SILENCE_GAP_S`, each sounding region (with `SILENCE_PAD_BEFORE_S` / `SILENCE_PAD_AFTER_S` of
-  its zeros around it, for the stretcher's lead-in and tails) is stretched on its own and placed
-  at round(start / tempo_ratio); the gaps stay exact zeros. A silent stem costs nothing. An
-  onset right after a gap may land up to ~2 ms off where a whole-stem run would put it (R3's
-  own placement already varies by +-1 ms from one transient to the next).
-* A region whose two channels are identical (dual mono: bass, kick, many vocals) is stretched
-  as one channel and copied to both.
-* The regions are independent jobs run on a thread pool (pylibrb releases the GIL in process):
-  each job's samples are a function of its input only, so the result is the same for any
-  number of workers (tests/test_stretch.py checks 1 vs 2 vs 3).
-
-All of this is a deterministic function of the stems, the ratio and the key, so preview ==
-platform still holds; it does change the rendered samples relative to the previous
-multi-window, whole-stem stretch.
+Determinism: a fixed seed (Signalsmith randomises phases only beyond a 2x stretch), one stem per
+stretcher and no shared state, so the result is the same for any number of worker threads and on
+any machine running the same build of the library and of the C maths library.
 """
 
 from __future__ import annotations
 
+import ctypes
 import os
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from functools import cache
+from typing import Any
 
 import numpy as np
 
-CHUNK = 16384
-"""Frames per call into Rubber Band (it warns and reallocates with bigger calls; the chunk size
-does not change the cost measurably, 1024 to whole-stem)."""
+CHUNK = 1024
+"""Input frames per `process` call, live and offline (part of the result: see above). 21 ms at
+48 kHz: small enough for the live worker's 0.12 s lead, big enough that the per-call cost is
+a few per cent offline."""
 
-
-@dataclass(frozen=True)
-class Settings:
-    """How stems are stretched. `DEFAULT` is what the app and the platform use; the other
-    combinations exist for benchmarks/stretch.py (and give other samples)."""
-
-    engine_finer: bool = True  # R3; False selects R2
-    window_short: bool = True  # R3 single short window (~2.5x faster)
-    channels_together: bool = True
-    pitch_high_quality: bool = True  # else PitchHighSpeed (no measurable gain in offline R3)
-    skip_silence: bool = True
-    mono_when_identical: bool = True
-    chunk: int = CHUNK
-
-
-DEFAULT = Settings()
-
-SILENCE_GAP_S = 1.0
-"""Shortest run of exact-zero frames (both channels) that is not stretched."""
-SILENCE_PAD_BEFORE_S = 0.05
-"""Zeros kept before a sounding region (the stretcher's lead-in)."""
-SILENCE_PAD_AFTER_S = 0.2
-"""Zeros kept after a sounding region (window and resampler tails ring into them)."""
+SEED = 1
+"""Signalsmith's random phases (beyond a 2x stretch) start from this seed in every stream."""
 
 WORKERS: int | None = None
 """Threads for `stretch_stems` (None: one per core). Does not change the result."""
@@ -92,97 +73,131 @@ def pitch_scale(key_shift: int) -> float:
     return float(2.0 ** (int(key_shift) / 12.0))
 
 
-def _options(settings: Settings = DEFAULT) -> int:
-    from pylibrb import Option
+class LibraryMissing(RuntimeError):
+    """The compiled stretcher (audio._signalsmith) is not built."""
 
-    engine = Option.ENGINE_FINER if settings.engine_finer else Option.ENGINE_FASTER
-    # NB: THREADING_NEVER keeps the result independent of scheduling: preview == platform.
-    opts = (
-        Option.PROCESS_OFFLINE
-        | engine
-        | Option.THREADING_NEVER
-        | (Option.CHANNELS_TOGETHER if settings.channels_together else Option.CHANNELS_APART)
-        | (Option.PitchHighQuality if settings.pitch_high_quality else Option.PitchHighSpeed)
+
+@cache
+def _lib() -> ctypes.CDLL:
+    """The vendored Signalsmith Stretch, built as the extension module audio._signalsmith
+    (pyproject.toml); its C functions are called through ctypes (which drops the GIL)."""
+    try:
+        from audio import _signalsmith
+    except ImportError as exc:
+        raise LibraryMissing(
+            "the time stretcher audio._signalsmith is not built: run `make bootstrap` "
+            "(or `pip install -e .`; it needs g++ and the Python headers)"
+        ) from exc
+    return load_library(str(_signalsmith.__file__))
+
+
+def load_library(path: str) -> ctypes.CDLL:
+    """The C interface of shim.cpp in the shared library at `path`, typed for ctypes."""
+    lib = ctypes.CDLL(path)
+    vp, i, lg, ll, d = (
+        ctypes.c_void_p,
+        ctypes.c_int,
+        ctypes.c_long,
+        ctypes.c_longlong,
+        ctypes.c_double,
     )
-    if settings.window_short:
-        opts |= Option.WINDOW_SHORT
-    return int(opts)
+    sigs: dict[str, tuple[list, Any]] = {
+        "create": ([i, d, lg], vp),
+        "destroy": ([vp], None),
+        "chunk": ([], i),
+        "input_latency": ([vp], i),
+        "preroll": ([vp], i),
+        "start": ([vp, d, d, vp, i, lg], None),
+        "max_output": ([vp], ll),
+        "feed": ([vp, vp, lg, vp, lg], ll),
+        "whole": ([vp, d, d, vp, lg, lg, vp, lg, lg], None),
+    }
+    for name, (args, res) in sigs.items():
+        fn = getattr(lib, f"encore_ss_{name}")
+        fn.argtypes, fn.restype = args, res
+    if lib.encore_ss_chunk() != CHUNK:
+        raise LibraryMissing(f"{path} was built for another CHUNK: rebuild it (pip install -e .)")
+    return lib
 
 
-def sounding_ranges(
-    stem: np.ndarray, sample_rate: int, settings: Settings = DEFAULT
-) -> list[tuple[int, int]]:
-    """Input frame ranges [a, b) of a (2, N) stem to stretch: everything but runs of exact
-    zeros of at least SILENCE_GAP_S, each range padded with some of its zeros. [] if silent."""
-    n = stem.shape[1]
-    if not settings.skip_silence:
-        return [(0, n)]
-    loud = np.flatnonzero((stem != 0).any(axis=0))
-    if loud.size == 0:
-        return []
-    gap = max(1, round(SILENCE_GAP_S * sample_rate))
-    before = round(SILENCE_PAD_BEFORE_S * sample_rate)
-    after = round(SILENCE_PAD_AFTER_S * sample_rate)
-    # Sounding runs: split where the distance between two non-zero frames exceeds `gap`.
-    cut = np.flatnonzero(np.diff(loud) > gap)
-    starts = np.concatenate(([loud[0]], loud[cut + 1]))
-    ends = np.concatenate((loud[cut], [loud[-1]])) + 1
-    return [
-        (max(0, int(s) - before), min(n, int(e) + after)) for s, e in zip(starts, ends, strict=True)
-    ]
+def _rows(x: np.ndarray) -> tuple[int, int]:
+    """(address, row stride in floats) of a (C, n) float32 array with contiguous rows."""
+    if x.dtype != np.float32 or x.ndim != 2 or (x.shape[1] > 1 and x.strides[1] != 4):
+        raise ValueError("expected (channels, frames) float32 with contiguous rows")
+    return x.ctypes.data, x.strides[0] // 4
 
 
-def _stretch_range(
-    stem: np.ndarray,
-    a: int,
-    b: int,
-    sample_rate: int,
-    tempo_ratio: float,
-    key_shift: int,
-    out: np.ndarray,
-    settings: Settings,
-) -> None:
-    """Stretch stem[:, a:b] into out[:, round(a / tempo) : round(b / tempo)] (the end of the
-    stem maps to out's end), zero-padded if Rubber Band delivers a few frames short."""
-    from pylibrb import RubberBandStretcher
+class StemStream:
+    """One stem's stretch as a stream (see the module docstring): `start` at an input frame,
+    then `feed` CHUNK input frames at a time; every call returns the output frames it made.
+    Not thread-safe: one owner thread at a time."""
 
-    pylibrb_quiet()
-    tempo = float(tempo_ratio)
-    oa = round(a / tempo)
-    ob = out.shape[1] if b >= stem.shape[1] else min(out.shape[1], round(b / tempo))
-    dst = out[:, oa:ob]
-    m = dst.shape[1]
-    mono = settings.mono_when_identical and np.array_equal(stem[0, a:b], stem[1, a:b])
-    src = stem[:1, a:b] if mono else stem[:, a:b]
-    n = src.shape[1]
-    chunk = settings.chunk
-    rb = RubberBandStretcher(
-        int(sample_rate), src.shape[0], _options(settings), 1.0 / tempo, pitch_scale(key_shift)
-    )
-    rb.set_expected_input_duration(n)
-    rb.set_max_process_size(chunk)
-    for i in range(0, n, chunk):
-        rb.study(np.ascontiguousarray(src[:, i : i + chunk]), final=i + chunk >= n)
-    w = 0
+    def __init__(self, sample_rate: int, channels: int = 2) -> None:
+        self._lib = _lib()
+        self.channels = int(channels)
+        self.sample_rate = int(sample_rate)
+        self._h = self._lib.encore_ss_create(self.channels, float(sample_rate), SEED)
+        if not self._h:
+            raise MemoryError("could not create the time stretcher")
+        self.input_latency = int(self._lib.encore_ss_input_latency(self._h))
+        pre = int(self._lib.encore_ss_preroll(self._h))
+        self.preroll = -(-pre // CHUNK) * CHUNK
+        """Frames `start` wants before `input_start(anchor)` (a multiple of CHUNK)."""
+        self._out = np.zeros((self.channels, 0), dtype=np.float32)
 
-    def drain() -> None:
-        nonlocal w
-        while True:
-            avail = rb.available()
-            if avail <= 0:
-                return
-            got = rb.retrieve(avail)
-            take = min(got.shape[1], m - w)
-            if take > 0:
-                dst[:, w : w + take] = got[:, :take]  # (1, k) broadcasts to both channels
-                w += take
+    def input_start(self, anchor: int) -> int:
+        """The input frame the first `feed` reads, for a stream whose output frame 0 is input
+        frame `anchor`: the stretcher looks `input_latency` ahead."""
+        return int(anchor) + self.input_latency
 
-    for i in range(0, n, chunk):
-        rb.process(np.ascontiguousarray(src[:, i : i + chunk]), final=i + chunk >= n)
-        drain()
-    drain()
-    if w < m:
-        dst[:, w:] = 0.0
+    def start(self, tempo_ratio: float, key_shift: int, preroll: np.ndarray) -> None:
+        """A fresh stream (any earlier state dropped): `preroll` is (channels, self.preroll),
+        the input frames just before `input_start(anchor)`."""
+        if preroll.shape != (self.channels, self.preroll):
+            raise ValueError(f"preroll must be {(self.channels, self.preroll)}")
+        addr, stride = _rows(preroll)
+        self._lib.encore_ss_start(
+            self._h, float(tempo_ratio), pitch_scale(key_shift), addr, self.preroll, stride
+        )
+        most = int(self._lib.encore_ss_max_output(self._h))
+        if self._out.shape[1] < most:
+            self._out = np.zeros((self.channels, most), dtype=np.float32)
+
+    def feed(self, chunk: np.ndarray) -> np.ndarray:
+        """Stretch the next CHUNK input frames, (channels, CHUNK) float32 with contiguous rows;
+        returns a view of the output frames made (valid until the next call; may be empty)."""
+        if chunk.shape != (self.channels, CHUNK):
+            raise ValueError(f"feed takes ({self.channels}, {CHUNK}) frames")
+        addr, stride = _rows(chunk)
+        out = self._out
+        n = self._lib.encore_ss_feed(self._h, addr, stride, out.ctypes.data, out.shape[1])
+        return out[:, :n]
+
+    def whole(self, x: np.ndarray, time_factor: float, transpose: float, n_out: int) -> np.ndarray:
+        """Signalsmith's whole-buffer use as python-stretch 0.3.1 makes it, without its final
+        flush (tests compare this build with that wheel)."""
+        x = np.ascontiguousarray(x, dtype=np.float32)
+        out = np.zeros((self.channels, n_out), dtype=np.float32)
+        self._lib.encore_ss_whole(
+            self._h,
+            time_factor,
+            transpose,
+            x.ctypes.data,
+            x.shape[1],
+            x.shape[1],
+            out.ctypes.data,
+            n_out,
+            n_out,
+        )
+        return out
+
+    def close(self) -> None:
+        if self._h:
+            self._lib.encore_ss_destroy(self._h)
+            self._h = None
+
+    def __del__(self) -> None:
+        self.close()
 
 
 def stretch_stem(
@@ -191,12 +206,39 @@ def stretch_stem(
     tempo_ratio: float,
     key_shift: int,
     out: np.ndarray,
-    settings: Settings = DEFAULT,
+    stream: StemStream | None = None,
 ) -> None:
-    """Stretch one (2, N) float32 stem into `out` (2, stretched_length(N)); `out` must be zero
-    where nothing is written (silent gaps are skipped)."""
-    for a, b in sounding_ranges(stem, sample_rate, settings):
-        _stretch_range(stem, a, b, sample_rate, tempo_ratio, key_shift, out, settings)
+    """Stretch one (2, N) float32 stem from its frame 0 into `out` (2, stretched_length(N)).
+
+    A stem of exact zeros stays zeros without being stretched (Signalsmith's output for zeros
+    is zeros: tested)."""
+    n, m = stem.shape[1], out.shape[1]
+    if not stem.any():
+        out.fill(0.0)
+        return
+    st = stream or StemStream(sample_rate, stem.shape[0])
+    pre = np.zeros((st.channels, st.preroll), dtype=np.float32)
+    a = st.input_start(0)
+    lo = max(0, a - st.preroll)
+    pre[:, st.preroll - (a - lo) :] = stem[:, lo:a]
+    st.start(tempo_ratio, key_shift, pre)
+    pos, w = a, 0
+    pad = np.zeros((st.channels, CHUNK), dtype=np.float32)
+    while w < m:
+        if pos + CHUNK <= n:
+            chunk = stem[:, pos : pos + CHUNK]  # rows contiguous: no copy
+        else:
+            pad.fill(0.0)
+            if pos < n:
+                pad[:, : n - pos] = stem[:, pos:n]
+            chunk = pad
+        got = st.feed(chunk)
+        pos += CHUNK
+        take = min(got.shape[1], m - w)
+        out[:, w : w + take] = got[:, :take]
+        w += take
+    if stream is None:
+        st.close()
 
 
 def stretch_stems(
@@ -207,49 +249,28 @@ def stretch_stems(
     audible: np.ndarray | None = None,
     *,
     workers: int | None = None,
-    settings: Settings = DEFAULT,
 ) -> np.ndarray:
     """(S, 2, N) float32 -> (S, 2, round(N / tempo_ratio)) float32 at the new tempo and key.
 
     Stems with `audible[s]` False come back as silence without being stretched (the mix never
-    hears them). Identity (1.0, 0) returns `stems` itself. The sounding ranges of all stems run
-    on `workers` threads (None: WORKERS, else one per core); the result does not depend on it."""
+    hears them). Identity (1.0, 0) returns `stems` itself. The stems run on `workers` threads
+    (None: WORKERS, else one per core); the result does not depend on it."""
     if is_identity(tempo_ratio, key_shift):
         return stems
+    stems = np.asarray(stems, dtype=np.float32)
     n_stems, _, n = stems.shape
     out = np.zeros((n_stems, 2, stretched_length(n, tempo_ratio)), dtype=np.float32)
-    jobs = [
-        (s, a, b)
-        for s in range(n_stems)
-        if audible is None or bool(audible[s])
-        for a, b in sounding_ranges(stems[s], sample_rate, settings)
-    ]
-    jobs.sort(key=lambda j: j[1] - j[2])  # longest first: better balance, same samples
+    jobs = [s for s in range(n_stems) if audible is None or bool(audible[s])]
 
-    def run(job: tuple[int, int, int]) -> None:
-        s, a, b = job
-        _stretch_range(stems[s], a, b, sample_rate, tempo_ratio, key_shift, out[s], settings)
+    def run(s: int) -> None:
+        stretch_stem(stems[s], sample_rate, tempo_ratio, key_shift, out[s])
 
     n_workers = min(len(jobs), workers or WORKERS or os.cpu_count() or 1)
     if n_workers <= 1:
-        for job in jobs:
-            run(job)
+        for s in jobs:
+            run(s)
     else:
-        pylibrb_quiet()  # once, before the threads
         with ThreadPoolExecutor(max_workers=n_workers, thread_name_prefix="stretch") as pool:
-            for f in [pool.submit(run, job) for job in jobs]:
+            for f in [pool.submit(run, s) for s in jobs]:
                 f.result()
     return out
-
-
-_QUIET = False
-
-
-def pylibrb_quiet() -> None:
-    """Rubber Band logs buffer warnings to stderr by default; keep them out of the app's log."""
-    global _QUIET
-    if not _QUIET:
-        import pylibrb
-
-        pylibrb.set_default_logging_level(0)
-        _QUIET = True

@@ -9,6 +9,7 @@ DEB_PACKAGES=(
   xvfb xauth libxcb-cursor0 libxcb-icccm4 libxcb-keysyms1 libxkbcommon-x11-0 libxcb-xinerama0
   libxcb-randr0 libxcb-render-util0 libxcb-image0 libxcb-shape0 libegl1 libgl1 libfontconfig1
   libdbus-1-3 fonts-dejavu-core python3-venv
+  g++ python3-dev  # the time stretcher (audio/signalsmith/shim.cpp) is built at install
   gcc python3-dev  # to compile the audio kernels ahead of time (audio/build_kernels.py)
   postgresql
 )

@@ -1,5 +1,7 @@
-"""Tempo with key lock and key shift (Rubber Band via pylibrb) in the offline renderer: the
-pitch and the length are measured on the rendered samples (FFT peak, frame count)."""
+"""Tempo with key lock and key shift (Signalsmith Stretch, key by resampling: audio.stretch) in
+the offline renderer: the pitch and the length are measured on the rendered samples (FFT peak,
+zero crossings, frame count), clicks on their envelope; the vendored build is checked against
+the python-stretch wheel of the same Signalsmith commit."""
 
 from __future__ import annotations
 
@@ -76,7 +78,29 @@ def test_the_document_carries_tempo_and_key_to_the_renderer():
     assert arrays.bus[dsp.B_BPM] == pytest.approx(120.0)  # the delay follows the new tempo
 
 
-# --- audio.stretch directly: R3 short window, silence skipping, dual mono, parallel stems ---
+# --- audio.stretch directly: the stream, clicks, silence, dual mono, parallel stems -----------
+
+
+def zero_crossing_hz(x: np.ndarray) -> float:
+    """Mean frequency of a steady tone from its (interpolated) upward zero crossings."""
+    x = x.astype(np.float64)
+    i = np.flatnonzero((x[:-1] < 0) & (x[1:] >= 0))
+    t = i + (-x[i]) / (x[i + 1] - x[i])
+    return float((t.size - 1) / ((t[-1] - t[0]) / SR))
+
+
+@pytest.mark.parametrize(
+    ("hz", "tempo", "key"), [(55.0, 1.1, -1), (110.0, 1.25, 2), (440.0, 0.8, -3)]
+)
+def test_a_key_shift_is_in_tune_even_for_bass(hz, tempo, key):
+    """Signalsmith's own transposition put 110 Hz at +2 semitones 16 cents sharp and 55 Hz at -1
+    40 cents sharp (a bass out of tune with the rest of the mix); the key is shifted by exact
+    resampling instead, so every stem lands within a fraction of a cent."""
+    from audio import stretch
+
+    out = stretch.stretch_stems(tone(hz, 4.0), SR, tempo, key)[0, 0]
+    got = zero_crossing_hz(out[SR // 2 : -SR // 2])
+    assert 1200 * abs(np.log2(got / (hz * 2 ** (key / 12)))) < 0.5
 
 
 def click_train(seconds: float = 4.0, period: float = 0.25) -> tuple[np.ndarray, np.ndarray]:
@@ -91,11 +115,11 @@ def click_train(seconds: float = 4.0, period: float = 0.25) -> tuple[np.ndarray,
 
 @pytest.mark.parametrize(("tempo", "key"), [(1.25, 2), (0.9, 0)])
 def test_clicks_stay_sharp_and_on_time(tempo, key):
-    """R3 short window keeps clicks sharp. Measured (energy within +-1 ms of the peak, median /
-    worst click; pre-echo = energy from 2 ms before the peak, median): 1.25/+2: 0.92 / 0.85,
-    -24.5 dB; 0.9/0: 0.985 / 0.98, -36 dB. For reference the input is 0.999 / -38 dB, the R3
-    standard window 0.999 / -37 dB and R2 0.82-0.88 / -12 to -15 dB. Each click also lands within
-    2 ms of where the new tempo puts it."""
+    """Clicks stay sharp. Measured (energy within +-1 ms of the peak, median / worst click;
+    pre-echo = energy from 2 ms before the peak, worst): 1.25/+2: 0.999 / 0.976, -28 dB;
+    0.9/0: 0.996 / 0.975, -36 dB (Rubber Band R3 short window, the previous render: 0.92 / 0.85,
+    -24.5 dB; R2, the previous live preview: 0.82-0.88, -12 to -15 dB). Each click also lands
+    within 2 ms of where the new tempo puts it."""
     from scipy.signal import hilbert
 
     from audio import stretch
@@ -111,11 +135,11 @@ def test_clicks_stay_sharp_and_on_time(tempo, key):
         assert abs(k - SR // 20) <= 0.002 * SR
         conc.append(e[k - 48 : k + 48].sum() / e.sum())
         pre.append(10 * np.log10(e[: k - 96].sum() / e.sum()))
-    assert min(conc) > 0.8 and np.median(conc) > 0.9
-    assert max(pre) < -18.0 and np.median(pre) < -22.0
+    assert min(conc) > 0.9 and np.median(conc) > 0.95
+    assert max(pre) < -22.0 and np.median(pre) < -30.0
 
 
-def test_silent_gaps_are_skipped_and_stay_silent():
+def test_silence_stays_silent_and_a_silent_stem_costs_nothing():
     from audio import stretch
 
     n = 6 * SR
@@ -124,13 +148,10 @@ def test_silent_gaps_are_skipped_and_stay_silent():
     stem[:, SR : 2 * SR] = 0.25 * np.sin(2 * np.pi * 440 * t)  # sound, 3 s of zeros, sound
     stem[:, 5 * SR :] = 0.25 * np.sin(2 * np.pi * 660 * t)
     stem[1, 5 * SR :] *= 0.5
-    ranges = stretch.sounding_ranges(stem, SR)
-    assert len(ranges) == 2
-    assert ranges[0][0] < SR and 2 * SR < ranges[0][1] < 3 * SR and ranges[1][0] < 5 * SR
-    silent = np.zeros((1, 2, n), dtype=np.float32)
-    out = stretch.stretch_stems(np.stack([stem, silent[0]]), SR, 1.25, 2)
+    silent = np.zeros((2, n), dtype=np.float32)
+    out = stretch.stretch_stems(np.stack([stem, silent]), SR, 1.25, 2)
     assert out.shape == (2, 2, round(n / 1.25))
-    assert not out[1].any()  # a silent stem costs nothing and stays silent
+    assert not out[1].any()  # a silent stem stays silent (and is not stretched)
     assert not out[0, :, round(2.5 * SR / 1.25) : round(4.9 * SR / 1.25)].any()
     for a, b, hz in ((1, 2, 440 * 2 ** (2 / 12)), (5, 6, 660 * 2 ** (2 / 12))):
         seg = out[0, 0, round((a + 0.2) * SR / 1.25) : round((b - 0.2) * SR / 1.25)]
@@ -139,17 +160,16 @@ def test_silent_gaps_are_skipped_and_stay_silent():
         assert np.sqrt(np.mean(seg**2)) == pytest.approx(0.25 / np.sqrt(2), rel=0.05)
 
 
-def test_dual_mono_is_stretched_once_with_the_same_result():
+def test_a_dual_mono_stem_stays_dual_mono():
+    """Both channels of one stereo stretcher share their phases: identical channels stay
+    identical to float rounding (no stereo image appears)."""
     from audio import stretch
 
     x = tone(220.0, 2.0)[0]
     x[:, ::97] += 0.3  # a few clicks
-    fast = stretch.stretch_stems(x[None], SR, 0.9, 3)[0]
-    slow = stretch.stretch_stems(
-        x[None], SR, 0.9, 3, settings=stretch.Settings(mono_when_identical=False)
-    )[0]
-    np.testing.assert_array_equal(fast[0], fast[1])
-    np.testing.assert_allclose(fast, slow, atol=1e-6)
+    for tempo, key in ((0.9, 3), (1.25, 0)):
+        out = stretch.stretch_stems(x[None], SR, tempo, key)[0]
+        np.testing.assert_allclose(out[0], out[1], rtol=0, atol=1e-4)
 
 
 def test_the_result_does_not_depend_on_the_number_of_workers():
@@ -158,7 +178,7 @@ def test_the_result_does_not_depend_on_the_number_of_workers():
 
     rng = np.random.default_rng(3)
     stems = (rng.standard_normal((4, 2, 4 * SR)) * 0.1).astype(np.float32)
-    stems[0, :, SR : 3 * SR] = 0.0  # two sounding ranges
+    stems[0, :, SR : 3 * SR] = 0.0  # a silent gap
     stems[1, 1] = stems[1, 0]  # dual mono
     stems[2] = 0.0  # silent
     runs = [stretch.stretch_stems(stems, SR, 1.25, 2, workers=w) for w in (1, 2, 3)]
@@ -168,3 +188,46 @@ def test_the_result_does_not_depend_on_the_number_of_workers():
     part = stretch.stretch_stems(stems, SR, 1.25, 2, audible, workers=2)
     np.testing.assert_array_equal(part[audible], runs[0][audible])
     assert not part[1].any()
+
+
+@pytest.mark.parametrize(("tempo", "key"), [(1.25, 0), (0.9, 0), (1.0, 3), (0.8, -2)])
+def test_the_vendored_signalsmith_is_the_one_python_stretch_ships(tempo, key):
+    """audio/signalsmith/ is Signalsmith Stretch at the commit python-stretch 0.3.1 builds:
+    driven the way that wheel drives it (whole buffer, its own transposition), the two agree to
+    float rounding (the wheel is built with fast maths, ours with IEEE maths, so not to the bit):
+    measured 77-111 dB apart on tones, spectra within 0.05 dB on noise, where the phase
+    vocoder's choices diverge from the first rounding difference on."""
+    ps = pytest.importorskip("python_stretch")
+    from audio import stretch
+
+    rng = np.random.default_rng(11)
+    t = np.arange(3 * SR) / SR
+    wave = (0.25 * np.sin(2 * np.pi * 330 * t) + 0.1 * np.sin(2 * np.pi * 1250 * t)).astype(
+        np.float32
+    )
+    tones = np.stack([wave, wave])  # C order: the wheel reads the buffer as such
+    noise = (0.2 * rng.standard_normal((2, t.size)) + tones).astype(np.float32)
+    factor = float(np.float32(2.0 ** (key / 12)))
+    ours = stretch.StemStream(SR)
+    tail = 2 * ours.input_latency  # the wheel's flushed tail, which `whole` leaves out
+
+    def both(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        ref_st = ps.Signalsmith.Stretch(1)
+        ref_st.preset(2, SR)
+        ref_st.setTransposeFactor(factor)
+        ref_st.timeFactor = tempo
+        ref = ref_st.process(x)
+        got = ours.whole(x, float(np.float32(tempo)), factor, ref.shape[1])
+        return got[:, :-tail].astype(np.float64), ref[:, :-tail].astype(np.float64)
+
+    got, ref = both(tones)
+    assert 10 * np.log10((ref**2).sum() / ((got - ref) ** 2).sum()) > 60.0
+
+    def spectrum_db(y: np.ndarray) -> np.ndarray:
+        n = y.shape[1] // 4096 * 4096
+        frames = y[0, :n].reshape(-1, 4096) * np.hanning(4096)
+        return 10 * np.log10(np.abs(np.fft.rfft(frames, axis=1)).mean(axis=0) + 1e-9)
+
+    got, ref = both(noise)
+    assert np.abs(spectrum_db(got) - spectrum_db(ref))[:1500].mean() < 0.2
+    ours.close()
