@@ -28,6 +28,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import mido
+import numpy as np
 import pytest
 import rtmidi
 from PySide6.QtCore import Qt
@@ -419,8 +420,7 @@ def send(window: MainWindow, *messages: mido.Message, port: str = DEVICE_PORT) -
     """Messages as rtmidi's callback delivers them (queued), then the GUI reads them."""
     for msg in messages:
         window.midi.receive(port, msg)
-    pump(lambda: not window.midi.queue._items)
-    QApplication.processEvents()
+    pump(lambda: not window.midi.busy)
 
 
 def learn_from_menu(
@@ -599,6 +599,35 @@ def test_a_relative_encoder_turns_a_knob_and_its_reading_can_be_chosen(window):
     before = knob.value()
     send(window, cc(20, 63))  # binary offset: one tick down
     assert knob.value() == pytest.approx(before - 0.01 * 48.0)
+
+
+def test_automation_records_what_the_device_moves(window):
+    """Arm automation from the device (the record button learnt to a pad), play, move the
+    fader on the device: the pass is recorded as a mouse drag's would be."""
+    stem_id, strip, _index = strip_one(window)
+    track = window.studio.track
+    assert pump(lambda: track.ready_at(0) and track.ready_at(48000 * 3), timeout=30)
+    learn_from_menu(window, window.transport.record_button, note(40))
+    learn_from_menu(window, strip.fader, *(cc(7, v) for v in range(1, 9)))
+    send(window, note(40))
+    assert window.transport.record_button.isChecked() and window.studio.automation_armed
+    out = np.zeros((256, 2), dtype=np.float32)
+    window.engine.seek(0.0)
+    window.engine.play()
+    for _ in range(60):
+        window.engine.process(out)  # as the device callback would (no device needed here)
+    send(window, *(cc(7, v) for v in range(127, 79, -4)))  # from above 0 dB down to -18 dB
+    for _ in range(60):
+        window.engine.process(out)
+    window.engine.pause()
+    window._tick()  # the UI timer sees the stop and writes the pass
+    send(window, note(40))  # disarm
+    assert not window.transport.record_button.isChecked()
+    assert (stem_id, "gain_db") in window.studio.automated()
+    name = strip.name.text().removesuffix(" ●")
+    assert undo_text(window) == f"Undo Record {name} fader automation"
+    window.remix_undo.stack.undo()
+    assert (stem_id, "gain_db") not in window.studio.automated()
 
 
 def test_14_bit_and_pitch_bend_faders(window):

@@ -53,6 +53,10 @@ SETTLE_MS = 500
 """Learning a fader or knob ends this long after its last message (or after LEARN_MESSAGES)."""
 SCAN_MS = 2000
 """How often the inputs are looked for (a device plugged in, or unplugged)."""
+APPLY_S = 0.015
+"""Fader and knob moves reach the widgets at most this often (~66 a second, as a mouse drag's
+do): a 14-bit fader sends ~1000 messages a second, and each move the remix takes costs the UI
+thread ~2 ms (document, engine, undo snapshot, draft). Presses are never held back."""
 
 STRIP_PARTS: tuple[tuple[str, str, str, TargetKind], ...] = (
     # (target suffix, StemStrip attribute, label, kind)
@@ -273,6 +277,11 @@ class MidiLearn(QObject):
         self._scan.timeout.connect(self.rescan)
         self._last_move_at = float("-inf")
         self._last_was_press = False
+        # Fader and knob moves read but not applied yet (see APPLY_S), by (device, target, kind).
+        self._held: dict[tuple[str, str, str], tuple[MidiMap, Move]] = {}
+        self._applied_at = float("-inf")
+        self._apply_timer = QTimer(self, singleShot=True)
+        self._apply_timer.timeout.connect(self._apply_held)
         self.menu: QMenu | None = None  # the open context menu (tests trigger its actions)
         self.dialog: QWidget | None = None
         window.trackOpened.connect(lambda _id: self.watch())
@@ -299,6 +308,8 @@ class MidiLearn(QObject):
     def close(self) -> None:
         """Close the inputs (the window closes): rtmidi stops calling back."""
         self._scan.stop()
+        self._apply_timer.stop()
+        self._held.clear()
         self.cancel(quiet=True)
         if self.ports is not None:
             self.ports.close()
@@ -495,10 +506,44 @@ class MidiLearn(QObject):
             by_device.setdefault(device, []).append(msg)
         for device, messages in by_device.items():
             midi_map = self.maps.get(device)
-            if midi_map is not None:
-                self._apply(midi_map, midi_map.read(messages, self._current))
+            if midi_map is None:
+                continue
+            for move in midi_map.read(messages, lambda t, d=device: self._current(t, d)):
+                if move.action in ("set", "step"):
+                    self._hold(device, midi_map, move)
+                else:
+                    self._apply(midi_map, [move])  # a press: at once
+        if self._held and not self._apply_timer.isActive():
+            wait = self._applied_at + APPLY_S - time.monotonic()
+            if wait <= 0:
+                self._apply_held()
+            else:
+                self._apply_timer.start(max(1, round(wait * 1000)))
 
-    def _current(self, target: str) -> float | None:
+    @property
+    def busy(self) -> bool:
+        """Messages or moves still on their way to the widgets (tests wait for none)."""
+        return bool(self.queue._items or self._held)
+
+    def _hold(self, device: str, midi_map: MidiMap, move: Move) -> None:
+        """Keep the last position (or the sum of the ticks) until the next apply."""
+        key = (device, move.target, move.action)
+        held = self._held.get(key)
+        if held is not None and move.action == "step":
+            move = Move(move.target, "step", held[1].value + move.value)
+        self._held[key] = (midi_map, move)
+
+    def _apply_held(self) -> None:
+        held, self._held = self._held, {}
+        self._applied_at = time.monotonic()
+        for midi_map, move in held.values():
+            self._apply(midi_map, [move])
+
+    def _current(self, target: str, device: str | None = None) -> float | None:
+        """Where `target` is, or is about to be (a held move of `device`'s)."""
+        held = self._held.get((device or "", target, "set"))
+        if held is not None:
+            return held[1].value
         control = self.controls.get(target)
         if control is None or not shiboken6.isValid(control.widget):
             return None
