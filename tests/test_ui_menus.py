@@ -261,6 +261,7 @@ def test_every_control_is_reachable_by_keyboard_and_named(qtbot, window):
         window.track_controls.key_reset: "Original key",
         window.submit_button: "Submit remix…",
         window.audio_button: "Audio settings…",
+        window.track_remixes.button: "Remixes of this track",
         window.sign_out: "Sign out",
     }
     unfocusable = [w for w in controls if not w.focusPolicy() & Qt.FocusPolicy.TabFocus]

@@ -52,6 +52,7 @@ from ui.submit import SubmitDialog
 from ui.tasks import TaskRunner
 from ui.timeline import TimelineFeed, TimelineView
 from ui.trackcontrols import TrackControls
+from ui.trackremixes import install_track_remixes
 from ui.transport import TransportBar, format_time
 from ui.transportctl import TransportController
 from ui.undo import RemixUndo
@@ -251,6 +252,8 @@ class MainWindow(QMainWindow):
         # MIDI learn (ui/midilearn.py): right-click a control ▸ Learn MIDI, Mixer ▸ MIDI
         # controllers…; a MIDI move sets the widget as a hand would, so undo and automation see it.
         self.midi = install_midi(self, midi_file, open_inputs=midi_inputs)
+        # Other fans' remixes of the open track, beside the studio (ui/trackremixes.py).
+        self.track_remixes = install_track_remixes(self)
         self.window_state = WindowState(layout_file)
         self._place_window()
         self.refresh_catalog("")

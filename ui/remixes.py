@@ -28,7 +28,15 @@ from PySide6.QtWidgets import (
 )
 
 from app.client import PlatformClient, PlatformError
-from app.contract import Disclosure, RemixInfo, RemixStatus, SplitRole, SplitStatement
+from app.contract import (
+    Disclosure,
+    PlayCount,
+    RemixInfo,
+    RemixStatus,
+    SplitRole,
+    SplitStatement,
+)
+from app.lineage import credit_line
 from app.listening import decode_render
 from app.studio import Studio
 from app.wording import (
@@ -59,6 +67,7 @@ ROLE_LABEL = {
     SplitRole.RIGHTSHOLDER: "Rightsholder",
     SplitRole.CREATOR: "Creator",
     SplitRole.PLATFORM: "Platform",
+    SplitRole.ORIGINAL_REMIXER: "Original remixer",
 }
 AI_LABEL = {
     "vocals": "Vocals",
@@ -78,6 +87,13 @@ def describe(exc: BaseException) -> str:
 def sentence(text: str) -> str:
     """Its first letter capitalised (str.capitalize would lower-case every stem name after it)."""
     return text[:1].upper() + text[1:]
+
+
+def plays_text(plays: int) -> str:
+    """A play count in words: each listener counts once a day (docs/policy.md)."""
+    if plays == 0:
+        return "No plays yet"
+    return "1 play" if plays == 1 else f"{plays:,} plays"
 
 
 def percent(basis_points: int) -> str:
@@ -241,6 +257,11 @@ class DisclosureView(QWidget):
             ("Mix", "\n".join(changes) or "Every stem at its original level"),
             ("Transformations", sentence(" · ".join(transforms))),
             ("Tools", ", ".join(d.tools)),
+            *(
+                [("Inspired by", credit_line(d.inspired_by.title, d.inspired_by.remixer))]
+                if d.inspired_by
+                else []
+            ),
             (
                 "AI involvement",
                 ", ".join(AI_LABEL.get(c, c) for c in d.ai_categories)
@@ -266,6 +287,7 @@ class Listener(QObject):
     One per window, shared by My remixes and the review queue, so only one render plays."""
 
     changed = Signal()
+    played = Signal(object)  # PlayCount: the platform counted (or had counted) a play
 
     def __init__(self, client: PlatformClient, tasks: TaskRunner, studio: Studio) -> None:
         super().__init__()
@@ -327,6 +349,17 @@ class Listener(QObject):
         self.remix_id = remix.id
         self.duration = audio.shape[2] / self.engine.sample_rate
         self.changed.emit()
+        if remix.status == RemixStatus.PUBLISHED:
+            self._count_play(remix.id)
+
+    def _count_play(self, remix_id: str) -> None:
+        """Tell the platform a published remix started playing (it counts a listener once a
+        day); a failure costs one play in the count, never the listening."""
+        client = self.client
+        self.tasks.run(lambda: client.record_play(remix_id), self._counted, lambda _exc: None)
+
+    def _counted(self, count: PlayCount) -> None:
+        self.played.emit(count)
 
     def _failed(self, exc: BaseException) -> None:
         self.loading_id = None
@@ -480,6 +513,7 @@ class RemixDetail(QWidget):
         self.meta.setText(
             f"By {remix.creator} · remix of {source} · "
             f"submitted {remix.created_at.astimezone():%d %b %Y, %H:%M}"
+            + (f" · {plays_text(remix.plays)}" if remix.status == RemixStatus.PUBLISHED else "")
         )
         withdrawn = remix.status in WITHDRAWN
         self.reason.setVisible(withdrawn)
@@ -534,6 +568,10 @@ class RemixRow(QWidget):
         self.track.setObjectName("hint")
         self.chip = StatusChip()
         self.chip.set_status(remix.status)
+        self.plays = QLabel(
+            plays_text(remix.plays) if remix.status == RemixStatus.PUBLISHED else ""
+        )
+        self.plays.setObjectName("hint")
         top = QHBoxLayout()
         top.setSpacing(8)
         top.addWidget(self.title, 1)
@@ -542,6 +580,7 @@ class RemixRow(QWidget):
         line.setSpacing(8)
         line.addWidget(self.chip)
         line.addWidget(self.track, 1)
+        line.addWidget(self.plays)
         rows = QVBoxLayout(self)
         rows.setContentsMargins(8, 6, 8, 6)
         rows.setSpacing(4)

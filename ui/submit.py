@@ -20,8 +20,18 @@ from PySide6.QtWidgets import (
 )
 
 from app.client import PlatformClient, PlatformError
-from app.contract import AIInvolvement, ErrorDetail, RemixDocument, RemixInfo, RemixStatus
+from app.contract import (
+    AIInvolvement,
+    ErrorDetail,
+    RemixCheck,
+    RemixDocument,
+    RemixInfo,
+    RemixStatus,
+    SplitRole,
+)
+from app.lineage import credit_line
 from app.studio import Studio
+from ui.remixes import percent
 from ui.tasks import TaskRunner
 
 FINAL = {
@@ -77,6 +87,14 @@ class SubmitDialog(QDialog):
         form = QFormLayout()
         form.addRow("Title", self.title)
         form.addRow("Description", self.description)
+        # A fork credits the remix it started from (docs/policy.md, "Inspired by"): said here
+        # as the platform will record it, once its check answers.
+        self.credit = QLabel(
+            "Started from another fan's published remix: the platform credits its remixer."
+        )
+        self.credit.setObjectName("credit")
+        self.credit.setWordWrap(True)
+        self.credit.setVisible(doc.inspired_by is not None)
         ai_label = QLabel("Did AI make any part of this remix? (declared with your remix)")
         ai_label.setObjectName("hint")
         ai_label.setWordWrap(True)
@@ -99,6 +117,7 @@ class SubmitDialog(QDialog):
         layout = QVBoxLayout(self)
         layout.setContentsMargins(24, 20, 24, 20)
         layout.addLayout(form)
+        layout.addWidget(self.credit)
         layout.addWidget(ai_label)
         layout.addLayout(ai_grid)
         layout.addSpacing(6)
@@ -112,15 +131,39 @@ class SubmitDialog(QDialog):
         self._poll = QTimer(self, interval=800)
         self._poll.timeout.connect(self._refresh)
         self.problems: list[ErrorDetail] | None = None  # the platform's answer to the check
+        self.check: RemixCheck | None = None
         self._check()
 
     def _check(self) -> None:
         """Ask the platform what it would refuse, before the fan presses Submit (the same rules:
         a stem the artist forbids alone, tempo range, length...)."""
         doc, client = self.studio.document, self.client
-        self.tasks.run(lambda: client.check_remix(doc), self._on_checked, self._on_check_failed)
+        self.tasks.run(lambda: client.preflight(doc), self._on_checked, self._on_check_failed)
 
-    def _on_checked(self, problems: list[ErrorDetail]) -> None:
+    def _show_credit(self, check: RemixCheck) -> None:
+        """Who the remix credits and what they get, from the platform's own answer."""
+        credit = check.inspired_by
+        if credit is None:
+            return
+        text = f"{credit_line(credit.title, credit.remixer)}: credited in the disclosure"
+        share = next(
+            (
+                ln
+                for ln in (check.split.lines if check.split else [])
+                if ln.role == SplitRole.ORIGINAL_REMIXER
+            ),
+            None,
+        )
+        if share is not None:
+            text += f", with {percent(share.basis_points)} of the revenue (from your creator share)"
+        elif check.split is not None:
+            text += " (your own remix, so nobody is paid twice)"
+        self.credit.setText(text + ".")
+
+    def _on_checked(self, check: RemixCheck) -> None:
+        self.check = check
+        self._show_credit(check)
+        problems = check.problems
         self.problems = problems
         if not problems or self.remix is not None or not self.submit_button.isEnabled():
             return  # fine, or already sent (the submission's own answer decides)

@@ -91,6 +91,8 @@ class RemixState:
 def describe(before: RemixState, after: RemixState, names: dict[str, str]) -> str:
     """What a step changed, for the Edit menu ("Bass fader", "Mute Drums", "Tempo", …)."""
     a, b = before.document, after.document
+    if a.inspired_by != b.inspired_by:  # a fork replaced the whole remix (ui/trackremixes.py)
+        return "Remix this remix" if b.inspired_by else "Remix from the track"
     if a.automation != b.automation:
         if not b.automation:
             return "Clear automation"
@@ -281,7 +283,9 @@ class RemixUndo(QObject):
         if studio.document is None or studio.track is None or studio.track is not self._track:
             return  # the remix it belongs to is closed (the stack is about to be cleared)
         current = studio.document
-        doc = state.document.model_copy(update={k: getattr(current, k) for k in NOT_UNDONE})
+        # Undoing a fork gives the whole remix back, its title and declaration too.
+        keep = NOT_UNDONE if state.document.inspired_by == current.inspired_by else set()
+        doc = state.document.model_copy(update={k: getattr(current, k) for k in keep})
         self._applying = True
         try:
             studio.apply_document(doc)
@@ -293,15 +297,16 @@ class RemixUndo(QObject):
                         studio.set_loop(*state.loop)
                     except ValueError:  # no longer fits the piece
                         studio.clear_loop()
-            self._show()
+            self.show_remix()
         finally:
             self._applying = False
         self._state = self._capture()
         self._gesture += 1  # what comes next is a new step, whatever input made it
         self.applied.emit()
 
-    def _show(self) -> None:
-        """The widgets show the studio's remix, quietly (no signal: no new edit)."""
+    def show_remix(self) -> None:
+        """The widgets show the studio's remix, quietly (no signal: no new edit). Also after a
+        whole remix was put in at once (a fork, ui/trackremixes.py)."""
         w, doc = self.window, self.studio.document
         assert doc is not None
         for stem_id, strip in w.mixer.strips.items():
