@@ -118,8 +118,6 @@ class MidiPorts:
 
     def rescan(self) -> bool:
         """Open new ports, close vanished ones; True when the set of open ports changed."""
-        import rtmidi
-
         before = set(self._open)
         system, problem = (self._fixed, "") if self._fixed is not None else find_system()
         if system != self.system:
@@ -128,6 +126,8 @@ class MidiPorts:
         self.problem = problem
         if system is None:
             return before != set(self._open)
+        import rtmidi  # find_system found it
+
         try:
             if self._lister is None:
                 self._lister = rtmidi.MidiIn(rtapi=system.api, name=CLIENT_NAME)

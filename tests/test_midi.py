@@ -346,6 +346,20 @@ def test_a_damaged_mappings_file_loses_only_what_is_damaged(tmp_path: Path):
     MidiStore(None).save({"A": MidiMap([Binding("t", Source.CC, 0, 1)])})  # memory only: no-op
 
 
+def test_ports_parse_what_rtmidi_calls_back_with_and_drop_clock_and_sysex():
+    """The callback rtmidi makes on ALSA, CoreMIDI and Windows (its own thread), called here
+    directly: there is no ALSA sequencer on this machine, and on JACK ports are read by our
+    thread instead (tested with a real port below)."""
+    got: list[tuple[str, mido.Message]] = []
+    ports = MidiPorts(lambda port, msg: got.append((port, msg)))
+    ports._called_back(([0xB2, 7, 100], 0.001), "Pads 20:0")
+    ports._called_back(([0x99, 36, 127], 0.0), "Pads 20:0")
+    ports._called_back(([0xF8], 0.0), "Pads 20:0")  # clock
+    ports._called_back(([0xF0, 0x7E, 0x7F, 0xF7], 0.0), "Pads 20:0")  # sysex
+    ports._called_back(([0xB0, 7], 0.0), "Pads 20:0")  # cut short: not a message
+    assert got == [("Pads 20:0", cc(7, 100, channel=2)), ("Pads 20:0", note(36, 127, channel=9))]
+
+
 # -- the studio -----------------------------------------------------------------------------------
 
 DEVICE_PORT = "Test Controller:Test Controller MIDI 1 20:0"
