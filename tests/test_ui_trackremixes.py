@@ -24,6 +24,7 @@ from audio.engine import Engine
 from tests.platform_helpers import as_demo, doc_for, stem_ids, wait_for_status
 from tests.test_ui_e2e import assert_no_audio
 from tests.test_ui_legibility import assert_none, legibility_problems
+from ui import trackremixes
 from ui.mainwindow import MainWindow
 from ui.mixer import db_to_slider
 from ui.trackremixes import FeedRow
@@ -79,7 +80,7 @@ def isolated(text: str) -> bool:
 
 
 def test_the_remixes_panel_lists_plays_and_forks(
-    qtbot, tasks, themed, feed_platform, published, tmp_path
+    qtbot, tasks, themed, feed_platform, published, tmp_path, monkeypatch
 ):
     client = PlatformClient(feed_platform.url)
     client.login("fan", "encore-demo")
@@ -101,6 +102,17 @@ def test_the_remixes_panel_lists_plays_and_forks(
     assert panel.isVisible() and remixes.action.isChecked()
     older, newer = published["older"]["id"], published["newer"]["id"]
     qtbot.waitUntil(lambda: feed_ids(panel) == [newer, older], timeout=10000)
+    assert not panel.more.isVisible()
+
+    # A page at a time: Show more fetches the next one.
+    monkeypatch.setattr(trackremixes, "PAGE", 1)
+    panel.refresh()
+    qtbot.waitUntil(lambda: feed_ids(panel) == [newer], timeout=10000)
+    assert panel.more.isVisible()
+    qtbot.mouseClick(panel.more, LEFT)
+    qtbot.waitUntil(lambda: feed_ids(panel) == [newer, older], timeout=10000)
+    assert not panel.more.isVisible()
+    monkeypatch.undo()
 
     # Titles and names are shown isolated (a right-to-left title stays in its place).
     rtl = row(panel, newer)
@@ -174,3 +186,10 @@ def test_the_remixes_panel_lists_plays_and_forks(
     assert window.studio.document.stems == before.stems
     window.undo_stack.redo()
     assert window.studio.document.inspired_by == older
+
+    # Closing the panel while one of its remixes plays gives the studio's track back.
+    panel.select(newer)
+    qtbot.mouseClick(panel.listen.button, LEFT)
+    qtbot.waitUntil(lambda: listener.active(newer), timeout=30000)
+    qtbot.mouseClick(remixes.button, LEFT)
+    assert not panel.isVisible() and not window.studio.listening

@@ -438,8 +438,12 @@ class TrackRemixes(QObject):
         self.button.setText(f"Remixes · {count}" if count else "Remixes")
 
     def show_panel(self, on: bool) -> None:
-        """Open (on the catalog's tab, which is the studio's) or close the panel."""
+        """Open (on the catalog's tab, which is the studio's) or close the panel; closing it
+        while one of its remixes plays gives the studio's track back."""
         self.panel.setVisible(on)
+        listener = self.panel.listener
+        if not on and listener.remix_id in self.panel.remixes and self.window.studio.listening:
+            listener.stop()
         if on:
             self.window.sections.show_section("catalog")
             sizes = self.splitter.sizes()
