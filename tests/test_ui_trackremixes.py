@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QListWidget
 
 from app.client import PlatformClient
 from app.contract import FeedSort
@@ -27,6 +28,7 @@ from tests.test_ui_legibility import assert_none, legibility_problems
 from ui import trackremixes
 from ui.mainwindow import MainWindow
 from ui.mixer import db_to_slider
+from ui.remixes import fill_remix_list
 from ui.trackremixes import FeedRow
 
 pytestmark = pytest.mark.ui
@@ -193,3 +195,19 @@ def test_the_remixes_panel_lists_plays_and_forks(
     qtbot.waitUntil(lambda: listener.active(newer), timeout=30000)
     qtbot.mouseClick(remixes.button, LEFT)
     assert not panel.isVisible() and not window.studio.listening
+
+
+def test_the_artists_review_queue_shows_each_remixs_plays(qtbot, feed_platform, published):
+    """The artist's queue (and My remixes) lists plays with the status, from the platform."""
+    artist = PlatformClient(feed_platform.url)
+    artist.login("artist", "encore-demo")
+    queue = artist.review_queue(TRACK)
+    view = QListWidget()
+    qtbot.addWidget(view)
+    fill_remix_list(view, queue, None)
+    shown = {
+        view.item(i).data(Qt.ItemDataRole.UserRole): view.itemWidget(view.item(i)).plays.text()
+        for i in range(view.count())
+    }
+    assert shown[published["older"]["id"]] == "1 play"  # the artist's own listen
+    assert {r.id: r.plays for r in queue}[published["older"]["id"]] == 1
