@@ -4,17 +4,13 @@ The shortcut sheet is read from the window's own menu bar (every action that has
 cannot drift from what the keys really do; the few keys that belong to focused controls rather
 than to actions (arrows on a knob, Tab) are listed after them.
 
-About names the version and the licence of every runtime dependency Encore ships (pyproject's
-`dependencies`), read from the installed packages' metadata: what we redistribute is what the
-user may ask about, and the metadata is the licence the package itself declares.
+About names Encore's own licence (Apache-2.0) and every component it ships with its licence:
+the runtime Python packages, transitively, and the native libraries, from app/licences.py, the
+same report the test command checks (tests/test_licences.py), so what a user is shown is what
+was checked.
 """
 
 from __future__ import annotations
-
-import importlib.metadata as metadata
-import re
-import tomllib
-from pathlib import Path
 
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QKeySequence
@@ -29,8 +25,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-DIST = "encore"
-PYPROJECT = Path(__file__).resolve().parents[1] / "pyproject.toml"
+from app.licences import PROJECT_LICENCE, licence_report, version_of
 
 CONTROL_KEYS: list[tuple[str, str]] = [
     (
@@ -46,58 +41,31 @@ CONTROL_KEYS: list[tuple[str, str]] = [
 """Keys that act on the focused control, not through a menu action."""
 
 
-def _requirement_name(requirement: str) -> str:
-    return re.split(r"[\s<>=!~;\[(]", requirement.strip(), maxsplit=1)[0]
-
-
-def runtime_requirements() -> list[str]:
-    """The names of Encore's runtime dependencies (no extras such as `test`)."""
-    try:
-        required = metadata.requires(DIST) or []
-    except metadata.PackageNotFoundError:  # a source checkout that was never installed
-        with PYPROJECT.open("rb") as f:
-            required = tomllib.load(f)["project"]["dependencies"]
-    return [_requirement_name(r) for r in required if "extra ==" not in r]
-
-
-def licence_of(dist: str) -> str:
-    """The licence a package declares: SPDX `License-Expression`, else a short `License`
-    field, else its trove classifiers; "not declared" when it says nothing."""
-    try:
-        meta = metadata.metadata(dist)
-    except metadata.PackageNotFoundError:
-        return "not installed"
-    if expression := meta.get("License-Expression"):
-        return expression
-    text = (meta.get("License") or "").strip()
-    if text and "\n" not in text and len(text) <= 80:
-        return text
-    classifiers = [
-        c.split(" :: ")[-1] for c in meta.get_all("Classifier") or [] if c.startswith("License ::")
-    ]
-    if classifiers:
-        return ", ".join(classifiers)
-    return text.splitlines()[0][:80] if text else "not declared"
-
-
-def version_of(dist: str) -> str:
-    try:
-        return metadata.version(dist)
-    except metadata.PackageNotFoundError:
-        return "?"
-
-
 def app_version() -> str:
-    try:
-        return metadata.version(DIST)
-    except metadata.PackageNotFoundError:
-        with PYPROJECT.open("rb") as f:
-            return str(tomllib.load(f)["project"]["version"])
+    """The installed version, else (a source checkout never installed) pyproject's."""
+    installed = version_of("encore")
+    return installed if installed != "?" else _source_version()
 
 
-def dependency_licences() -> list[tuple[str, str, str]]:
-    """(package, installed version, licence) for each runtime dependency."""
-    return [(name, version_of(name), licence_of(name)) for name in runtime_requirements()]
+def _source_version() -> str:
+    import tomllib
+    from pathlib import Path
+
+    with (Path(__file__).resolve().parents[1] / "pyproject.toml").open("rb") as f:
+        return str(tomllib.load(f)["project"]["version"])
+
+
+def dependency_licences() -> list[tuple[str, str, str, str]]:
+    """(component, version, licence, how it ships) for everything Encore ships."""
+    return [
+        (
+            r.component.name,
+            r.component.version,
+            r.component.licence,
+            "Python package" if r.component.via == "python" else r.component.via,
+        )
+        for r in licence_report()
+    ]
 
 
 def menu_shortcuts(bar: QMenuBar) -> list[tuple[str, str, str]]:
@@ -185,18 +153,18 @@ def about_dialog(parent: QWidget | None = None) -> QDialog:
     layout.addWidget(title)
     text = QLabel(
         "The Superfan remix studio: remix an artist's licensed stems and publish the remix "
-        "inside the platform, credited and paid.\n\nEncore ships these packages, each under "
-        "its own licence:"
+        f"inside the platform, credited and paid.\n\nEncore is licensed under {PROJECT_LICENCE} "
+        "(the LICENSE and NOTICE files). It ships these components, each under its own licence:"
     )
     text.setWordWrap(True)
     layout.addWidget(text)
-    tree = _tree(["Package", "Version", "Licence"])
-    tree.setAccessibleName("Packages and licences")
+    tree = _tree(["Component", "Version", "Licence", "Shipped as"])
+    tree.setAccessibleName("Components and licences")
     for row in dependency_licences():
         QTreeWidgetItem(tree, list(row))
-    for column in range(3):
+    for column in range(4):
         tree.resizeColumnToContents(column)
     layout.addWidget(tree)
     _close_button(dialog, layout)
-    dialog.resize(640, 520)
+    dialog.resize(760, 560)
     return dialog
