@@ -39,6 +39,7 @@ class _ReadyServer(uvicorn.Server):
 
 
 def _settings(args: argparse.Namespace, demo: bool) -> Settings:
+    storage = {"storage_dir": Path(args.storage_dir).expanduser()} if args.storage_dir else {}
     return Settings(
         data_dir=Path(args.data_dir).expanduser(),
         database_url=args.database_url,
@@ -46,6 +47,8 @@ def _settings(args: argparse.Namespace, demo: bool) -> Settings:
         demo=demo,
         daily_quota=getattr(args, "daily_quota", DEFAULT_DAILY_QUOTA),
         platform_share_bp=getattr(args, "platform_share_bp", DEFAULT_PLATFORM_SHARE_BP),
+        run_worker=not getattr(args, "no_worker", False),
+        **storage,
     )
 
 
@@ -53,6 +56,13 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from server.main import create_app
 
     settings = _settings(args, demo=args.demo)
+    if settings.is_sqlite and not settings.run_worker:
+        print(
+            "--no-worker needs a PostgreSQL database (--database-url): on SQLite this process "
+            "is the only one that can render.",
+            file=sys.stderr,
+        )
+        return 2
     # Bind ourselves so that --port 0 can report the port the OS actually chose.
     family = socket.AF_INET6 if ":" in args.host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM)
@@ -91,6 +101,13 @@ def _exit_when_stdin_closes(server: uvicorn.Server) -> None:
     threading.Thread(target=watch, name="parent-watch", daemon=True).start()
 
 
+def cmd_worker(args: argparse.Namespace) -> int:
+    from server.worker import run_worker
+
+    logging.getLogger("encore").setLevel(logging.INFO)
+    return run_worker(_settings(args, demo=False))
+
+
 def cmd_seed_demo(args: argparse.Namespace) -> int:
     from server.db import init_db, make_engine, make_sessionmaker
     from server.demo import seed_demo
@@ -100,7 +117,7 @@ def cmd_seed_demo(args: argparse.Namespace) -> int:
     engine = make_engine(settings.db_url)
     init_db(engine)
     with make_sessionmaker(engine)() as db:
-        seed_demo(db, Storage(settings.data_dir), settings.demo_cache)
+        seed_demo(db, Storage(settings.storage_root), settings.demo_cache)
     print(f"Demo accounts and catalog are ready in {settings.data_dir}.")
     return 0
 
@@ -165,7 +182,7 @@ def cmd_render(args: argparse.Namespace) -> int:
             )
             return 2
         policy = RightsPolicy.model_validate(track.policy or {})
-        problems = check_document(doc, track, policy, Storage(settings.data_dir))
+        problems = check_document(doc, track, policy, Storage(settings.storage_root))
         for problem in problems:
             print(f"policy: {problem.code}: {problem.message}", file=sys.stderr)
         if problems and not args.ignore_policy:
@@ -173,7 +190,7 @@ def cmd_render(args: argparse.Namespace) -> int:
             return 3
         out = Path(args.out).expanduser().resolve()
         loudness = render_to_file(
-            doc, track, Storage(settings.data_dir), out, normalised=not args.no_normalise
+            doc, track, Storage(settings.storage_root), out, normalised=not args.no_normalise
         )
     print(
         f"Rendered {out}: {loudness.measured_lufs:.1f} LUFS -> {loudness.output_lufs:.1f} LUFS, "
@@ -192,6 +209,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     common.add_argument(
         "--database-url", default=None, help="SQLAlchemy URL; default SQLite in the data dir"
+    )
+    common.add_argument(
+        "--storage-dir",
+        default=None,
+        help="stems, renders and the platform secret, shared by every API and worker process "
+        "(a network mount when they run on several machines; default: the data dir, or "
+        "$ENCORE_STORAGE_DIR)",
     )
     sub = parser.add_subparsers(dest="command", required=True)
 
@@ -221,7 +245,19 @@ def build_parser() -> argparse.ArgumentParser:
         default=DEFAULT_PLATFORM_SHARE_BP,
         help="the platform's share of remix revenue in basis points (default: %(default)s)",
     )
+    serve.add_argument(
+        "--no-worker",
+        action="store_true",
+        help="render nothing here: `encore-platform worker` processes render (PostgreSQL only)",
+    )
     serve.set_defaults(func=cmd_serve)
+
+    worker = sub.add_parser(
+        "worker",
+        parents=[common],
+        help="render submitted remixes from the shared queue (PostgreSQL; run any number)",
+    )
+    worker.set_defaults(func=cmd_worker)
 
     seed = sub.add_parser("seed-demo", parents=[common], help="seed demo accounts and music")
     seed.set_defaults(func=cmd_seed_demo)

@@ -41,10 +41,37 @@ DELIVERY_TRACKS_ENV = "ENCORE_DELIVERY_TRACKS_PER_HOUR"
 DEFAULT_DELIVERY_TRACKS = 30  # different tracks' stems one account streams per hour
 DEFAULT_HASH_WAIT = 10.0  # seconds a sign-in waits for a hashing slot before a 503
 
+# Renders (server/queue.py, server/worker.py, server/render_limits.py). Operators tune them
+# through the environment; every worker and API process of one platform should agree.
+RENDER_ATTEMPTS_ENV = "ENCORE_RENDER_ATTEMPTS"
+DEFAULT_RENDER_ATTEMPTS = 3  # tries of one remix (a crashed worker counts) before a rejection
+RENDERS_PER_USER_ENV = "ENCORE_RENDERS_PER_USER"
+DEFAULT_RENDERS_PER_USER = 1  # one fan's renders running at once, however many workers
+MAX_RENDER_SECONDS_ENV = "ENCORE_MAX_RENDER_SECONDS"
+DEFAULT_MAX_RENDER_SECONDS = 900.0  # a rendered remix lasts at most 15 minutes
+MAX_RENDER_MB_ENV = "ENCORE_MAX_RENDER_MB"
+DEFAULT_MAX_RENDER_MB = 4096.0  # one render's memory over an idle worker (render_limits.py)
+WORKER_STALLED_ENV = "ENCORE_WORKER_STALLED_AFTER"
+DEFAULT_WORKER_STALLED_AFTER = 30.0  # seconds without a heartbeat: the worker is dead
+STORAGE_DIR_ENV = "ENCORE_STORAGE_DIR"
+
 
 def _env_int(name: str, default: int) -> int:
     value = os.environ.get(name, "").strip()
     return int(value) if value.isascii() and value.isdigit() else default
+
+
+def env_float(name: str, default: float) -> float:
+    try:
+        value = float(os.environ.get(name, ""))
+    except ValueError:
+        return default
+    return value if value > 0 else default
+
+
+def _env_path(name: str) -> Path | None:
+    value = os.environ.get(name, "").strip()
+    return Path(value).expanduser() if value else None
 
 
 def default_hash_slots() -> int:
@@ -94,6 +121,18 @@ class Settings:
     delivery_tracks_per_hour: int = field(
         default_factory=lambda: _env_int(DELIVERY_TRACKS_ENV, DEFAULT_DELIVERY_TRACKS)
     )
+    # Stems and renders (server/storage.py): the data dir unless every process of a platform
+    # spread over several machines shares another directory (a network mount).
+    storage_dir: Path | None = field(default_factory=lambda: _env_path(STORAGE_DIR_ENV))
+    render_attempts: int = field(
+        default_factory=lambda: max(1, _env_int(RENDER_ATTEMPTS_ENV, DEFAULT_RENDER_ATTEMPTS))
+    )
+    renders_per_user: int = field(
+        default_factory=lambda: max(1, _env_int(RENDERS_PER_USER_ENV, DEFAULT_RENDERS_PER_USER))
+    )
+    worker_stalled_after: float = field(
+        default_factory=lambda: env_float(WORKER_STALLED_ENV, DEFAULT_WORKER_STALLED_AFTER)
+    )
 
     @property
     def db_url(self) -> str:
@@ -101,6 +140,16 @@ class Settings:
         if self.database_url:
             return self.database_url
         return f"sqlite:///{(self.data_dir / 'platform.sqlite3').resolve()}"
+
+    @property
+    def storage_root(self) -> Path:
+        """Where stems, renders and the platform secret live (shared by every process)."""
+        return self.storage_dir if self.storage_dir is not None else self.data_dir
+
+    @property
+    def is_sqlite(self) -> bool:
+        """SQLite: one process renders in a thread; otherwise a queue that workers share."""
+        return self.db_url.startswith("sqlite")
 
     @property
     def demo_cache(self) -> Path:

@@ -198,6 +198,12 @@ class Remix(Base):
     split: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
     disclosure: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
     loudness_lufs: Mapped[float | None] = mapped_column(Float, nullable=True)
+    # The render queue's bookkeeping (server/worker.py): tries so far (a worker that died
+    # mid-render counts, so a remix that kills its renderer cannot crash-loop the platform),
+    # which worker holds the current try (host:pid:token) and since when.
+    render_attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    render_worker: Mapped[str | None] = mapped_column(String(120), nullable=True)
+    render_started_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     # The near-duplicate check's inputs (server/antispam.py), so it compares a few numbers of
     # the remixes that share this shape instead of re-validating every live document.
     shape_hash: Mapped[str | None] = mapped_column(String(64), nullable=True, index=True)

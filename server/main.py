@@ -18,7 +18,7 @@ from server.demo import seed_demo
 from server.disclosure import encore_version
 from server.errors import ApiError, install_error_handlers
 from server.limits import BodySizeLimit
-from server.pipeline import RemixPipeline
+from server.queue import ensure_queue_schema, make_render_queue
 from server.routes import artist, auth, feed, me, remixes, tracks
 from server.secrets_store import load_or_create_secret
 from server.security import HashGate
@@ -32,12 +32,14 @@ def create_app(settings: Settings) -> FastAPI:
     make_private_dir(settings.data_dir)  # before the database file is made in it
     engine = make_engine(settings.db_url, settings.max_in_flight)
     sessions = make_sessionmaker(engine)
-    storage = Storage(settings.data_dir)
-    pipeline = RemixPipeline(sessions, storage)
+    storage = Storage(settings.storage_root)
+    pipeline = make_render_queue(settings, sessions, storage)  # server/queue.py
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         init_db(engine)
+        if not settings.is_sqlite:
+            ensure_queue_schema(engine)
         if settings.demo:
             with sessions() as db:
                 seed_demo(db, storage, settings.demo_cache)
@@ -59,7 +61,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.state.sessions = sessions
     app.state.storage = storage
     app.state.pipeline = pipeline
-    app.state.secret = load_or_create_secret(settings.data_dir)
+    app.state.secret = load_or_create_secret(settings.storage_root)  # one for every process
     app.state.delivery = DeliveryLimiter(settings.delivery_tracks_per_hour)
     app.state.signin_throttle = SignInThrottle(
         settings.signin_account_failures, settings.signin_address_failures, settings.signin_window

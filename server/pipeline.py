@@ -1,8 +1,9 @@
-"""Submission processing: validate a remix document against its track, then render and publish.
+"""Submission processing: validate a remix document against its track, and render it.
 
-Validation runs in the request (so the fan hears at once what to change); rendering runs on one
-background worker thread, because it is CPU-bound and the machine may be small. The worker picks
-up unfinished remixes at startup, so a crash mid-render only delays them.
+Validation runs in the request (so the fan hears at once what to change), including the bounds
+on what a render may cost (server/render_limits.py). Rendering is CPU-bound and runs off the
+request: a job on the render queue (server/queue.py), done by a worker (server/worker.py) in
+the API process itself on the embedded platform or in worker processes on any machines.
 """
 
 from __future__ import annotations
@@ -13,7 +14,6 @@ import json
 import logging
 import math
 import os
-import queue
 import threading
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
@@ -22,8 +22,6 @@ from typing import Any
 
 import numpy as np
 import soundfile as sf
-from sqlalchemy import select
-from sqlalchemy.orm import Session, sessionmaker
 
 from app.contract import RemixDocument, RemixStatus, RightsPolicy, StemSettings
 from app.remix import (
@@ -34,9 +32,10 @@ from app.remix import (
     document_arrays,
 )
 from app.wording import format_seconds, param_label
-from server.db import Remix, Track
+from server.db import Track
 from server.isolation import ALONE_MARGIN_DB, PROFILES, Exposure, exposure
 from server.loudness import Loudness, measure
+from server.render_limits import RenderLimits, cost_problem
 from server.storage import Storage
 
 log = logging.getLogger("encore.platform.pipeline")
@@ -87,12 +86,19 @@ def _stem_name(track: Track, stem_id: str) -> str:
 
 
 def check_document(
-    doc: RemixDocument, track: Track, policy: RightsPolicy, storage: Storage
+    doc: RemixDocument,
+    track: Track,
+    policy: RightsPolicy,
+    storage: Storage,
+    limits: RenderLimits | None = None,
 ) -> list[Violation]:
-    """Every way `doc` breaks the track's facts or the artist's policy (empty when it is fine).
+    """Every way `doc` breaks the track's facts, the artist's policy or the platform's render
+    bounds (empty when it is fine).
 
     `storage` holds the stems: whether a solo-forbidden stem is heard alone is judged on their
-    sound (server.isolation), once the document's other facts are in order."""
+    sound (server.isolation), once the document's other facts are in order. `limits` bound the
+    render's length and memory (the platform's defaults when None), so a remix that would cost
+    too much is refused at submission, never queued."""
     problems: list[Violation] = []
     if doc.track_version != track.version:
         problems.append(
@@ -221,6 +227,10 @@ def check_document(
         problem = transformation_problem(doc, usable, audible, policy)
         if problem is not None:
             problems.append(problem)
+    if arrangement is None:
+        costly = cost_problem(doc, track, policy, limits or RenderLimits())
+        if costly is not None:
+            problems.append(Violation(*costly))
     return problems
 
 
@@ -407,7 +417,9 @@ def write_flac(
     A chunk at a time, so the render is never copied whole: this thread gains and clips the
     next chunk while a helper thread encodes the last one (libsndfile runs without the GIL)."""
     target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_name(target.stem + ".tmp.flac")
+    # Named for this process and thread: two workers that render the same remix (one presumed
+    # dead, still running) never write into each other's file.
+    tmp = target.with_name(f"{target.stem}.{os.getpid()}-{threading.get_ident()}.tmp.flac")
     data = mix[:, None] if mix.ndim == 1 else mix
     n_frames, channels = data.shape
     scale = None if gain is None else np.float32(gain)
@@ -436,92 +448,3 @@ def write_flac(
         tmp.unlink(missing_ok=True)
         raise
     os.replace(tmp, target)
-
-
-def _set_status(db: Session, remix: Remix, status: RemixStatus, reason: str | None = None) -> None:
-    remix.status = status.value
-    remix.reason = reason
-    db.commit()
-
-
-def process_remix(remix_id: str, sessions: sessionmaker, storage: Storage) -> str:
-    """Render one remix and publish it (or hold it for approval, or reject it). Returns the status.
-
-    Synchronous so tests and maintenance scripts can call it directly; the worker calls it too.
-    """
-    with sessions() as db:
-        remix = db.get(Remix, remix_id)
-        if remix is None:
-            raise LookupError(f"no remix {remix_id}")
-        if remix.status not in UNFINISHED:
-            return remix.status
-        _set_status(db, remix, RemixStatus.RENDERING)
-        track = db.scalar(select(Track).where(Track.id == remix.track_id))
-        assert track is not None
-        try:
-            doc = RemixDocument.model_validate(remix.document)
-            policy = RightsPolicy.model_validate(track.policy or {})
-            problems = check_document(doc, track, policy, storage)
-            if problems:  # the policy may have changed since submission
-                reason = "; ".join(p.message.rstrip(".") for p in problems)
-                _set_status(
-                    db,
-                    remix,
-                    RemixStatus.REJECTED,
-                    f"The track's policy changed after you submitted: {reason}.",
-                )
-                return remix.status
-            relpath = storage.render_relpath(remix.id)
-            loudness = render_to_file(doc, track, storage, storage.path(relpath))
-        except Exception as exc:
-            log.exception("Rendering remix %s failed", remix_id)
-            db.rollback()
-            _set_status(
-                db, remix, RemixStatus.REJECTED, f"The platform could not render this remix: {exc}"
-            )
-            return remix.status
-        remix.render_path = relpath
-        remix.loudness_lufs = loudness.output_lufs if math.isfinite(loudness.output_lufs) else None
-        final = RemixStatus.PENDING_APPROVAL if policy.requires_approval else RemixStatus.PUBLISHED
-        _set_status(db, remix, final)
-        return remix.status
-
-
-class RemixPipeline:
-    """One worker thread draining a queue of remix ids."""
-
-    def __init__(self, sessions: sessionmaker, storage: Storage) -> None:
-        self.sessions = sessions
-        self.storage = storage
-        self._queue: queue.Queue[str | None] = queue.Queue()
-        self._thread: threading.Thread | None = None
-
-    def process_remix(self, remix_id: str) -> str:
-        return process_remix(remix_id, self.sessions, self.storage)
-
-    def submit(self, remix_id: str) -> None:
-        self._queue.put(remix_id)
-
-    def start(self) -> None:
-        """Start the worker and queue whatever an earlier run left unfinished."""
-        with self.sessions() as db:
-            pending = db.scalars(
-                select(Remix.id).where(Remix.status.in_(UNFINISHED)).order_by(Remix.created_at)
-            ).all()
-        for remix_id in pending:
-            self.submit(remix_id)
-        self._thread = threading.Thread(target=self._run, name="remix-render", daemon=True)
-        self._thread.start()
-
-    def stop(self, timeout: float = 5.0) -> None:
-        if self._thread is not None:
-            self._queue.put(None)
-            self._thread.join(timeout)
-            self._thread = None
-
-    def _run(self) -> None:
-        while (remix_id := self._queue.get()) is not None:
-            try:
-                self.process_remix(remix_id)
-            except Exception:
-                log.exception("Remix worker failed on %s", remix_id)

@@ -40,7 +40,15 @@ def _safe(name: str) -> str:
 
 
 class Storage:
-    """Layout: `stems/<track_id>/<stem_id>.flac` and `renders/<remix_id>.flac`."""
+    """Where the platform keeps audio: the one interface every API and worker process reads
+    stems and writes renders through. Layout: `stems/<track_id>/<stem_id>.flac` and
+    `renders/<remix_id>.flac`, plus the platform secret.
+
+    This backend is a directory: the data dir of a one-process platform, or a directory every
+    process of a scaled-out platform mounts at its own path (NFS, CephFS...; `--storage-dir`).
+    What a shared backend must give, and this one relies on: a file renamed into place
+    (`os.replace`) appears whole to every reader, never half-written.
+    """
 
     def __init__(self, data_dir: Path) -> None:
         self.root = make_private_dir(data_dir).resolve()

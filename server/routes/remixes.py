@@ -269,6 +269,7 @@ def submit_remix(
     )
     db.add(remix)
     try:
+        request.app.state.pipeline.enqueue(db, remix)  # its render job commits with it
         db.commit()
     except IntegrityError:
         # A concurrent request won the race. With the same key this is its retry: answer as the
@@ -279,7 +280,6 @@ def submit_remix(
             return _replay(existing, doc_hash, response)
         _attribution(db, user, doc, track, settings)  # raises 409 duplicate_remix naming it
         raise
-    request.app.state.pipeline.submit(remix.id)
     created = db.scalar(_remix_query().where(Remix.id == remix.id))
     assert created is not None
     return remix_info(created)
