@@ -14,14 +14,10 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import ctypes
-import gc
 import hashlib
 import json
-import os
 import shutil
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -55,7 +51,6 @@ START_OFFSET_S = 24.0
 AUDIBLE = 1e-4  # output peak above this counts as sound (-80 dBFS)
 BLOCKSIZE = 256  # what `encore` opens its output stream with by default
 TIMEOUT_S = 30.0
-APP_PLAY_SECONDS = 5.0
 FAN = ("fan", "encore-demo")
 TARGETS = {"first_sound_ms": 250.0, "seekable_ms": 1500.0, "rss_mb": 350.0}
 
@@ -63,16 +58,6 @@ TARGETS = {"first_sound_ms": 250.0, "seekable_ms": 1500.0, "rss_mb": 350.0}
 def log(quiet: bool, message: str) -> None:
     if not quiet:
         print(message, file=sys.stderr, flush=True)
-
-
-def proc_status_mb(pid: int | str = "self") -> dict[str, float]:
-    """VmRSS / VmHWM of a process, in MB (the kernel's figures, not an estimate)."""
-    out: dict[str, float] = {}
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        key, _, value = line.partition(":")
-        if key in ("VmRSS", "VmHWM"):
-            out[key] = round(int(value.split()[0]) / 1024, 1)
-    return out
 
 
 # -- the catalog ---------------------------------------------------------------------------------
@@ -332,124 +317,14 @@ def _r(value: Any) -> Any:
 # -- the real app's memory -----------------------------------------------------------------------
 
 
-def rss_by_mapping_kb() -> dict[str, int]:
-    """RSS by mapping (anonymous memory vs each shared library or shm segment), in kB."""
-    by_name: dict[str, int] = {}
-    name = "[anon]"
-    for line in Path("/proc/self/smaps").read_text().splitlines():
-        head = line.split()
-        if head and "-" in head[0] and len(head) >= 5 and not head[0].endswith(":"):
-            name = Path(head[5]).name if len(head) > 5 and head[5].startswith("/") else "[anon]"
-        elif head and head[0] == "Rss:":
-            by_name[name] = by_name.get(name, 0) + int(head[1])
-    return by_name
-
-
-def smaps_top(n: int = 5) -> dict[str, float]:
-    """The biggest mappings by RSS, in MB: where the megabytes live."""
-    top = sorted(rss_by_mapping_kb().items(), key=lambda kv: -kv[1])[:n]
-    return {k: round(v / 1024, 1) for k, v in top}
-
-
-def jack_shm_mb() -> float:
-    """JACK's shared-memory segments mapped by libjack: counted in RSS, but shared with jackd
-    and only there because the device is JACK (an ALSA or PulseAudio device has none)."""
-    kb = sum(v for k, v in rss_by_mapping_kb().items() if k.startswith("jack-"))
-    return round(kb / 1024, 1)
-
-
-def heap_trimmed_mb() -> float:
-    """RSS after returning freed heap to the OS: how much of RSS is allocator slack."""
-    gc.collect()
-    with contextlib.suppress(OSError, AttributeError):
-        ctypes.CDLL("libc.so.6").malloc_trim(0)
-    return proc_status_mb()["VmRSS"]
-
-
-def app_child(url: str, track_id: str, work: Path) -> None:
-    """Child process: the real MainWindow (offscreen) with a real Engine on the JACK device,
-    signed in as the fan; open the track as a click does, play, and print its own memory.
-
-    It imports what `ui.main` imports and nothing of the harness's own (no scipy-heavy demo
-    composer), so its RSS is the app's."""
-    from PySide6.QtCore import QCoreApplication
-    from PySide6.QtWidgets import QApplication
-
-    from app.drafts import DraftStore
-    from audio.output import AudioOutput
-    from ui.main import load_theme
-    from ui.mainwindow import MainWindow
-    from ui.tasks import TaskRunner
-
-    rss = {"imported": proc_status_mb()["VmRSS"]}
-    app = QApplication(sys.argv[:1])
-    app.setStyleSheet(load_theme())
-    client = PlatformClient(url)
-    client.login(*FAN)
-    engine = Engine()
-    output = AudioOutput(engine)  # as `ui.main.main` opens the device (and sets the GIL interval)
-    problem = output.open(os.environ["BENCH_DEVICE"], BLOCKSIZE)
-    if problem is not None:
-        raise RuntimeError(problem)
-    tasks = TaskRunner(app)
-    window = MainWindow(client, engine, tasks, DraftStore(work / "drafts"), work / "cache")
-    window.show()
-
-    def pump(seconds: float, until=lambda: False) -> bool:
-        end = time.monotonic() + seconds
-        while time.monotonic() < end:
-            if until():
-                return True
-            QCoreApplication.processEvents()
-            time.sleep(0.01)
-        return until()
-
-    pump(TIMEOUT_S, lambda: window.catalog.list.count() > 0)
-    pump(1.0)  # let the window settle: first paints, styles, fonts
-    rss["baseline"] = proc_status_mb()["VmRSS"]
-    top_baseline = smaps_top()
-    t0 = time.monotonic()
-    window.catalog.trackActivated.emit(track_id)  # what a click in the catalog emits
-    pump(TIMEOUT_S, lambda: window.studio.track is not None)
-    window.toggle_play()  # the play button
-    rss["opened"] = proc_status_mb()["VmRSS"]
-    pump(TIMEOUT_S, lambda: window.studio.track.seekable)
-    seekable_s = time.monotonic() - t0
-    pump(max(0.0, APP_PLAY_SECONDS - seekable_s))
-    playing = proc_status_mb()
-    track = window.studio.track
-    result = {
-        "rss_mb_imported": rss["imported"],
-        "rss_mb_baseline": rss["baseline"],
-        "rss_mb_opened": rss["opened"],
-        "rss_mb": playing["VmRSS"],
-        "hwm_mb": playing["VmHWM"],
-        "jack_shm_mb": jack_shm_mb(),
-        "rss_mb_without_jack_shm": round(playing["VmRSS"] - jack_shm_mb(), 1),
-        "rss_by_mapping_mb": smaps_top(),
-        "rss_by_mapping_mb_baseline": top_baseline,
-        "rss_mb_after_malloc_trim": heap_trimmed_mb(),
-        "chunk_pool_mb": round(track.source.nbytes / 2**20, 1),
-        "seekable_s": round(seekable_s, 2),
-        "played_s": round(engine.position_seconds, 2),
-        "missing_frames": engine.missing_frames,
-        "callback_errors": engine.callback_errors,
-        "banner": window.banner.text() if window.banner.isVisible() else None,
-    }
-    window.close()
-    output.close()
-    print(json.dumps(result), flush=True)
-
-
 def bench_app_memory(url: str, device: int, work: Path) -> dict:
-    """Run `app_child` in a fresh interpreter: RSS must be the app's, not this harness's."""
-    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen", "BENCH_DEVICE": str(device)}
-    cmd = [sys.executable, __file__, "--app-child", url, RSS_TRACK[0], str(work / "app")]
-    done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=120, check=False)
-    lines = [ln for ln in done.stdout.splitlines() if ln.startswith("{")]
-    if done.returncode != 0 or not lines:
-        raise RuntimeError(f"app child failed ({done.returncode}):\n{done.stderr[-3000:]}")
-    return {"track": {"stems": N_STEMS, "seconds": RSS_TRACK[1]}, **json.loads(lines[-1])}
+    """The real `encore` on this platform, in a fresh interpreter that imports what the app
+    imports in the app's order (benchmarks/memory.py): its RSS with the 5-minute track playing,
+    with and without JACK's shared segment."""
+    from benchmarks.memory import TRACK, measure_app
+
+    assert TRACK == RSS_TRACK
+    return measure_app(url, device, work)
 
 
 # -- main ----------------------------------------------------------------------------------------
@@ -501,14 +376,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=5, help="cold opens to time (default 5)")
     parser.add_argument("--json-only", action="store_true", help="no progress on stderr")
-    parser.add_argument(
-        "--app-child", nargs=3, metavar=("URL", "TRACK", "DIR"), help=argparse.SUPPRESS
-    )
     args = parser.parse_args()
-    if args.app_child:
-        url, track_id, directory = args.app_child
-        app_child(url, track_id, Path(directory))
-        return
     print(json.dumps(run(args.repeat, args.json_only)), flush=True)
 
 
