@@ -24,7 +24,7 @@ class MixArrays:
     master_gain_db: float
     strip: np.ndarray | None = None  # float64 (S, dsp.N_STRIP): EQ, HP/LP, sends
     bus: np.ndarray | None = None  # float64 (dsp.N_BUS,): reverb, delay, tempo
-    tempo_ratio: float = 1.0  # Rubber Band tempo (key kept), audio.stretch
+    tempo_ratio: float = 1.0  # tempo, key kept (audio.stretch)
     key_shift: int = 0  # semitones
     automation: tuple = ()  # audio.automation.LaneSpec per lane, see automation_lanes
 

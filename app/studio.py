@@ -400,8 +400,9 @@ class Studio:
     def set_tempo_ratio(self, ratio: float) -> None:
         """Tempo with key lock (1.25 = 25 % faster), within the track's rights policy.
 
-        Heard live at once (audio.livestretch, Rubber Band R2 ahead of the playhead); the
-        submitted render applies it with R3 (audio.stretch). The tempo-synced delay follows."""
+        Heard live at once (audio.livestretch, ahead of the playhead); the submitted render
+        applies it with the same stretcher and settings (audio.stretch). The tempo-synced delay
+        follows."""
         assert self.document is not None and self.track is not None
         policy = self.track.detail.policy
         if not policy.tempo_ratio_min <= ratio <= policy.tempo_ratio_max:
@@ -588,7 +589,7 @@ class Studio:
         return 0.0 if st is None else st.late_frames / self.engine.sample_rate
 
     def _push_stretch(self) -> None:
-        """Document -> engine for tempo and key (live R2 stretch; 1 / 0 is the plain engine)."""
+        """Document -> engine for tempo and key (live stretch; 1 / 0 is the plain engine)."""
         assert self.document is not None
         self.engine.set_stretch(self.document.tempo_ratio, self.document.key_shift)
 

@@ -173,7 +173,7 @@ def bench_tempo(n_stems: int, block: int, seconds: float, ratio: float, key: int
 
 def bench_offline(tempo_ratio: float = 1.0, key_shift: int = 0) -> dict:
     """`render_mix` of 8 stems x 60 s, full strip, as a render runs it (helper thread on, block
-    raised to audio.offline.OFFLINE_BLOCK), optionally with tempo/key (Rubber Band R3 on every
+    raised to audio.offline.OFFLINE_BLOCK), optionally with tempo/key (audio.stretch on every
     stem first; these noise stems have no silence, the stretcher's worst case). Wall time is the
     figure; CPU time (all threads) and the load average are reported because the VM is shared."""
     seconds = 60.0

@@ -2,7 +2,7 @@
 
 Tempo is a ratio (1.25 = 25 % faster, key kept) shown as the resulting BPM; key shift is in
 semitones, shown with the resulting key ("A minor → B minor"). Both are heard live (the engine's
-R2 stretcher) and land in the remix document through `Studio` (drafts autosave).
+stretcher, the render's own) and land in the remix document through `Studio` (drafts autosave).
 """
 
 from __future__ import annotations
