@@ -49,8 +49,20 @@ ALLOWED: dict[str, str] = {
     "MPL-2.0": "file-level copyleft: shipped unmodified",
     "LGPL-2.1": "dynamically linked, replaceable by the user",
     "LGPL-3.0": "dynamically linked, replaceable by the user",
+    "PostgreSQL": "permissive",
+    "OLDAP-2.8": "permissive (OpenLDAP)",
+    "BSD-Attribution-HPND-disclaimer": "permissive (Cyrus SASL)",
+    "Unicode-3.0": "permissive (Unicode, ICU)",
+    "FTL": "permissive (FreeType)",
+    "Libpng": "permissive",
 }
 """Licence (SPDX id, without -only / -or-later) -> why shipping it is fine."""
+
+EXCEPTIONS: dict[str, str] = {
+    "LLVM-exception": "Apache-2.0 with LLVM's exception: no attribution needed in binaries",
+    "GCC-exception-3.1": "GCC runtime library exception: linking it does not extend the GPL",
+}
+"""Licence exceptions (`X WITH exception`) that make a licence fine to ship whatever X is."""
 
 _NAMES: dict[str, str] = {
     "mit license": "MIT",
@@ -97,9 +109,38 @@ NATIVE: list[Component] = [
     Component("libsndfile", "system", "LGPL-2.1-or-later", "soundfile (audio files)"),
     Component("libFLAC", "system", "BSD-3-Clause", "app/flacdec.py (stem decoding)"),
     Component("LLVM", "with llvmlite", "Apache-2.0 WITH LLVM-exception", "numba (DSP kernels)"),
+    Component("OpenBLAS", "in numpy's and scipy's wheels", "BSD-3-Clause", "numpy, scipy"),
+    Component(
+        "libgfortran, libquadmath",
+        "in numpy's and scipy's wheels",
+        "GPL-3.0-or-later WITH GCC-exception-3.1 AND LGPL-2.1-or-later",
+        "numpy, scipy (runtime of their Fortran parts)",
+    ),
+    Component("libpq", "in psycopg-binary's wheel", "PostgreSQL", "psycopg (PostgreSQL client)"),
+    Component("OpenSSL 3", "in psycopg-binary's wheel", "Apache-2.0", "psycopg (TLS)"),
+    Component("MIT Kerberos", "in psycopg-binary's wheel", "MIT", "psycopg (GSSAPI)"),
+    Component("OpenLDAP client", "in psycopg-binary's wheel", "OLDAP-2.8", "psycopg (LDAP lookup)"),
+    Component(
+        "Cyrus SASL", "in psycopg-binary's wheel", "BSD-Attribution-HPND-disclaimer", "psycopg"
+    ),
+    Component(
+        "libcrypt, libkeyutils, com_err",
+        "in psycopg-binary's wheel",
+        "LGPL-2.1-or-later AND MIT",
+        "psycopg (Kerberos support libraries)",
+    ),
+    Component("ICU", "in PySide6-Essentials' wheel", "Unicode-3.0", "Qt (text)"),
+    Component("JACK client library", "in python-rtmidi's wheel", "LGPL-2.1-or-later", "MIDI"),
+    Component("ALSA library", "system", "LGPL-2.1-or-later", "python-rtmidi (MIDI)"),
+    Component("fontconfig", "system", "MIT", "Qt (fonts)"),
+    Component("FreeType", "system", "FTL OR GPL-2.0-or-later", "Qt (fonts)"),
+    Component("GLib", "system", "LGPL-2.1-or-later", "Qt (event loop)"),
+    Component("libpng", "system", "Libpng", "Qt (images)"),
 ]
-"""Native code shipped that no Python distribution's metadata declares on its own (or that a
-bundle takes from the system). Reviewed by hand: update when a bundle starts carrying more."""
+"""Native code shipped that no Python distribution's metadata declares on its own: libraries
+inside wheels, and the system libraries a desktop bundle copies in (the shared objects the
+extension modules load, checked with ldd). Reviewed by hand: re-check against the bundle's own
+file list whenever it changes."""
 
 
 def normalise(name: str) -> str:
@@ -204,8 +245,12 @@ def version_of(dist: str) -> str:
 
 
 def _spdx(term: str) -> str:
+    """One licence term as an ALLOWED key (or "WITH exception" when the exception decides)."""
     term = term.strip().strip("()").strip()
-    term = re.split(r"\s+WITH\s+", term, maxsplit=1)[0].strip()
+    base, _, exception = term.partition(" WITH ")
+    if exception.strip() in EXCEPTIONS:
+        return f"WITH {exception.strip()}"
+    term = base.strip()
     mapped = _NAMES.get(term.lower())
     if mapped:
         return mapped
@@ -223,9 +268,10 @@ def verdict(licence: str) -> tuple[bool, str]:
     reasons = []
     for branch in branches:
         parts = [_spdx(p) for p in re.split(r"\s+AND\s+", branch) if p.strip()]
-        bad = [p for p in parts if p not in ALLOWED]
+        bad = [p for p in parts if p not in ALLOWED and p[5:] not in EXCEPTIONS]
         if parts and not bad:
-            return True, "; ".join(sorted({ALLOWED[p] for p in parts}))
+            why = {ALLOWED.get(p) or EXCEPTIONS[p[5:]] for p in parts}
+            return True, "; ".join(sorted(why))
         reasons.append(", ".join(bad) or branch)
     return False, "not on the allow-list: " + " / ".join(reasons)
 
