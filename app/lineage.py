@@ -7,6 +7,8 @@ submits. The rule itself is documented in docs/policy.md ("Inspired by").
 
 from __future__ import annotations
 
+from app.text import isolate
+
 ORIGINAL_REMIXER_PART = (3, 1)
 """How a fork's creator share divides: (the fork's creator, the original remixer) weights.
 
@@ -18,12 +20,6 @@ platform) get exactly what any remix of the track gives them: forking never dilu
 
 TITLE_SUFFIX = " (flip)"
 MAX_TITLE = 120  # RemixDocument.title's limit
-
-
-def isolate(text: str) -> str:
-    """`text` as a bidi isolate (FSI … PDI): a right-to-left title cannot reorder the words
-    around it ("Inspired by", "by"), nor they it."""
-    return f"\u2068{text}\u2069"
 
 
 def credit_line(title: str, remixer: str) -> str:

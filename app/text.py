@@ -106,3 +106,17 @@ def display_text_problem(
             f"Type a {what} people can read and submit again."
         )
     return None
+
+
+FSI, PDI = "\u2068", "\u2069"
+
+
+def isolate(text: str) -> str:
+    """`text` as a bidi isolate (FSI … PDI) for showing inside other text.
+
+    A title or name may be right-to-left (Hebrew, Arabic): dropped into "“…” by fan · 3 stems" it
+    would pull the neighbouring quotes, digits and words into its own direction and reorder them.
+    Isolated, it is laid out on its own and the text around it keeps its order. Only for display:
+    what is sent to the platform is the text as typed.
+    """
+    return f"{FSI}{text}{PDI}"

@@ -11,6 +11,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QDockWidget, QToolButton
 
 from app.drafts import DraftStore
+from app.text import isolate
 from audio.engine import Engine
 from audio.output import AudioOutput, OutputState
 from tests.test_ui_remixes import client_for
@@ -129,7 +130,7 @@ def test_diagnostics_panel_shows_the_real_figures_for_qa(qtbot, tasks, platform,
         assert v["Engine errors"] == "0"
 
         detail = track.detail
-        assert v["Track"] == f"{detail.title} — {detail.artist}"
+        assert v["Track"] == f"{isolate(detail.title)} — {isolate(detail.artist)}"
         assert v["Seekable"] == "yes"
         assert v["Received"].endswith("(100%)")
         assert v["Connection"] == "done (every stem in the cache)"
@@ -147,7 +148,7 @@ def test_diagnostics_panel_shows_the_real_figures_for_qa(qtbot, tasks, platform,
         assert v["Address"] == platform.url
         qtbot.waitUntil(lambda: panel.values["Version"] == qa.health().version, timeout=10000)
         assert re.fullmatch(r"\d+\.\d+\.\d+\S*", panel.values["Version"])
-        assert v["Account"] == "qa · Superfan tier · diagnostics on"
+        assert v["Account"] == f"{isolate('qa')} · Superfan tier · diagnostics on"
 
         # The timer refreshes on its own, and only while the dock shows.
         periods = first(panel.values["Device periods"])

@@ -63,6 +63,7 @@ from app.contract import (
 )
 from app.drafts import DraftStore
 from app.session import NO_KEYRING_MESSAGE, TokenVault
+from app.text import isolate
 from audio.engine import Engine
 from tests.platform_helpers import PASSWORD, create_user
 from ui.login import LoginDialog
@@ -540,10 +541,10 @@ def test_my_remixes_and_the_review_page_are_legible(qtbot, tasks, themed, platfo
         assert remixes.detail.chip.text() == "Pending approval"
         fields = remixes.detail.disclosure.fields
         assert (
-            f"{names[ids[0]]}: level -4.5 dB, low-pass filter 778 Hz, reverb send 35 %"
+            f"{isolate(names[ids[0]])}: level -4.5 dB, low-pass filter 778 Hz, reverb send 35 %"
             in (fields["Mix"])
         )
-        assert f"{names[ids[1]]}: pan 30 % left, high-pass filter 120 Hz" in fields["Mix"]
+        assert f"{isolate(names[ids[1]])}: pan 30 % left, high-pass filter 120 Hz" in fields["Mix"]
         assert "reverb size 81 %" in fields["Transformations"]
         assert f"automated: {names[ids[2]]} delay send" in fields["Transformations"]
         problems = legibility_problems(qtbot, mine, "my-remixes", ids)

@@ -10,6 +10,7 @@ import pytest
 from PySide6.QtCore import Qt
 
 from app.contract import RemixStatus, RightsPolicy
+from app.text import isolate
 from tests.platform_helpers import PASSWORD, create_user
 from tests.test_ui_remixes import client_for, row_ids, select, submit, window_for
 
@@ -45,7 +46,7 @@ def test_artist_takes_a_remix_down_and_the_fan_reads_why(qtbot, tasks, platform,
         # The sidebar counts the remixes waiting for review.
         row = view.track_list.item(0)
         assert row.text().split("\n") == [
-            "Undertow",
+            isolate("Undertow"),  # user text is shown isolated (tests/test_bidi_display.py)
             "5 stems · open to remixes",
             f"{pending} waiting for review",
         ]
@@ -83,7 +84,11 @@ def test_artist_takes_a_remix_down_and_the_fan_reads_why(qtbot, tasks, platform,
             timeout=10000,
         )
         top = [view.audit_view.topLevelItem(0).text(c) for c in range(1, 4)]
-        assert top == ["artist2", "Took down a remix", f"“UI takedown” — {REASON}"]
+        assert top == [
+            "artist2",
+            "Took down a remix",
+            f"“{isolate('UI takedown')}” — {isolate(REASON)}",
+        ]
 
         # Approving the waiting remix brings the count down.
         view.tabs.setCurrentIndex(0)

@@ -34,6 +34,7 @@ from app.contract import (
     RightsPolicy,
     TrackDetail,
 )
+from app.text import isolate
 from app.wording import policy_label, policy_value
 from ui.policy import PolicyDialog
 from ui.remixes import Listener, RemixDetail, describe, fill_remix_list, restyle
@@ -53,7 +54,7 @@ ACTION_TEXT = {
 def track_row_text(track: ArtistTrack) -> str:
     """A track in the sidebar: title, stems and state, and what waits for review."""
     state = "open to remixes" if track.opted_in else "closed to remixes"
-    text = f"{track.title}\n{track.stem_count} stems · {state}"
+    text = f"{isolate(track.title)}\n{track.stem_count} stems · {state}"
     if track.awaiting_review:
         text += f"\n{track.awaiting_review} waiting for review"
     return text
@@ -90,8 +91,8 @@ def audit_details(
         ]
         return "; ".join(changes) or "nothing changed"
     remix = titles.get(entry.remix_id or "")
-    text = f"“{remix}”" if remix else "a remix that is no longer listed"
-    return f"{text} — {entry.reason}" if entry.reason else text
+    text = f"“{isolate(remix)}”" if remix else "a remix that is no longer listed"
+    return f"{text} — {isolate(entry.reason)}" if entry.reason else text
 
 
 class ArtistView(QObject):

@@ -6,6 +6,7 @@ from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtWidgets import QLineEdit, QListWidgetItem, QWidget
 
 from app.contract import TrackSummary
+from app.text import isolate
 from ui.sidebar import sidebar_list
 from ui.transport import format_time
 
@@ -33,7 +34,7 @@ class CatalogPanel(QWidget):
         self.list.clear()
         for t in tracks:
             text = (
-                f"{t.title}\n{t.artist}\n{t.bpm:g} BPM · {t.key} · "
+                f"{isolate(t.title)}\n{isolate(t.artist)}\n{t.bpm:g} BPM · {t.key} · "
                 f"{format_time(t.duration)[:-2]} · {t.stem_count} stems"
             )
             item = QListWidgetItem(text)

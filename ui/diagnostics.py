@@ -44,6 +44,7 @@ from app.cache import EncryptedCache
 from app.client import PlatformClient
 from app.contract import Account, Health
 from app.studio import Studio
+from app.text import isolate
 from audio.engine import Engine
 from audio.output import AudioOutput, OutputState
 from ui.remixes import describe
@@ -349,7 +350,7 @@ class DiagnosticsPanel(QWidget):
                 self._set(name, "—")
             self._show_stem_rows([])
             return
-        self._set("Track", f"{track.detail.title} — {track.detail.artist}")
+        self._set("Track", f"{isolate(track.detail.title)} — {isolate(track.detail.artist)}")
         received = sum(s.received for s in track.states)
         total = sum(s.info.size for s in track.states)
         self._set("Received", f"{megabytes(received)} of {megabytes(total)} ({track.progress:.0%})")
@@ -423,7 +424,8 @@ class DiagnosticsPanel(QWidget):
         else:
             self._set(
                 "Account",
-                f"{account.username} · {account.tier.value.capitalize()} tier · diagnostics on",
+                f"{isolate(account.username)} · {account.tier.value.capitalize()} tier"
+                " · diagnostics on",
             )
 
 

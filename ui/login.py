@@ -15,6 +15,7 @@ from PySide6.QtWidgets import (
 from app.client import PlatformClient, PlatformError
 from app.contract import Account
 from app.session import NO_KEYRING_MESSAGE, TokenVault
+from app.text import isolate
 from ui.tasks import TaskRunner
 
 DEMO_ACCOUNTS_TEXT = (
@@ -91,7 +92,7 @@ class LoginDialog(QDialog):
             if stored is not None:
                 username, refresh = stored
                 self.username.setText(username)
-                self.error.setText(f"Signing you back in as {username}…")
+                self.error.setText(f"Signing you back in as {isolate(username)}…")
                 self.tasks.run(lambda: client.resume(refresh), self._on_done, self._on_resume_error)
                 return
         self.sign_in.setEnabled(True)

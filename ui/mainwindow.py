@@ -36,6 +36,7 @@ from app.session import TokenVault
 from app.settings import Settings
 from app.streaming import TrackStream
 from app.studio import Studio
+from app.text import isolate
 from audio.engine import Engine
 from audio.output import LOST_MESSAGE, AudioOutput
 from ui.arrangement import ArrangementEditor
@@ -206,8 +207,8 @@ class MainWindow(QMainWindow):
         """Every splitter whose sizes are remembered (a new one just adds itself here)."""
         if self.account:
             self.statusBar().showMessage(
-                f"Signed in as {self.account.username} · {self.account.tier.value.capitalize()} "
-                f"tier · {client.base_url}"
+                f"Signed in as {isolate(self.account.username)} · "
+                f"{self.account.tier.value.capitalize()} tier · {client.base_url}"
             )
 
         self.catalog.trackActivated.connect(self.open_track)
@@ -358,7 +359,7 @@ class MainWindow(QMainWindow):
     def _on_detail(self, detail: TrackDetail) -> None:
         self.track_title.setText(detail.title)
         self.track_meta.setText(
-            f"{detail.artist} · {detail.bpm:g} BPM · {detail.key} · "
+            f"{isolate(detail.artist)} · {detail.bpm:g} BPM · {detail.key} · "
             f"{format_time(detail.duration)[:-2]} · {len(detail.stems)} stems"
         )
         self.preview_button.setVisible(detail.owned)
@@ -596,7 +597,8 @@ class MainWindow(QMainWindow):
     def _after_submit(self, dialog: SubmitDialog) -> None:
         if dialog.remix is not None and self.studio.document is not None:
             self.drafts.discard(self.studio.document.track_id)
-            self.draft_label.setText(f"Submitted “{dialog.remix.title}”: {dialog.remix.status}.")
+            title = isolate(dialog.remix.title)
+            self.draft_label.setText(f"Submitted “{title}”: {dialog.remix.status}.")
 
     def current_document(self) -> RemixDocument | None:
         return self.studio.document
@@ -650,7 +652,8 @@ class MainWindow(QMainWindow):
         if draft is None:
             return
         self.show_banner(
-            f"You have an unsubmitted draft: “{draft.title}”. Restore it to carry on mixing.",
+            f"You have an unsubmitted draft: “{isolate(draft.title)}”. "
+            "Restore it to carry on mixing.",
             "Restore draft",
             lambda: self.open_track(draft.track_id),
         )

@@ -26,6 +26,7 @@ from PySide6.QtWidgets import (
 
 from app.client import PlatformClient
 from app.contract import RightsPolicy, TrackDetail
+from app.text import isolate
 from ui.remixes import describe, restyle
 from ui.tasks import TaskRunner
 
@@ -48,7 +49,7 @@ class PolicyDialog(QDialog):
         super().__init__(parent)
         self.detail, self.client, self.tasks = detail, client, tasks
         self.saved: RightsPolicy | None = None
-        self.setWindowTitle(f"Remix policy — {detail.title}")
+        self.setWindowTitle(f"Remix policy — {isolate(detail.title)}")
         self.setMinimumWidth(560)
         policy = detail.policy
 

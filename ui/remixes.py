@@ -39,6 +39,7 @@ from app.contract import (
 from app.lineage import credit_line
 from app.listening import decode_render
 from app.studio import Studio
+from app.text import isolate
 from app.wording import (
     describe_stem_setting,
     describe_transformation,
@@ -174,7 +175,7 @@ class SplitView(QWidget):
             who.setObjectName("splitParty")
             role = ROLE_LABEL[line.role]
             if line.stem_id:
-                role = f"{role} · {stem_names.get(line.stem_id, line.stem_id)}"
+                role = f"{role} · {isolate(stem_names.get(line.stem_id, line.stem_id))}"
             what = QLabel(role)
             what.setObjectName("hint")
             names = QVBoxLayout()
@@ -240,7 +241,7 @@ class DisclosureView(QWidget):
                 bits.append(f"pan {format_pan(s.pan)}")
             bits += [describe_stem_setting(k, v) for k, v in s.settings.items()]
             if bits:
-                changes.append(f"{s.name}: {', '.join(bits)}")
+                changes.append(f"{isolate(s.name)}: {', '.join(bits)}")
         transforms = [
             f"tempo {format_tempo(d.tempo_ratio)}" if d.tempo_ratio != 1.0 else "original tempo",
             f"key {format_semitones(d.key_shift)}" if d.key_shift else "original key",
@@ -250,7 +251,10 @@ class DisclosureView(QWidget):
         transforms += [
             describe_transformation(k, v, names) for k, v in d.other_transformations.items()
         ]
-        source = f"{d.source_track_title} — {d.source_artist} (version {d.source_track_version})"
+        source = (
+            f"{isolate(d.source_track_title)} — {isolate(d.source_artist)} "
+            f"(version {d.source_track_version})"
+        )
         rows = [
             ("Source", source),
             ("Stems used", ", ".join(names.get(s, s) for s in d.stems_used) or "none"),
@@ -509,9 +513,11 @@ class RemixDetail(QWidget):
         self.title.setText(remix.title)
         self.chip.set_status(remix.status)
         d = remix.disclosure
-        source = f"{d.source_track_title} by {d.source_artist}" if d else remix.track_id
+        source = remix.track_id
+        if d:
+            source = f"{isolate(d.source_track_title)} by {isolate(d.source_artist)}"
         self.meta.setText(
-            f"By {remix.creator} · remix of {source} · "
+            f"By {isolate(remix.creator)} · remix of {source} · "
             f"submitted {remix.created_at.astimezone():%d %b %Y, %H:%M}"
             + (f" · {plays_text(remix.plays)}" if remix.status == RemixStatus.PUBLISHED else "")
         )
@@ -616,7 +622,7 @@ def fill_remix_list(view: QListWidget, remixes: list[RemixInfo], keep: str | Non
         item = QListWidgetItem()
         item.setData(Qt.ItemDataRole.UserRole, remix.id)
         row = RemixRow(remix)
-        item.setToolTip(f"{remix.title}\n{row.track.text()} · {row.date.text()}")
+        item.setToolTip(f"{isolate(remix.title)}\n{row.track.text()} · {row.date.text()}")
         item.setSizeHint(QSize(0, ROW_HEIGHT))
         view.addItem(item)
         view.setItemWidget(item, row)

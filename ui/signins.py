@@ -18,6 +18,7 @@ from PySide6.QtWidgets import (
 
 from app.client import PlatformClient
 from app.contract import DeviceInfo
+from app.text import isolate
 from ui.remixes import describe, restyle
 from ui.tasks import TaskRunner
 
@@ -87,7 +88,7 @@ class SignedInDevicesDialog(QDialog):
         self.resize(max(self.width(), layout.sizeHint().width()), layout.sizeHint().height())
 
     def _row(self, device: DeviceInfo) -> QWidget:
-        name = QLabel(f"{device.name}{'  (this device)' if device.current else ''}")
+        name = QLabel(f"{isolate(device.name)}{'  (this device)' if device.current else ''}")
         name.setObjectName("rowTitle")
         name.setTextFormat(Qt.TextFormat.PlainText)  # the device named itself
         seen = QLabel(

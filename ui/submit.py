@@ -31,6 +31,7 @@ from app.contract import (
 )
 from app.lineage import credit_line
 from app.studio import Studio
+from app.text import isolate
 from ui.remixes import percent
 from ui.tasks import TaskRunner
 
@@ -205,7 +206,7 @@ class SubmitDialog(QDialog):
         self.remix = remix
         text = STATUS_TEXT[remix.status]
         if remix.status == RemixStatus.REJECTED:
-            text = f"Rejected: {remix.reason or 'no reason given'}"
+            text = f"Rejected: {isolate(remix.reason or 'no reason given')}"
         elif remix.status == RemixStatus.TAKEN_DOWN:  # published, then withdrawn by the artist
             text = remix.reason or text
         self.status.setText(text)

@@ -19,6 +19,7 @@ from PySide6.QtWidgets import (
 
 from app.client import PlatformClient
 from app.contract import RemixInfo
+from app.text import isolate
 from ui.remixes import describe, restyle
 from ui.tasks import TaskRunner
 
@@ -40,18 +41,20 @@ class TakedownDialog(QDialog):
         self.remix: RemixInfo | None = None
         self.setWindowTitle("Take down a remix")
         self.setMinimumWidth(480)
-        heading = QLabel(f"Take down “{remix.title}” by {remix.creator}?")
+        heading = QLabel(f"Take down “{isolate(remix.title)}” by {isolate(remix.creator)}?")
         heading.setObjectName("sectionTitle")
         heading.setWordWrap(True)
         explain = QLabel(
             "Fans can no longer listen to it, and its link stops working. "
-            f"{remix.creator} sees your reason in My remixes, and the takedown is recorded in "
-            "the audit log."
+            f"{isolate(remix.creator)} sees your reason in My remixes, and the takedown is "
+            "recorded in the audit log."
         )
         explain.setObjectName("hint")
         explain.setWordWrap(True)
         self.reason = QPlainTextEdit()
-        self.reason.setPlaceholderText(f"Why are you taking it down? {remix.creator} reads this.")
+        self.reason.setPlaceholderText(
+            f"Why are you taking it down? {isolate(remix.creator)} reads this."
+        )
         self.reason.setAccessibleName("Reason for the takedown")
         self.reason.setFixedHeight(96)
         self.reason.textChanged.connect(self._limit)

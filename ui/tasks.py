@@ -2,6 +2,9 @@
 
 Picard's `run_task(fn, on_done)` pattern: the function runs on a QThreadPool worker, and its
 result or exception comes back through a queued signal, so callbacks always run on the GUI thread.
+Tests may ask for a synchronous runner (as Picard's tests swap in a synchronous pool): the
+function runs at once on the calling (GUI) thread and its callback before `run` returns, so a test
+of what a widget does with a result needs no waiting and no threads.
 """
 
 from __future__ import annotations
@@ -41,10 +44,24 @@ class _Job(QRunnable):
         else:
             self.relay.finished.emit(self.on_done, result)
 
+    def run_here(self) -> None:
+        """The synchronous runner's path: the same outcome, delivered directly."""
+        try:
+            result = self.fn()
+        except Exception as exc:
+            if self.on_error is not None:
+                self.on_error(exc)
+        else:
+            if self.on_done is not None:
+                self.on_done(result)
+
 
 class TaskRunner(QObject):
-    def __init__(self, parent: QObject | None = None, max_threads: int = 4) -> None:
+    def __init__(
+        self, parent: QObject | None = None, max_threads: int = 4, *, synchronous: bool = False
+    ) -> None:
         super().__init__(parent)
+        self.synchronous = synchronous
         self._pool = QThreadPool(self)
         self._pool.setMaxThreadCount(max_threads)
         self._relay = _Relay(self)
@@ -54,7 +71,11 @@ class TaskRunner(QObject):
     def run(
         self, fn: Callable[[], Any], on_done: Done | None = None, on_error: Failed | None = None
     ) -> None:
-        self._pool.start(_Job(self._relay, fn, on_done, on_error))
+        job = _Job(self._relay, fn, on_done, on_error)
+        if self.synchronous:
+            job.run_here()
+        else:
+            self._pool.start(job)
 
     def wait(self, msecs: int = 30000) -> bool:
         return self._pool.waitForDone(msecs)

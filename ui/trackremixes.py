@@ -39,8 +39,9 @@ from PySide6.QtWidgets import (
 
 from app.client import PlatformClient
 from app.contract import FeedSort, PlayCount, RemixDocument, RemixInfo, TrackDetail
-from app.lineage import credit_line, isolate
+from app.lineage import credit_line
 from app.studio import Studio
+from app.text import isolate
 from ui.elide import ElidedLabel
 from ui.remixes import ListenBar, Listener, RowsFollowWidth, describe, plays_text, restyle
 from ui.tasks import TaskRunner
