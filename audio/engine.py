@@ -790,8 +790,8 @@ class Engine:
 
         A worker stretches ahead of the playhead (audio.livestretch: the render's stretcher and
         settings, audio.stretch); the change is heard within ~0.1 s, crossfaded. Positions stay
-        in the track's own time (the playhead moves `tempo_ratio` frames per output frame). Ratio 1 and shift 0 is the plain engine, bit for
-        bit. `load`/`unload` reset it to 1 / 0."""
+        in the track's own time (the playhead moves `tempo_ratio` frames per output frame).
+        Ratio 1 and shift 0 is the plain engine, bit for bit. `load`/`unload` reset it to 1 / 0."""
         ratio = self._ranged(tempo_ratio, 0.25, 4.0, "tempo ratio")
         key = int(key_shift)
         if key != key_shift or not -12 <= key <= 12:

@@ -123,6 +123,9 @@ class StretchedSource:
     def __init__(
         self, n_stems: int, sample_rate: int, max_block: int, cores: int | None = None
     ) -> None:
+        from audio.stretch import require_library
+
+        require_library()  # a missing build fails here, in the UI thread, saying what to do
         s, sr = int(n_stems), int(sample_rate)
         self.n_stems = s
         self.sample_rate = sr

@@ -77,6 +77,11 @@ class LibraryMissing(RuntimeError):
     """The compiled stretcher (audio._signalsmith) is not built."""
 
 
+def require_library() -> None:
+    """Raise LibraryMissing (which says how to build it) unless the stretcher is usable."""
+    _lib()
+
+
 @cache
 def _lib() -> ctypes.CDLL:
     """The vendored Signalsmith Stretch, built as the extension module audio._signalsmith

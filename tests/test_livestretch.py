@@ -308,27 +308,45 @@ def test_two_worker_groups_stay_sample_locked():
         st.close()
 
 
-@pytest.mark.parametrize(("tempo", "key"), [(1.25, 2), (0.9, 0), (1.0, -3)])
-def test_the_preview_is_the_publication(tempo, key):
+@pytest.mark.parametrize(
+    ("tempo", "key", "arranged"),
+    [(1.25, 2, False), (0.9, 0, False), (1.0, -3, False), (1.1, 1, True)],
+)
+def test_the_preview_is_the_publication(tempo, key, arranged):
     """Tempo/key set, then play from the start: the live engine's output is the offline render
     (what the platform publishes) sample for sample, after the worker's priming silence. Both
-    run the same stretcher stream (audio.stretch.StemStream) and the same mix kernel."""
+    run the same stretcher stream (audio.stretch.StemStream) over the same (arranged) stream
+    and the same mix kernel."""
     from audio.offline import render_mix
 
     rng = np.random.default_rng(5)
     stems = np.concatenate([tone(220.0, 3.0), (0.1 * rng.standard_normal((1, 2, 3 * SR)))])
     stems = stems.astype(np.float32)
     stems[1, :, : SR // 2] = 0.0  # the second stem comes in later
+    sections = [(SR, 2 * SR), (0, SR), (round(1.5 * SR), 3 * SR)] if arranged else None
     e = Engine(SR, BLOCK, 4)
     try:
         e.load(stems, ["tone", "noise"])
+        if sections:
+            e.set_arrangement(sections)
         e.set_stretch(tempo, key)
         e.play()
         live = drive(e, 2.0)  # less than the piece: the render's end is the piece's end
         assert e.missing_frames < 0.05 * SR  # the priming only
     finally:
         e.unload()
-    ref = render_mix(stems, 0.0, 0.0, False, False, 0.0, SR, tempo_ratio=tempo, key_shift=key)
+    ref = render_mix(
+        stems,
+        0.0,
+        0.0,
+        False,
+        False,
+        0.0,
+        SR,
+        arrangement=sections,
+        tempo_ratio=tempo,
+        key_shift=key,
+    )
     assert ref[0].any()
     lead = int(np.flatnonzero(np.abs(live).sum(axis=1))[0])  # the priming, in silence
     assert lead < 0.05 * SR
