@@ -42,12 +42,12 @@ def default_out_dir() -> Path:
     return Path(sysconfig.get_path("platlib"))
 
 
-def current_build(out_dir: Path) -> bool:
+def current_build(out_dir: Path, name: str = "") -> bool:
     """Is there a build in out_dir made from the current sources? (Without importing numba.)"""
     from audio.compiled import EXTENSION, source_digest
 
     code = (
-        f"import sys; sys.path.insert(0, {str(out_dir)!r}); import {EXTENSION} as e; "
+        f"import sys; sys.path.insert(0, {str(out_dir)!r}); import {name or EXTENSION} as e; "
         f"print(e.digest())"
     )
     import subprocess  # a fresh interpreter: this one may hold an older build
@@ -58,7 +58,7 @@ def current_build(out_dir: Path) -> bool:
     return done.returncode == 0 and done.stdout.strip() == source_digest()
 
 
-def build(out_dir: Path, cpu: str = "host", verbose: bool = False) -> Path:
+def build(out_dir: Path, cpu: str = "host", verbose: bool = False, name: str = "") -> Path:
     """Compile the extension into out_dir (replacing an older build atomically): its path."""
     os.environ["ENCORE_KERNELS"] = "build"
     if cpu != "host":
@@ -94,7 +94,7 @@ def build(out_dir: Path, cpu: str = "host", verbose: bool = False) -> Path:
     )
     namespace = {**vars(types), "fnptr": fnptr}
 
-    cc = CC(compiled.EXTENSION, source_module=compiled.__name__)
+    cc = CC(name or compiled.EXTENSION, source_module=compiled.__name__)
     cc.verbose = verbose
     cc.target_cpu = "" if cpu == "x86-64" else cpu
     if cpu == "host":
@@ -189,16 +189,22 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=None, help="directory (default: site-packages)")
     parser.add_argument("--cpu", default="host", help="host (default), x86-64-v2, x86-64, ...")
     parser.add_argument("--if-stale", action="store_true", help="only if the sources changed")
+    parser.add_argument(
+        "--name",
+        default="",
+        help="module name (default encore_kernels; a bundle's x86-64-v3 build: "
+        "encore_kernels_x86_64_v3, which audio.compiled prefers on such CPUs)",
+    )
     parser.add_argument("--verbose", action="store_true")
     args = parser.parse_args(argv)
     os.environ["ENCORE_KERNELS"] = "build"  # before audio.compiled is imported: no JIT notice
     out = args.out or default_out_dir()
-    if args.if_stale and current_build(out):
+    if args.if_stale and current_build(out, args.name):
         return 0
     print(f"Compiling Encore's audio kernels ahead of time for {args.cpu} (~30 s, once)")
     t0 = time.perf_counter()
     try:
-        path = build(out, args.cpu, args.verbose)
+        path = build(out, args.cpu, args.verbose, args.name)
     except Exception as exc:
         print(
             f"Could not build the audio kernels ahead of time: {exc!r}\n"

@@ -84,7 +84,8 @@ SESSION = """
     engine = Engine(48000, max_block=256, max_stems=5)
     engine.load(stems, ["a", "b", "c", "d", "e"])
     engine.set_strip(strip)
-    engine.set_automation(engine.automation_for([(0, "gain_db", [0.0, 0.5, 1.0], [0.0, -12.0, 0.0])]))
+    lane = (0, "gain_db", [0.0, 0.5, 1.0], [0.0, -12.0, 0.0])
+    engine.set_automation(engine.automation_for([lane]))
     engine.play()
     out = np.zeros((256, 2), np.float32)
     for _ in range(200):
@@ -150,6 +151,30 @@ def test_a_build_older_than_the_sources_is_not_used(monkeypatch):
     monkeypatch.setenv(compiled.MODE_ENV, "sometimes")
     with pytest.raises(ImportError, match="use aot, jit or build"):
         compiled._choose()
+
+
+def test_an_avx2_machine_prefers_a_bundles_x86_64_v3_build_while_it_is_current(monkeypatch):
+    from types import SimpleNamespace
+
+    current = compiled.source_digest()
+    builds = {
+        compiled.EXTENSION_V3: SimpleNamespace(digest=lambda: current, __file__="v3.so"),
+        compiled.EXTENSION: SimpleNamespace(digest=lambda: current, __file__="v2.so"),
+    }
+
+    def import_module(name):
+        if name not in builds:
+            raise ImportError(f"No module named {name!r}")
+        return builds[name]
+
+    monkeypatch.setattr(compiled.importlib, "import_module", import_module)
+    monkeypatch.setattr(compiled, "_cpu_has_x86_64_v3", lambda: True)
+    assert compiled._load_build()[0].__file__ == "v3.so"
+    builds[compiled.EXTENSION_V3] = SimpleNamespace(digest=lambda: "old", __file__="v3.so")
+    assert compiled._load_build()[0].__file__ == "v2.so"  # a stale one is passed over
+    monkeypatch.setattr(compiled, "_cpu_has_x86_64_v3", lambda: False)
+    builds[compiled.EXTENSION_V3] = SimpleNamespace(digest=lambda: current, __file__="v3.so")
+    assert compiled._load_build()[0].__file__ == "v2.so"  # no AVX2: never the v3 build
 
 
 def test_every_listed_kernel_and_callback_exists():
