@@ -526,11 +526,9 @@ class MainWindow(QMainWindow):
         if self.studio.document is None or self.studio.listening:
             return
         try:
-            self.studio.set_loop(start, end, snap=self.transport_ctl.snap)
+            self.transport_ctl.set_loop(start, end)
         except ValueError as exc:  # outside the piece or too short: say why
             self.statusBar().showMessage(str(exc), 5000)
-            return
-        self.transport_ctl._remember()
 
     def _follow_automation(self) -> None:
         """Automated controls move with the music, and their strips are marked."""

@@ -112,6 +112,15 @@ class TransportController(QObject):
         self.confirm_clear = box  # the open question (tests answer it)
         box.open()
 
+    def set_loop(self, start: float, end: float) -> None:
+        """A loop drawn or moved elsewhere (the timeline): set as the transport's own controls set
+        it (snapped to bars when Snap is on), shown on the transport, and remembered as the one L
+        turns back on. Raises ValueError saying why (outside the piece, too short)."""
+        if self.studio.document is None:
+            return
+        self.studio.set_loop(start, end, snap=self.snap)
+        self._remember()
+
     def _arrangement_changed(self, indices: list[int]) -> None:
         if self.studio.document is None:
             return
