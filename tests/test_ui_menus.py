@@ -66,10 +66,39 @@ def test_the_menu_bar_follows_desktop_conventions(window):
     assert items["Mixer"][f"Mute {first}"] == "M"
     assert items["Mixer"][f"Solo {first}"] == "S"
     assert f"Reset {first} strip" in items["Mixer"]
-    assert {"Zoom in", "Zoom out", "Zoom to fit"} <= set(items["View"])
-    for zoom in (window.menus.zoom_in, window.menus.zoom_out, window.menus.zoom_fit):
-        assert not zoom.isEnabled() and "no timeline" in zoom.toolTip()
+    assert items["View"]["Zoom in"] == "Ctrl++" and items["View"]["Zoom out"] == "Ctrl+-"
+    assert items["View"]["Zoom to fit"] == "Ctrl+0"
     assert set(items["Help"]) == {"Keyboard shortcuts", "About Encore"}
+
+
+def test_view_zoom_halves_doubles_and_fits_the_timeline(qtbot, window):
+    menus, view = window.menus, window.timeline
+    qtbot.waitUntil(lambda: view.duration > 0, timeout=5000)
+    menus.refresh()
+    assert all(z.isEnabled() for z in (menus.zoom_in, menus.zoom_out, menus.zoom_fit))
+    whole = view.duration
+    assert (view.start, view.span) == (0.0, pytest.approx(whole))
+    menus.zoom_in.trigger()
+    assert view.span == pytest.approx(whole / 2)
+    # The keys work wherever the focus is (here a fader, not the timeline), Ctrl+= as Ctrl++.
+    fader = next(iter(window.mixer.strips.values())).fader
+    fader.setFocus()
+    ctrl = Qt.KeyboardModifier.ControlModifier
+    QTest.keyClick(fader, Qt.Key.Key_Equal, ctrl)
+    assert view.span == pytest.approx(whole / 4)
+    QTest.keyClick(fader, Qt.Key.Key_Plus, ctrl)
+    assert view.span == pytest.approx(whole / 8)
+    QTest.keyClick(fader, Qt.Key.Key_Minus, ctrl)
+    assert view.span == pytest.approx(whole / 4)
+    menus.zoom_out.trigger()
+    assert view.span == pytest.approx(whole / 2)
+    view.scroll_by(whole)  # to the end, then the whole piece again
+    assert view.start > 0.0
+    QTest.keyClick(fader, Qt.Key.Key_0, ctrl)
+    assert (view.start, view.span) == (0.0, pytest.approx(whole))
+    assert fader.value() == 0  # the fader's own keys were not taken
+    menus.zoom_out.trigger()  # never beyond the whole piece
+    assert (view.start, view.span) == (0.0, pytest.approx(whole))
 
 
 def test_home_returns_to_the_start_except_in_text_boxes(qtbot, window):

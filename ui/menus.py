@@ -15,8 +15,10 @@ Edit ▸ Undo / Redo are placeholders ("Nothing to undo") until an undo stack is
 `StudioMenus.install_undo_stack` (MainWindow.set_undo_stack): the stack's own actions, which name
 the step ("Undo Bass fader"), then take their places with the platform's standard keys.
 
-View ▸ Zoom in / out / to fit are disabled: the studio has no timeline to zoom yet (a position
-bar only). Whoever adds one enables `zoom_in`, `zoom_out` and `zoom_fit` and connects them.
+View ▸ Zoom in / out / to fit zoom the timeline (ui/timeline.py) as its own + - 0 keys do, from
+anywhere in the window: the visible span halves, doubles, or shows the whole piece. Zoom in takes
+Ctrl++ and Ctrl+= (the same key without Shift, as browsers and DAWs accept), Ctrl+- and Ctrl+0
+the others; enabled while a track is open.
 """
 
 from __future__ import annotations
@@ -36,7 +38,6 @@ from ui.transport import transport_key
 if TYPE_CHECKING:
     from ui.mainwindow import MainWindow
 
-NO_TIMELINE = "There is no timeline to zoom yet: the position bar always shows the whole track"
 SKIP_S = 5.0
 SECTION_LABELS = {"catalog": "&Catalog", "remixes": "My &remixes", "review": "Re&view"}
 
@@ -137,13 +138,17 @@ class StudioMenus(QObject):
                 f"Ctrl+{i}",
             )
         self.view.addSeparator()
-        self.zoom_in = self._action(self.view, "Zoom &in", lambda: None, "Ctrl++")
-        self.zoom_out = self._action(self.view, "Zoom &out", lambda: None, "Ctrl+-")
-        self.zoom_fit = self._action(self.view, "Zoom to &fit", lambda: None, "Ctrl+0")
-        for zoom in (self.zoom_in, self.zoom_out, self.zoom_fit):
-            zoom.setEnabled(False)
-            zoom.setToolTip(NO_TIMELINE)
-            zoom.setStatusTip(NO_TIMELINE)
+        timeline = w.timeline
+        self.zoom_in = self._action(self.view, "Zoom &in", timeline.zoom_in, "Ctrl++")
+        self.zoom_in.setShortcuts([QKeySequence("Ctrl++"), QKeySequence("Ctrl+=")])
+        self.zoom_out = self._action(self.view, "Zoom &out", timeline.zoom_out, "Ctrl+-")
+        self.zoom_fit = self._action(self.view, "Zoom to &fit", timeline.zoom_fit, "Ctrl+0")
+        for zoom, tip in (
+            (self.zoom_in, "Show half as much of the track on the timeline, in more detail"),
+            (self.zoom_out, "Show twice as much of the track on the timeline"),
+            (self.zoom_fit, "Show the whole track on the timeline"),
+        ):
+            zoom.setStatusTip(tip)
         self.view.addSeparator()
         self.full_screen = self._toggle(
             self.view, "F&ull screen", self._full_screen, QKeySequence.StandardKey.FullScreen
@@ -337,6 +342,10 @@ class StudioMenus(QObject):
         self.back.setEnabled(playable)
         self.forward.setEnabled(playable)
         self.audio.setEnabled(w.output is not None)
+        # The timeline of an open track (not the upgrade panel standing in for a locked one).
+        zoomable = w.studio.track is not None and not w.timeline.isHidden()
+        for zoom in (self.zoom_in, self.zoom_out, self.zoom_fit):
+            zoom.setEnabled(zoomable)
         strip = self.selection.strip
         name = strip.name.text().removesuffix(" ●") if strip is not None else ""
         self.mute.setText(f"&Mute {name}".rstrip())

@@ -26,7 +26,8 @@ Mouse and keys: click or drag in the lanes seeks (the engine follows the pointer
 the lanes, or a drag in the ruler, sets the loop; drag a loop end in the ruler to move it, or the
 loop's middle to move it whole. Ctrl+wheel (or a pinch) zooms around the pointer, the wheel
 scrolls, Shift+wheel scrolls the lanes when there are more than fit; with the keyboard focus,
-+ and - zoom, 0 fits the whole piece, Left/Right scroll.
++ and - zoom, 0 fits the whole piece, Left/Right scroll. From anywhere in the window View ▸ Zoom
+in / out / to fit (Ctrl++ or Ctrl+=, Ctrl+-, Ctrl+0: ui/menus.py) do the same as + - 0.
 """
 
 from __future__ import annotations
@@ -74,6 +75,9 @@ PREFERRED_LANES_HEIGHT = 160
 REBUILD_MS = 250
 """While peaks arrive the cached lanes are rebuilt at most this often (a few times a second)."""
 ZOOM_STEP = 1.25
+"""One wheel notch (Ctrl+wheel) of zoom."""
+ZOOM_KEY_STEP = 2.0
+"""One press of + or - (or View ▸ Zoom in / out): the visible span halves or doubles."""
 MIN_SPAN = 0.5
 """The narrowest view: half a second across the widget."""
 EDGE_PX = 5
@@ -293,6 +297,15 @@ class TimelineView(QWidget):
     def zoom_fit(self) -> None:
         self.start, self.span = 0.0, max(self.duration, MIN_SPAN)
         self._view_changed()
+
+    def zoom_in(self) -> None:
+        """Halve the visible span (+, View ▸ Zoom in), around the playhead when it is in view so
+        what plays stays in sight, else around the view's middle."""
+        self.zoom(ZOOM_KEY_STEP, self.position if self._in_view() else None)
+
+    def zoom_out(self) -> None:
+        """Double the visible span (-, View ▸ Zoom out), never beyond the whole piece."""
+        self.zoom(1 / ZOOM_KEY_STEP, self.position if self._in_view() else None)
 
     def zoom(self, factor: float, around: float | None = None) -> None:
         """Zoom in (factor > 1) or out around `around` seconds (the view's middle if None)."""
@@ -710,9 +723,9 @@ class TimelineView(QWidget):
     def keyPressEvent(self, event: QKeyEvent) -> None:
         key = event.key()
         if key in (Qt.Key.Key_Plus, Qt.Key.Key_Equal):
-            self.zoom(ZOOM_STEP * ZOOM_STEP, self.position if self._in_view() else None)
+            self.zoom_in()
         elif key in (Qt.Key.Key_Minus, Qt.Key.Key_Underscore):
-            self.zoom(1 / (ZOOM_STEP * ZOOM_STEP), self.position if self._in_view() else None)
+            self.zoom_out()
         elif key == Qt.Key.Key_0:
             self.zoom_fit()
         elif key == Qt.Key.Key_Left:
