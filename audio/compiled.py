@@ -302,7 +302,8 @@ _DTYPES = {
 
 
 class _Arg:
-    """One argument of an exported signature, as the build's function unboxes it unchecked."""
+    """One argument of an exported signature, as the build's function unboxes it unchecked;
+    `accepts(value)` is whether numba would type `value` as this (strict mode's check)."""
 
     def __init__(self, text: str) -> None:
         self.text = text
@@ -311,6 +312,7 @@ class _Arg:
         if m:
             dims = m.group(2).replace(" ", "").split(",")
             self.array = (_DTYPES[m.group(1)], len(dims), dims[-1] == "::1")
+        self.accepts = self._checker()
 
     def key(self) -> Any:
         """What `_describe` gives for the values this argument is made for."""
@@ -319,36 +321,33 @@ class _Arg:
             return (dtype.char, ndim, contiguous)
         return None if self.text == "none" else "scalar"
 
-    def accepts(self, value: Any) -> bool:
+    def _checker(self) -> Callable[[Any], bool]:
         t = self.text
         if self.array is not None:
             dtype, ndim, contiguous = self.array
-            return (
-                isinstance(value, np.ndarray)
-                and value.dtype == dtype
-                and value.ndim == ndim
-                and (value.flags.c_contiguous or not contiguous)
-                and value.flags.aligned
-                and value.flags.writeable
-            )
+
+            def array(v: Any) -> bool:
+                if type(v) is not np.ndarray or v.dtype != dtype or v.ndim != ndim:
+                    return False
+                f = v.flags
+                return (f.c_contiguous or not contiguous) and f.aligned and f.writeable
+
+            return array
         if t == "none":
-            return value is None
+            return lambda v: v is None
         if t == "f8":
-            return type(value) is float or isinstance(value, np.float64)
+            return lambda v: type(v) is float or isinstance(v, np.float64)
         if t in ("i8", "i4"):
-            return isinstance(value, int | np.integer) and not isinstance(value, bool | np.bool_)
+            return lambda v: isinstance(v, int | np.integer) and not isinstance(v, bool | np.bool_)
         if t == "b1":
-            return isinstance(value, bool | np.bool_)
+            return lambda v: isinstance(v, bool | np.bool_)
         if t == "fnptr":
-            return isinstance(value, ctypes._CFuncPtr)
+            return lambda v: isinstance(v, ctypes._CFuncPtr)
         m = re.fullmatch(r"UniTuple\((\w+), (\d+)\)", t)
         if m:
-            return (
-                isinstance(value, tuple)
-                and len(value) == int(m.group(2))
-                and all(_Arg(m.group(1)).accepts(v) for v in value)
-            )
-        return True  # not a type the app passes from Python
+            item, count = _Arg(m.group(1)).accepts, int(m.group(2))
+            return lambda v: type(v) is tuple and len(v) == count and all(map(item, v))
+        return lambda v: True  # not a type the app passes from Python
 
 
 def _split_top(text: str) -> list[str]:
