@@ -6,7 +6,6 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -14,6 +13,7 @@ import pytest
 from app.client import PlatformClient
 from app.drafts import DraftStore
 from audio.engine import Engine
+from tests.platform_helpers import wait_for
 from ui.mainwindow import MainWindow
 from ui.tasks import TaskRunner
 
@@ -44,7 +44,9 @@ def test_draft_survives_a_killed_app(qtbot, platform, tmp_path):
                 break
         assert line.startswith("EDITED"), line
         _, track_id, stem_id = line.split()
-        time.sleep(0.3)  # the edits are 0.3 s old: autosave has written them (ui/mainwindow.py)
+        # Autosave writes an edit within AUTOSAVE_MS (ui/mainwindow.py) of a running app; a busy
+        # machine may run the app later than that, so the kill waits for the write to be on disk.
+        assert wait_for(lambda: edited_draft_saved(drafts, track_id, stem_id), 20.0)
     finally:
         child.kill()  # SIGKILL: no closeEvent, no last save
         child.wait(10)
@@ -63,3 +65,11 @@ def test_draft_survives_a_killed_app(qtbot, platform, tmp_path):
     assert window.studio.document.stems[stem_id].gain_db == pytest.approx(-12.0)
     window.close()
     tasks.wait(5000)
+
+
+def edited_draft_saved(drafts: Path, track_id: str, stem_id: str) -> bool:
+    draft = DraftStore(drafts).load(track_id)
+    if draft is None or stem_id not in draft.stems:
+        return False
+    stem = draft.stems[stem_id]
+    return stem.mute and abs(stem.gain_db + 12.0) < 1e-6

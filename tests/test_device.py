@@ -112,8 +112,8 @@ def ramp_engine(seconds=3.0):
 def loop_back_once(device):
     """Play the ramp through OutputStream with its JACK ports wired into an input stream of the
     same server; returns (stream, engine, ramp, recorded frames, capture problems)."""
-    engine, ramp = ramp_engine()
-    recorded = np.zeros((2 * SR, 2), dtype=np.float32)
+    engine, ramp = ramp_engine(10.0)
+    recorded = np.zeros((8 * SR, 2), dtype=np.float32)
     filled, capture_problems = [0], [0]
 
     def record(indata, frames, time_info, status):
@@ -133,7 +133,8 @@ def loop_back_once(device):
         for ours, theirs in zip(client_ports(":out_"), client_ports(":in_"), strict=True):
             subprocess.run(["jack_connect", ours, theirs], check=True, timeout=10)
         engine.play()
-        wait_until(lambda: filled[0] >= SR, 10.0)
+        # Half a second of the ramp recorded (on a busy machine the start may be late).
+        wait_until(lambda: np.count_nonzero(recorded[: filled[0], 0]) >= SR // 2, 20.0)
         stream.stop()
         capture.stop()
     finally:
