@@ -3,7 +3,7 @@ SHELL := /bin/bash
 VENV := .venv
 PY := $(VENV)/bin/python
 
-.PHONY: run test lint format bootstrap platform bench screenshot clean
+.PHONY: run test lint format bootstrap platform bench screenshot clean bundle bundle-check
 
 bootstrap:
 	@bash scripts/bootstrap.sh
@@ -33,6 +33,20 @@ bench: bootstrap
 
 screenshot: bootstrap
 	bash scripts/screenshot.sh docs/screenshot.png
+
+# The desktop bundle (README, "Desktop bundle"): dist/encore/, not part of `make test` (minutes).
+BUNDLE_WORK := build/bundle
+KERNEL_CPU ?= x86-64-v2
+
+bundle: bootstrap
+	test -x $(VENV)/bin/pyinstaller || $(VENV)/bin/pip install -q -e '.[bundle]'
+	$(PY) packaging/prepare.py --out $(BUNDLE_WORK) --cpu $(KERNEL_CPU)
+	ENCORE_BUNDLE_PREPARED=$(BUNDLE_WORK) $(VENV)/bin/pyinstaller --noconfirm --clean \
+		--log-level WARN --workpath $(BUNDLE_WORK)/pyinstaller --distpath dist packaging/encore.spec
+	@du -sh dist/encore
+
+bundle-check:
+	$(PY) packaging/smoke.py --bundle dist/encore
 
 clean:
 	rm -rf $(VENV) .cache .pytest_cache .ruff_cache *.egg-info

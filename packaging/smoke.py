@@ -1,0 +1,201 @@
+"""Start the built bundle as a fan's desktop would and check that it plays: `make bundle-check`.
+
+    .venv/bin/python packaging/smoke.py [--bundle dist/encore] [--launches 2] [--json-only]
+
+Each launch runs `dist/encore/encore --smoke-test` (packaging/bundle_smoke.py: the real studio
+signs in to its embedded platform as the demo fan through the sign-in window, clicks the first
+track, clicks Play and hears 2 s of it) with an environment that holds nothing of the
+development machine's: no PATH (so no venv), no PYTHONPATH, only HOME (a fresh empty folder,
+shared by the launches), DISPLAY (a private Xvfb), QT_QPA_PLATFORM=xcb and the JACK server to
+use (JACK_DEFAULT_SERVER: a private `jackd -d dummy`, started as the tests start theirs,
+tests/plugins/jack.py; JACK_NO_START_SERVER so no other server is ever spawned). The studio
+picks its output device itself (no --device), as on a first launch.
+
+The first launch is cold (empty HOME: no platform data, no settings, no stem cache; the OS file
+cache may still hold the bundle's files, say so when quoting it), the later ones warm (the
+same HOME). After each launch no process of the bundle may be left (the embedded platform stops
+with the studio).
+
+Prints ONE JSON line: per launch the seconds from spawn to each milestone ("usable" = the track
+open and playing, as benchmarks/startup.py defines it), what was played and heard, the kernels
+in use (numba imported or not); the bundle's size on disk; the machine and load average.
+Exit status 0 only if every launch passed. Nothing is written into the checkout.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parents[1]
+MARKER = "ENCORE_SMOKE"
+LAUNCH_TIMEOUT_S = 240.0
+
+
+def log(quiet: bool, message: str) -> None:
+    if not quiet:
+        print(message, file=sys.stderr, flush=True)
+
+
+def disk_size(path: Path) -> int:
+    """Bytes the bundle takes on disk (allocated blocks, as `du` counts them)."""
+    return sum(p.lstat().st_blocks * 512 for p in path.rglob("*"))
+
+
+def start_xvfb(work: Path) -> tuple[subprocess.Popen, str]:
+    """A private X server on a free display number (Xvfb -displayfd picks and reports it)."""
+    xvfb = shutil.which("Xvfb")
+    if xvfb is None:
+        raise RuntimeError("Xvfb is not installed (apt-get install xvfb)")
+    read, write = os.pipe()
+    log_file = open(work / "xvfb.log", "w")  # noqa: SIM115 (the child keeps its copy)
+    proc = subprocess.Popen(
+        [xvfb, "-displayfd", str(write), "-screen", "0", "1400x900x24", "-nolisten", "tcp"],
+        pass_fds=(write,),
+        stdout=log_file,
+        stderr=subprocess.STDOUT,
+        preexec_fn=_die_with_parent,
+    )
+    os.close(write)
+    with os.fdopen(read) as f:
+        number = f.readline().strip()
+    if not number:
+        proc.kill()
+        raise RuntimeError(f"Xvfb did not start: {(work / 'xvfb.log').read_text()[-1000:]}")
+    return proc, f":{number}"
+
+
+def _die_with_parent() -> None:
+    sys.path.insert(0, str(REPO))
+    from tests.plugins.jack import die_with_parent
+
+    die_with_parent()
+
+
+def bundle_processes(marker: str) -> list[str]:
+    """Processes whose command line mentions `marker` (the launch's HOME): leftovers."""
+    found = []
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit() or int(proc.name) == os.getpid():
+            continue
+        try:
+            cmdline = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+            environ = (proc / "environ").read_bytes()
+        except OSError:
+            continue
+        if marker in cmdline or marker.encode() in environ:
+            found.append(f"{proc.name}: {cmdline[:200]}")
+    return found
+
+
+def launch(exe: Path, env: dict[str, str], work: Path, name: str) -> dict[str, Any]:
+    """One launch of the bundle's smoke test: its milestones relative to the spawn."""
+    out_path, err_path = work / f"{name}.out", work / f"{name}.err"
+    t0 = time.perf_counter()
+    with out_path.open("w") as out, err_path.open("w") as err:
+        proc = subprocess.Popen(
+            [str(exe), "--smoke-test"],
+            env=env,
+            cwd=env["HOME"],
+            stdin=subprocess.DEVNULL,
+            stdout=out,
+            stderr=err,
+            start_new_session=True,  # its own group: a hung launch is killed whole
+        )
+        try:
+            code = proc.wait(LAUNCH_TIMEOUT_S)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+            code = "timeout"
+    wall = time.perf_counter() - t0
+    stdout, stderr = out_path.read_text(), err_path.read_text()
+    lines = [ln for ln in stdout.splitlines() if ln.startswith(MARKER + " ")]
+    result: dict[str, Any] = {"exit": code, "wall_s": round(wall, 3)}
+    if lines:
+        report = json.loads(lines[-1][len(MARKER) + 1 :])
+        marks = report.pop("marks", {})
+        result["milestones_s"] = {
+            k: round(v - t0, 3) for k, v in sorted(marks.items(), key=lambda kv: kv[1])
+        }
+        result.update(report)
+    else:
+        result["errors"] = ["the bundle printed no smoke report"]
+    time.sleep(0.5)  # the platform child exits right after the studio (its stdin closes)
+    leftovers = bundle_processes(env["HOME"])
+    if leftovers:
+        result.setdefault("errors", []).append(f"processes left behind: {leftovers}")
+        for line in leftovers:
+            os.kill(int(line.split(":")[0]), signal.SIGKILL)
+    result["ok"] = code == 0 and not result.get("errors")
+    if not result["ok"]:
+        result["stderr_tail"] = stderr[-3000:]
+    return result
+
+
+def run(bundle: Path, launches: int, quiet: bool) -> dict[str, Any]:
+    sys.path.insert(0, str(REPO))
+    from benchmarks.machine import machine_info
+    from tests.plugins.jack import jack_server
+
+    exe = bundle / "encore"
+    if not exe.is_file():
+        raise SystemExit(f"No bundle at {bundle}: build it with `make bundle`.")
+    result: dict[str, Any] = {
+        "bundle": str(bundle),
+        "bundle_mb": round(disk_size(bundle) / 1e6, 1),
+        "machine": machine_info(),
+    }
+    work = Path(tempfile.mkdtemp(prefix="encore-bundle-smoke-"))
+    xvfb = None
+    try:
+        home = work / "home"
+        home.mkdir()
+        xvfb, display = start_xvfb(work)
+        server = f"encore-smoke-{os.getpid()}"
+        with jack_server(name=server):
+            env = {
+                "HOME": str(home),
+                "DISPLAY": display,
+                "QT_QPA_PLATFORM": "xcb",
+                "JACK_DEFAULT_SERVER": server,
+                "JACK_NO_START_SERVER": "1",
+            }
+            runs = []
+            for i in range(launches):
+                kind = "cold" if i == 0 else "warm"
+                runs.append({"launch": kind, **launch(exe, env, work, f"launch-{i}")})
+                log(quiet, f"{kind}: {json.dumps(runs[-1])}")
+        result["launches"] = runs
+        result["ok"] = all(r["ok"] for r in runs)
+        result["loadavg_end"] = os.getloadavg()[0]
+        return result
+    finally:
+        if xvfb is not None:
+            xvfb.terminate()
+            xvfb.wait(10)
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--bundle", type=Path, default=REPO / "dist" / "encore")
+    parser.add_argument("--launches", type=int, default=2, help="cold, then warm (2)")
+    parser.add_argument("--json-only", action="store_true", help="no progress on stderr")
+    args = parser.parse_args()
+    result = run(args.bundle.resolve(), max(1, args.launches), args.json_only)
+    print(json.dumps(result), flush=True)
+    return 0 if result["ok"] else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
