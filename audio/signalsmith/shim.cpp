@@ -36,7 +36,7 @@ using Stretch = signalsmith::stretch::SignalsmithStretch<float>;
 
 constexpr int kChunk = 1024;          // input frames per feed (audio/stretch.py CHUNK)
 constexpr double kZeroCrossings = 16;  // resampler: sinc zero crossings each side
-constexpr double kPassband = 0.45;     // resampler cutoff, of the lower Nyquist
+constexpr double kPassband = 0.45;     // resampler cutoff, cycles per frame at the slower rate
 constexpr double kBeta = 8.0;          // resampler Kaiser window
 constexpr int kPhases = 256;           // resampler kernels per intermediate frame (interpolated)
 
