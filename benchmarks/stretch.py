@@ -19,7 +19,8 @@ gives; the adopted one is also timed the way the app runs it, every core):
   stem in 1024-frame pieces, the key by exact resampling; what the live preview and the render
   both run.
 
-Rubber Band needs pylibrb (GPL; no longer an Encore dependency): without it its rows say so.
+Rubber Band needs pylibrb (GPL; no longer an Encore dependency, so `.venv/bin/pip install
+pylibrb` to compare): without it its rows say so.
 
 Figures, per candidate:
 
