@@ -3,9 +3,11 @@
 At each size the window is grabbed (ENCORE_SCREENSHOTS=dir saves it) and walked: no two visible
 sibling widgets may overlap, no widget may stick out of its parent (except inside a scroll
 area, which is what scrolling is), every label and button must show its whole text (the fit
-check of tests/test_ui_legibility.py), and the studio page must fit without scrolling. Sixteen
-stems scroll sideways with Returns and Master still in view. The window's size, place and
-splitter come back on the next start; the first start fits the screen.
+check of tests/test_ui_legibility.py), and the studio page must fit without scrolling. At
+1280×720 the timeline still has room for eight stems' waveforms (8 px a lane under its named
+ruler). Sixteen stems scroll sideways with Returns and Master still in view (and their lanes
+scroll). The window's size, place and splitters come back on the next start; the first start
+fits the screen.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from itertools import combinations
 from pathlib import Path
 
 import pytest
-from PySide6.QtCore import QPoint, QRect, QSize
+from PySide6.QtCore import QPoint, QRect, QSettings, QSize
 from PySide6.QtWidgets import QAbstractScrollArea, QWidget
 
 from app.client import PlatformClient
@@ -25,6 +27,8 @@ from app.drafts import DraftStore
 from audio.engine import Engine
 from tests.test_ui_legibility import assert_none, fit_problems, visible_widgets
 from ui.mainwindow import MainWindow
+from ui.mixer import KIND_COLORS
+from ui.timeline import LANE_MIN, MIN_HEIGHT, RULER, TimelineView
 from ui.windowstate import TITLE_BAR, initial_geometry
 
 pytestmark = pytest.mark.ui
@@ -171,6 +175,28 @@ def test_nothing_overlaps_or_is_clipped_from_1280x720_to_4k(
     assert window.track_controls.lag.isVisible()
     problems += layout_problems(window, "studio-1280x720-stretch-warning")
     assert_none(problems)
+    # The timeline at 1280×720: its named ruler and eight lanes of at least 8 px, all in view.
+    timeline = window.timeline
+    assert timeline.height() >= MIN_HEIGHT >= 80
+    assert timeline.visibleRegion().boundingRect().height() == timeline.height()
+    eight = [f"Layer {i + 1}" for i in range(8)]
+    piece = timeline.structure
+    timeline.set_track(None, eight, list(KIND_COLORS.values())[:8])  # lanes, no audio
+    timeline.set_structure(piece)
+    assert_none(lane_problems(timeline, 8))
+    shot(window, "studio-1280x720-eight-lanes")
+
+
+def lane_problems(timeline: TimelineView, shown: int) -> list[str]:
+    """The first `shown` lanes are whole, at least LANE_MIN tall, under the named ruler."""
+    problems = []
+    if timeline._ruler() != RULER:
+        problems.append(f"the ruler is squeezed to {timeline._ruler()} px (no section names)")
+    for i in range(shown):
+        lane = timeline.lane_rect(i)
+        if lane.height() < LANE_MIN or lane.top() < RULER or lane.bottom() >= timeline.height():
+            problems.append(f"lane {i} at {lane.getRect()} in a {timeline.height()} px timeline")
+    return problems
 
 
 def sixteen_stems() -> list[StemInfo]:
@@ -198,7 +224,14 @@ def test_sixteen_stems_scroll_sideways_at_1280x720(qtbot, themed, platform, task
     stems = sixteen_stems()
     window.mixer.set_stems(stems, {s.id: StemSettings() for s in stems}, set())
     window.selection.adopt()
+    colors = [KIND_COLORS.get(s.kind.value, KIND_COLORS["other"]) for s in stems]
+    window.timeline.set_track(None, [s.name for s in stems], colors)
     settle(qtbot, window, SIZES[0])
+    # The lanes keep their least height and scroll (Shift+wheel) rather than squeeze further.
+    shown = (window.timeline.height() - RULER) // LANE_MIN
+    assert 8 <= shown < 16
+    assert_none(lane_problems(window.timeline, shown))
+    assert window.timeline._max_lane_scroll() > 0
     scroll = window.mixer.scroll
     assert len(window.mixer.strips) == 16
     assert scroll.horizontalScrollBar().isVisible()
@@ -227,8 +260,12 @@ def test_geometry_and_splitter_are_remembered(qtbot, themed, platform, tasks, tm
     first.splitter.setSizes([250, saved.width() - 250])
     sidebar = first.splitter.sizes()[0]
     assert sidebar == 250
+    # The timeline's split from the strips too (at this small screen both are at their least
+    # height, so only that it is kept is checked here, not a dragged size).
+    assert first.splitters["timeline"] is first.timeline_split
     first.close()
     assert state.exists()
+    assert QSettings(str(state), QSettings.Format.IniFormat).value("splitters/timeline")
 
     second = studio(qtbot, platform, tasks, tmp_path, layout_file=state)
     second.show()

@@ -3,12 +3,17 @@ arrangement lane, drag lane chips to reorder, Delete (or ×) removes, "Original 
 
 Emits `arrangementChanged(list[int])`: section indices in play order ([] = as delivered). The
 editor holds no document state of its own: `show` redraws it from the Studio's document.
+
+Compact on purpose (~60 px: the chips' line and a one-chip-high lane): the timeline under it
+draws the arrangement as blocks too, and at 1280×720 every pixel it does not take is the
+timeline's. It never grows taller than that; a bigger window gives the room to the timeline
+and the strips.
 """
 
 from __future__ import annotations
 
-from PySide6.QtCore import QSize, Qt, Signal
-from PySide6.QtGui import QKeySequence, QShortcut
+from PySide6.QtCore import QEvent, QObject, QSize, Qt, Signal
+from PySide6.QtGui import QKeySequence, QShortcut, QWheelEvent
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QHBoxLayout,
@@ -17,6 +22,7 @@ from PySide6.QtWidgets import (
     QListWidget,
     QListWidgetItem,
     QPushButton,
+    QSizePolicy,
     QVBoxLayout,
     QWidget,
 )
@@ -24,6 +30,10 @@ from PySide6.QtWidgets import (
 from app.contract import Section
 
 INDEX = Qt.ItemDataRole.UserRole
+LANE_HEIGHT = 32
+"""The lane: one row of slot chips (ITEM_HEIGHT) in its frame and padding, and under them the
+thin scroll bar (ui/theme.qss) of an arrangement longer than the lane is wide."""
+ITEM_HEIGHT = 22
 
 
 def _length(seconds: float) -> str:
@@ -62,9 +72,11 @@ class ArrangementEditor(QWidget):
         self.lane.setDragDropMode(QAbstractItemView.DragDropMode.InternalMove)
         self.lane.setDefaultDropAction(Qt.DropAction.MoveAction)
         self.lane.setSpacing(3)
-        self.lane.setFixedHeight(46)
+        self.lane.setFixedHeight(LANE_HEIGHT)
         self.lane.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAsNeeded)
         self.lane.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.lane.setHorizontalScrollMode(QAbstractItemView.ScrollMode.ScrollPerPixel)
+        self.lane.viewport().installEventFilter(self)  # the wheel scrolls the lane sideways
 
         head = QHBoxLayout()
         head.setSpacing(10)
@@ -77,8 +89,9 @@ class ArrangementEditor(QWidget):
         lane_row.addWidget(self.remove_button)
         lane_row.addWidget(self.clear_button)
         layout = QVBoxLayout(self)
-        layout.setContentsMargins(12, 10, 12, 10)
-        layout.setSpacing(8)
+        layout.setContentsMargins(12, 2, 12, 0)
+        layout.setSpacing(4)
+        self.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Fixed)
         layout.addLayout(head)
         layout.addLayout(lane_row)
 
@@ -87,6 +100,21 @@ class ArrangementEditor(QWidget):
         self.clear_button.clicked.connect(self.clear)
         QShortcut(QKeySequence.StandardKey.Delete, self.lane, self.remove_selected)
         self.set_sections([])
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        """A plain wheel over the lane scrolls it sideways: the lane is one row, and its scroll
+        bar is a thin line, not something to aim at."""
+        if (
+            watched is self.lane.viewport()
+            and isinstance(event, QWheelEvent)
+            and event.type() == QEvent.Type.Wheel
+        ):
+            delta = event.angleDelta()
+            step = delta.x() if abs(delta.x()) > abs(delta.y()) else delta.y()
+            bar = self.lane.horizontalScrollBar()
+            bar.setValue(bar.value() - step // 2)
+            return True
+        return super().eventFilter(watched, event)
 
     # -- building ----------------------------------------------------------------------------
 
@@ -121,7 +149,7 @@ class ArrangementEditor(QWidget):
         sec = self._sections[i]
         item = QListWidgetItem(f"{sec.name.capitalize()}  ·  {_length(sec.end - sec.start)}")
         item.setData(INDEX, i)
-        item.setSizeHint(QSize(max(96, 12 * len(sec.name) + 64), 34))
+        item.setSizeHint(QSize(max(96, 12 * len(sec.name) + 64), ITEM_HEIGHT))
         item.setTextAlignment(Qt.AlignmentFlag.AlignCenter)
         item.setToolTip("Drag to reorder; Delete removes")
         self.lane.addItem(item)

@@ -23,6 +23,7 @@ from PySide6.QtWidgets import (
     QPushButton,
     QScrollArea,
     QSplitter,
+    QStackedWidget,
     QVBoxLayout,
     QWidget,
 )
@@ -51,7 +52,7 @@ from ui.sections import SIDEBAR_WIDTH, Sections
 from ui.selection import StripSelection
 from ui.submit import SubmitDialog
 from ui.tasks import TaskRunner
-from ui.timeline import TimelineFeed, TimelineView
+from ui.timeline import TimelineFeed, TimelineView, timeline_splitter
 from ui.trackcontrols import TrackControls
 from ui.trackremixes import install_track_remixes
 from ui.transport import TransportBar, format_time
@@ -155,25 +156,23 @@ class MainWindow(QMainWindow):
         self.statusBar().addPermanentWidget(self.draft_label)
 
         right = QVBoxLayout()
-        right.setContentsMargins(14, 10, 14, 8)
-        right.setSpacing(8)
+        right.setContentsMargins(14, 6, 14, 4)
+        right.setSpacing(6)
         right.addWidget(self.header)
         right.addLayout(banner_row)
         right.addWidget(self.transport)
-        # The timeline sits under the arrangement with no gap of its own: at 1280×720 the
-        # strips leave it ~20 px (an overview strip); it takes spare height first, to its max.
-        arranged = QVBoxLayout()
-        arranged.setSpacing(0)
-        arranged.addWidget(self.arrangement)
-        arranged.addWidget(self.timeline, 1)
-        right.addLayout(arranged, 2)
-        right.addWidget(self.mixer, 1)
+        right.addWidget(self.arrangement)
+        # The timeline over the strips, in a splitter (remembered): at 1280×720 it has its
+        # minimum (eight lanes of 8 px); a bigger window gives it room first, then the strips.
+        self.timeline_split = timeline_splitter(self.timeline, self.mixer)
+        right.addWidget(self.timeline_split, 1)
         # A track the caller may not stream (free tier): what Superfan unlocks, instead of
         # controls that could not play anything.
         self.upgrade = UpgradePanel(client.base_url)
         self.upgrade.covers(
             self.transport, self.arrangement, self.mixer, self.submit_button,
-            self.draft_label, self.track_controls, self.timeline,
+            self.draft_label, self.track_controls, self.header_notes, self.timeline,
+            self.timeline_split,
         )  # fmt: skip
         right.insertWidget(2, self.upgrade, 1)
         studio_page = QWidget()
@@ -203,7 +202,10 @@ class MainWindow(QMainWindow):
         self.splitter.setStretchFactor(0, 0)
         self.splitter.setStretchFactor(1, 1)
         self.setCentralWidget(self.splitter)
-        self.splitters: dict[str, QSplitter] = {"sidebar": self.splitter}
+        self.splitters: dict[str, QSplitter] = {
+            "sidebar": self.splitter,
+            "timeline": self.timeline_split,
+        }
         """Every splitter whose sizes are remembered (a new one just adds itself here)."""
         if self.account:
             self.statusBar().showMessage(
@@ -291,25 +293,34 @@ class MainWindow(QMainWindow):
         self.sign_out = QPushButton("Sign out")
         self.sign_out.setFocusPolicy(Qt.FocusPolicy.NoFocus)
         self.sign_out.clicked.connect(self.sign_out_and_close)
-        # Two lines: the title with the buttons, then the meta line and loading bar with tempo
-        # and key; one line needed ~1500 px and overlapped on a 1280 px screen.
+        # Two lines: the title with the buttons, then the meta line with tempo and key; one line
+        # needed ~1500 px and overlapped on a 1280 px screen. Under the meta line the artist's
+        # tempo/key limits (or the can't-keep-up warning), or the loading bar while the stems
+        # load: one line either way, beside the controls, so the header costs no more height.
+        self.track_controls = TrackControls(notes_beside=True)  # inside the track's policy
+        self.track_controls.tempoChanged.connect(self._tempo_ratio)
+        self.track_controls.keyChanged.connect(self._key_shift)
+        loading = QWidget()
+        bar = QVBoxLayout(loading)
+        bar.setContentsMargins(0, 0, 0, 0)
+        bar.addWidget(self.load_progress, 0, Qt.AlignmentFlag.AlignVCenter)
+        self.header_notes = QStackedWidget()
+        self.header_notes.addWidget(self.track_controls.notes)
+        self.header_notes.addWidget(loading)
         grid = QGridLayout(header)
-        grid.setContentsMargins(18, 8, 18, 8)
+        grid.setContentsMargins(18, 6, 18, 6)
         grid.setHorizontalSpacing(16)
         grid.setVerticalSpacing(2)
         buttons = self.header_buttons = QHBoxLayout()
         buttons.setSpacing(8)
         text = QVBoxLayout()
-        text.setSpacing(6)
+        text.setSpacing(2)
         text.addWidget(self.track_meta)
-        text.addWidget(self.load_progress)
+        text.addWidget(self.header_notes)
         text.addStretch(1)
         grid.addWidget(self.track_title, 0, 0)
         grid.addLayout(buttons, 0, 1, Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
         grid.addLayout(text, 1, 0)
-        self.track_controls = TrackControls()  # tempo and key, inside the track's policy
-        self.track_controls.tempoChanged.connect(self._tempo_ratio)
-        self.track_controls.keyChanged.connect(self._key_shift)
         grid.addWidget(self.track_controls, 1, 1, Qt.AlignmentFlag.AlignRight)
         grid.setColumnStretch(0, 1)
         self.preview_button = QPushButton("Preview as fan")
@@ -416,7 +427,7 @@ class MainWindow(QMainWindow):
             strip.sendsChanged.connect(self.studio.set_sends)
         self.mixer.returns.show_settings(doc.reverb, doc.delay)
         self.load_progress.setValue(0)
-        self.load_progress.setVisible(True)
+        self._show_loading(True)
         self.transport.set_duration(stream.n_frames / stream.sample_rate)
         self.transport.set_enabled(True)
         self.track_controls.set_track(
@@ -449,7 +460,7 @@ class MainWindow(QMainWindow):
 
     def _on_open_error(self, exc: BaseException, track_id: str) -> None:
         self._loading_id = None
-        self.load_progress.setVisible(False)
+        self._show_loading(False)
         self._on_error(exc, lambda: self.open_track(track_id))
 
     # -- transport and meters ---------------------------------------------------------------------
@@ -545,7 +556,7 @@ class MainWindow(QMainWindow):
         for state, strip in zip(stream.states, self.mixer.strips.values(), strict=False):
             strip.show_loading(state.fraction, state.message)
         self.load_progress.setValue(int(stream.progress * 1000))
-        self.load_progress.setVisible(not stream.seekable)
+        self._show_loading(not stream.seekable)
         failure = stream.failure
         if failure:
             if self.banner.text() != failure:
@@ -560,6 +571,11 @@ class MainWindow(QMainWindow):
         elif self._reconnect_shown and not stream.reconnecting:
             self._reconnect_shown = False
             self.hide_banner()
+
+    def _show_loading(self, on: bool) -> None:
+        """The loading bar, in the place of the limits' line under the meta line."""
+        self.load_progress.setVisible(on)
+        self.header_notes.setCurrentIndex(1 if on else 0)
 
     def _section_at(self, seconds: float) -> str:
         if self.detail is None:

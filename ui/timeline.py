@@ -53,7 +53,7 @@ from PySide6.QtGui import (
     QResizeEvent,
     QWheelEvent,
 )
-from PySide6.QtWidgets import QSizePolicy, QWidget
+from PySide6.QtWidgets import QSizePolicy, QSplitter, QWidget
 
 from app.peaks import PeakCache
 from app.studio import Studio
@@ -62,15 +62,17 @@ RULER = 18
 """Height of the ruler strip (section names, loop handles)."""
 THIN_RULER = 5
 """The ruler of a squeezed timeline: the sections' colours and the loop, no names."""
-LANE_MIN = 14
-"""A lane's least height where there is room for four: below it the lanes scroll (Shift+wheel)
-instead of squeezing. With less room the timeline is an overview (lanes of a few pixels)."""
+LANE_MIN = 8
+"""A lane's least height: a waveform still readable as one (loud, quiet, silent). With more stems
+than fit at this height the lanes scroll (Shift+wheel) instead of squeezing further."""
 LANE_MAX = 56
 """A lane's greatest height: a bigger window gives the rest of its height to the strips."""
-MIN_HEIGHT = 16
-"""The least height: an overview strip. At 1280×720 the strips below take all but ~20 px of the
-page (tests/test_ui_layout.py: nothing clipped, no scrolling), so there the timeline is that
-overview; from ~768 px up the lanes are drawn in full (~60 px at 1366×768, ~300 at 1080p)."""
+MIN_HEIGHT = RULER + 8 * LANE_MIN
+"""The least height (82 px): eight stems' lanes and the named ruler. The studio keeps it at
+1280×720 (tests/test_ui_layout.py); ~130 px at 1366×768, the lanes in full (LANE_MAX) at 1080p."""
+SPLIT_HANDLE = 6
+"""The handle between the timeline and the strips (ui/mainwindow.py): drag it to trade the one
+for the other; where it is is remembered with the window (ui/windowstate.py)."""
 PREFERRED_LANES_HEIGHT = 160
 REBUILD_MS = 250
 """While peaks arrive the cached lanes are rebuilt at most this often (a few times a second)."""
@@ -95,6 +97,8 @@ SECTION_LINE = QColor(230, 230, 239, 60)
 LOOP_FILL = QColor(124, 156, 255, 45)
 LOOP_EDGE = QColor(124, 156, 255, 230)
 PLAYHEAD = QColor("#ffffff")
+HINT = QColor("#6f7088")
+EMPTY_HINT = "Open a track: each of its stems gets a lane here, with its waveform"
 DIM_FLOOR = 0.18
 """Brightness of a lane that is not heard (muted, or another stem soloed)."""
 AUTOMATION_COLORS = {
@@ -559,6 +563,9 @@ class TimelineView(QWidget):
             if clip.left() - 2 <= x <= clip.right() + 2:
                 painter.fillRect(QRect(x - 1, 0, 2, self.height()), PLAYHEAD)
                 painter.fillRect(QRect(x - 4, 0, 9, 3), PLAYHEAD)
+        elif self.structure is None:
+            painter.setPen(HINT)
+            painter.drawText(self.rect(), int(Qt.AlignmentFlag.AlignCenter), EMPTY_HINT)
         if self.hasFocus():
             painter.setPen(QPen(LOOP_EDGE, 1))
             painter.drawRect(self.rect().adjusted(0, 0, -1, -1))
@@ -763,6 +770,23 @@ def _mix(a: QColor, b: QColor, amount: float) -> QColor:
         round(a.green() * amount + b.green() * (1 - amount)),
         round(a.blue() * amount + b.blue() * (1 - amount)),
     )
+
+
+def timeline_splitter(timeline: TimelineView, below: QWidget) -> QSplitter:
+    """The timeline over `below` (the mixer's strips) in a vertical splitter. Neither collapses
+    (each keeps its minimum: the strips whole, the timeline's eight lanes); a growing window
+    gives the timeline its room first, up to LANE_MAX a lane, then the strips (longer faders),
+    until the user drags the handle, after which both keep their share."""
+    splitter = QSplitter(Qt.Orientation.Vertical)
+    splitter.setObjectName("timelineSplit")
+    splitter.setChildrenCollapsible(False)
+    splitter.setHandleWidth(SPLIT_HANDLE)
+    splitter.addWidget(timeline)
+    splitter.addWidget(below)
+    splitter.setStretchFactor(0, 1)
+    splitter.setStretchFactor(1, 0)
+    splitter.handle(1).setToolTip("Drag to give the timeline or the strips more height")
+    return splitter
 
 
 class TimelineFeed:

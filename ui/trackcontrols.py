@@ -52,7 +52,10 @@ class TrackControls(QWidget):
     tempoChanged = Signal(float)
     keyChanged = Signal(int)
 
-    def __init__(self, parent: QWidget | None = None) -> None:
+    def __init__(self, parent: QWidget | None = None, *, notes_beside: bool = False) -> None:
+        """`notes_beside`: the limits' line (and the warning that takes its place) is `notes`
+        for the caller to place (the studio's header puts it under the track's meta line, where
+        it costs no height: ui/mainwindow.py); else it sits under the controls."""
         super().__init__(parent)
         self._bpm = 120.0
         self._key = ""
@@ -78,7 +81,7 @@ class TrackControls(QWidget):
         self.key_reset.setToolTip("Original key")
         self.key_reset.setAccessibleName("Original key")
         self.key_reset.setFocusPolicy(Qt.FocusPolicy.NoFocus)
-        self.limits = QLabel()
+        self.limits = ElidedLabel()
         self.limits.setObjectName("trackMeta")
         # One line, in the place of the limits while it shows: the header keeps its height at
         # 1280×720; where it does not fit it ends in "…" with the whole text in its tooltip.
@@ -87,7 +90,9 @@ class TrackControls(QWidget):
             "Close busy programs, or reset to 1× / ±0."
         )
         self.lag.setObjectName("warningLabel")
-        self.lag.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+        side = Qt.AlignmentFlag.AlignLeft if notes_beside else Qt.AlignmentFlag.AlignRight
+        self.lag.setAlignment(side | Qt.AlignmentFlag.AlignVCenter)
+        self.limits.setAlignment(side | Qt.AlignmentFlag.AlignVCenter)
         self.lag.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         self.lag.setToolTip(
             "The live preview stretches every stem on this computer as it plays. The remix you "
@@ -108,8 +113,14 @@ class TrackControls(QWidget):
         for w in (self.key_label, self.key, self.key_reset):
             row.addWidget(w)
         column.addLayout(row)
-        column.addWidget(self.limits, 0, Qt.AlignmentFlag.AlignRight)
-        column.addWidget(self.lag)
+        self.notes = QWidget()
+        notes = QVBoxLayout(self.notes)
+        notes.setContentsMargins(0, 0, 0, 0)
+        notes.setSpacing(0)
+        notes.addWidget(self.limits)
+        notes.addWidget(self.lag)
+        if not notes_beside:
+            column.addWidget(self.notes)
 
         self.tempo.valueChanged.connect(self._tempo_moved)
         self.key.valueChanged.connect(self._key_moved)
