@@ -52,7 +52,14 @@ AUDIBLE = 1e-4  # output peak above this counts as sound (-80 dBFS)
 BLOCKSIZE = 256  # what `encore` opens its output stream with by default
 TIMEOUT_S = 30.0
 FAN = ("fan", "encore-demo")
-TARGETS = {"first_sound_ms": 250.0, "seekable_ms": 1500.0, "rss_mb": 350.0}
+TARGETS = {
+    "first_sound_ms": 250.0,
+    "seekable_ms": 1500.0,
+    # JACK's shared segment reported apart: it is jackd's, mapped into every JACK client
+    # (benchmarks/memory.py). rss_mb with it is there to read, against the same figure.
+    "rss_mb_without_jack_shm": 350.0,
+    "rss_mb": 350.0,
+}
 
 
 def log(quiet: bool, message: str) -> None:
@@ -345,6 +352,7 @@ def verdicts(result: dict) -> dict[str, dict[str, Any]]:
     measured = {
         "first_sound_ms": result["open"]["first_sound_ms"]["max"],
         "seekable_ms": result["open"]["seekable_ms"]["max"],
+        "rss_mb_without_jack_shm": result["app"]["rss_mb_without_jack_shm"],
         "rss_mb": result["app"]["rss_mb"],
     }
     return {
