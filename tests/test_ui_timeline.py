@@ -209,7 +209,7 @@ def test_automation_draws_on_its_stems_lane(qtbot, view):
 @pytest.fixture
 def window(qtbot, platform, tmp_path):
     win, tasks = open_studio(qtbot, platform, tmp_path)
-    win.resize(1600, 1000)  # the lanes in full (at 1280×720 the timeline is an overview strip)
+    win.resize(1600, 1000)  # lanes with their names (at 1280×720 eight lanes of 8 px fit)
     qtbot.waitUntil(lambda: win.timeline.height() > 150, timeout=5000)
     qtbot.waitUntil(lambda: win.studio.track.peaks.complete(), timeout=30000)
     qtbot.waitUntil(lambda: win.timeline.lane_state(0) == "ready", timeout=5000)
@@ -292,6 +292,21 @@ def test_a_shift_drag_sets_the_loop_in_the_studio(qtbot, window: MainWindow):
     assert window.engine.loop_seconds is None
     window.transport.loop_button.click()
     assert window.engine.loop_seconds == pytest.approx(moved)
+
+
+def test_a_loop_the_engine_refuses_is_said_and_not_remembered(qtbot, window: MainWindow):
+    window.transport.snap_button.setChecked(False)
+    view, ctl = window.timeline, window.transport_ctl
+    view.loopRequested.emit(10.0, 20.0)  # as a Shift-drag does
+    assert window.engine.loop_seconds == pytest.approx((10.0, 20.0))
+    with pytest.raises(ValueError):
+        ctl.set_loop(30.0, 30.01)  # under the engine's 50 ms
+    view.loopRequested.emit(30.0, 30.01)  # from the timeline: said in the status bar
+    assert window.statusBar().currentMessage()
+    assert window.engine.loop_seconds == pytest.approx((10.0, 20.0))
+    window.transport.loop_button.click()  # off, and on again: still the loop that was set
+    window.transport.loop_button.click()
+    assert window.engine.loop_seconds == pytest.approx((10.0, 20.0))
 
 
 def test_a_muted_stems_lane_is_dimmer(qtbot, window: MainWindow):
