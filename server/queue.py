@@ -18,12 +18,12 @@ Two backends behind one small interface (`enqueue` inside the submission's trans
   remixes waiting in `received`. The embedded platform stays one process with no extra
   service; it takes waiting fans in turn (the fan served least recently goes first).
 
-Why procrastinate (measured, benchmarks/README.md "Render queue"): enqueueing costs ~1 ms (a
-Redis-backed Dramatiq ~0.1 ms, Celery ~0.7 ms: all negligible next to a render of seconds),
-throughput of hundreds of jobs per second is far above what renders need, a SIGKILLed worker's
-job ran again after ~3 s (Dramatiq's Redis broker: ~16 s, Celery with a 5 s visibility timeout:
-~100 s), and it needs no service the scaled-out platform does not already have, nor a second
-system to keep consistent with the database.
+Why procrastinate (measured by benchmarks/queue_choice.py, benchmarks/README.md "Platform at
+scale"): enqueueing costs 1-2.4 ms (Redis-backed Dramatiq 0.1-0.4 ms, Celery 0.7-1 ms: all
+negligible next to a render of seconds), hundreds of jobs per second is far above what renders
+need, a SIGKILLed worker's job ran again after ~3 s (Dramatiq's Redis broker: 16-23 s, Celery
+with a 5 s visibility timeout: ~100 s), and it needs no service the scaled-out platform does
+not already have, nor a second system to keep consistent with the database.
 """
 
 from __future__ import annotations

@@ -35,9 +35,9 @@ from server.config import (
 )
 from server.db import Track
 
-MIX_BYTES_PER_FRAME = 2 * 4 * 3.0
-"""The (frames, 2) float32 mix, times the loudness pass's working copies."""
-STEM_WINDOW_MB = 12.0
+MIX_BYTES_PER_FRAME = 2 * 4 * 1.25
+"""The (frames, 2) float32 mix, and a margin for the loudness pass's chunks."""
+STEM_WINDOW_MB = 2.0
 """A stem's decoding window and its engine buffers when nothing is stretched."""
 STRETCH_BYTES_PER_FRAME = 2 * 4 * 1.1
 """Per stem and frame: the arranged copy, and the stretched copy, each."""
