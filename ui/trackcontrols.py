@@ -28,6 +28,8 @@ LAG_SHOW_S = 0.05
 LAG_CLEAR_S = 5.0
 """Seconds without newly dropped audio after which the warning goes away."""
 
+NO_TEMPO, NO_KEY = "Tempo", "Key"
+"""The labels with no track open (disabled controls with no name looked broken)."""
 NOTES = ["C", "C#", "D", "D#", "E", "F", "F#", "G", "G#", "A", "A#", "B"]
 FLATS = {"Db": "C#", "Eb": "D#", "Gb": "F#", "Ab": "G#", "Bb": "A#"}
 
@@ -64,7 +66,7 @@ class TrackControls(QWidget):
         self.tempo.setFixedWidth(90)
         self.tempo.setAccessibleName("Tempo")
         self.tempo.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
-        self.tempo_label = QLabel()
+        self.tempo_label = QLabel(NO_TEMPO)  # until a track opens: what the controls are
         self.tempo_label.setMinimumWidth(140)
         self.tempo_reset = QPushButton("1×")
         self.tempo_reset.setToolTip("Original tempo")
@@ -75,7 +77,7 @@ class TrackControls(QWidget):
         self.key.setAccessibleName("Key shift")
         self.key.setSuffix(" st")
         self.key.setFixedWidth(74)
-        self.key_label = QLabel()
+        self.key_label = QLabel(NO_KEY)
         self.key_label.setMinimumWidth(120)
         self.key_reset = QPushButton("±0")
         self.key_reset.setToolTip("Original key")
@@ -190,8 +192,8 @@ class TrackControls(QWidget):
         self.limits.show()
         self._late_seen, self._lag_at = 0.0, None
         self.setEnabled(False)
-        self.tempo_label.setText("")
-        self.key_label.setText("")
+        self.tempo_label.setText(NO_TEMPO)
+        self.key_label.setText(NO_KEY)
         self.limits.setText("")
 
     @property
