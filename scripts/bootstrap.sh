@@ -48,4 +48,6 @@ fi
 # The audio kernels, compiled ahead of time into the venv (~30-70 s, only when their sources
 # changed since the last build): no compiling at Encore's first launch. If it fails, Encore still
 # runs and compiles them on first use instead (audio/compiled.py says so).
+# numba's pycc needs setuptools at build time only (a venv of Python >= 3.12 has none).
+.venv/bin/python -c "import setuptools" 2>/dev/null || .venv/bin/python -m pip install -q setuptools
 .venv/bin/python -m audio.build_kernels --if-stale || true
