@@ -202,7 +202,9 @@ class TimelineView(QWidget):
         self.names = list(names)
         self.colors = [QColor(c) for c in colors]
         self.levels = [1.0] * len(self.names)
-        self.setMaximumHeight(RULER + LANE_MAX * max(len(self.names), 1))
+        # Never under the minimum (a track of one stem, or none); none before the first track,
+        # so the height remembered with the window (ui/windowstate.py) is restored whole.
+        self.setMaximumHeight(max(MIN_HEIGHT, RULER + LANE_MAX * len(self.names)))
         self.automation = []
         self.loop = None
         self.structure = None  # the next set_structure fits the new piece
