@@ -176,6 +176,8 @@ def run_smoke(argv: list[str]) -> int:
     report["exit_code"] = code
     report["marks"] = marks
     report["kernels"] = _kernels()
+    report["libraries"] = _libraries()
+    report["licences"] = _licences()
     print(f"{MARKER} {json.dumps(report)}", flush=True)
     if code != 0:
         return code
@@ -191,3 +193,38 @@ def _kernels() -> dict[str, Any]:
     info["llvm_loaded"] = "llvmlite.binding" in sys.modules
     info["scipy_imported"] = "scipy" in sys.modules
     return info
+
+
+def _licences() -> dict[str, Any]:
+    """What the About dialog would list: read from the package metadata the bundle carries."""
+    try:
+        from app.licences import licence_report, version_of
+
+        rows = licence_report()
+    except Exception as exc:  # reported, not raised: the check goes on
+        return {"error": repr(exc)}
+    return {
+        "encore": version_of("encore"),
+        "components": len(rows),
+        "unknown_version": sorted(r.component.name for r in rows if r.component.version == "?"),
+        "not_ok": sorted(r.component.name for r in rows if not r.ok),
+    }
+
+
+NATIVE = ("libportaudio", "libjack", "libFLAC", "libsndfile", "libQt6Core", "encore_kernels")
+
+
+def _libraries() -> dict[str, list[str]]:
+    """Where the native libraries that matter were loaded from (the bundle's copies or not)."""
+    found: dict[str, list[str]] = {}
+    try:
+        with open("/proc/self/maps") as maps:
+            for line in maps:
+                path = line.split(maxsplit=5)[-1].strip()
+                name = os.path.basename(path)
+                for lib in NATIVE:
+                    if name.startswith(lib) and path not in found.get(lib, []):
+                        found.setdefault(lib, []).append(path)
+    except OSError:
+        pass
+    return found

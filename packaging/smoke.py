@@ -2,7 +2,9 @@
 
     .venv/bin/python packaging/smoke.py [--bundle dist/encore] [--launches 2] [--json-only]
 
-Each launch runs `dist/encore/encore --smoke-test` (packaging/bundle_smoke.py: the real studio
+First the bundle's install-desktop.sh installs its .desktop file into a fresh HOME (checked
+with desktop-file-validate when installed); each launch then runs the executable that .desktop
+file's Exec line names, with `--smoke-test` (packaging/bundle_smoke.py: the real studio
 signs in to its embedded platform as the demo fan through the sign-in window, clicks the first
 track, clicks Play and hears 2 s of it) with an environment that holds nothing of the
 development machine's: no PATH (so no venv), no PYTHONPATH, only HOME (a fresh empty folder,
@@ -11,10 +13,11 @@ use (JACK_DEFAULT_SERVER: a private `jackd -d dummy`, started as the tests start
 tests/plugins/jack.py; JACK_NO_START_SERVER so no other server is ever spawned). The studio
 picks its output device itself (no --device), as on a first launch.
 
-The first launch is cold (empty HOME: no platform data, no settings, no stem cache; the OS file
-cache may still hold the bundle's files, say so when quoting it), the later ones warm (the
-same HOME). After each launch no process of the bundle may be left (the embedded platform stops
-with the studio).
+The first launch is cold: an empty HOME (no platform data, no settings, no stem cache) and the
+bundle's files dropped from the OS page cache (posix_fadvise DONTNEED on each of them, as after
+an install or a reboot; the system's own libraries stay cached, as on a running desktop). The
+later launches are warm (the same HOME, the files cached). After each launch no process of
+the bundle may be left (the embedded platform stops with the studio).
 
 Prints ONE JSON line: per launch the seconds from spawn to each milestone ("usable" = the track
 open and playing, as benchmarks/startup.py defines it), what was played and heard, the kernels
@@ -27,6 +30,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shlex
 import shutil
 import signal
 import subprocess
@@ -97,6 +101,40 @@ def bundle_processes(marker: str) -> list[str]:
     return found
 
 
+def install_desktop_entry(bundle: Path, home: Path) -> Path:
+    """Run the bundle's install-desktop.sh for `home`; the executable its .desktop file names."""
+    subprocess.run(
+        ["/bin/sh", str(bundle / "install-desktop.sh")],
+        env={"HOME": str(home), "PATH": "/usr/bin:/bin"},
+        check=True,
+        capture_output=True,
+    )
+    entry = home / ".local" / "share" / "applications" / "encore.desktop"
+    validate = shutil.which("desktop-file-validate")
+    if validate is not None:
+        subprocess.run([validate, str(entry)], check=True)
+    exec_line = next(ln for ln in entry.read_text().splitlines() if ln.startswith("Exec="))
+    args = shlex.split(exec_line.removeprefix("Exec="))
+    if args[1:] != ["%U"] or not os.path.samefile(args[0], bundle / "encore"):
+        raise RuntimeError(f"the installed .desktop file does not start the bundle: {exec_line}")
+    return Path(args[0])
+
+
+def evict(bundle: Path) -> int:
+    """Drop the bundle's files from the page cache (their clean pages only: nothing else is
+    touched); the number of files."""
+    count = 0
+    for path in bundle.rglob("*"):
+        if path.is_file() and not path.is_symlink():
+            fd = os.open(path, os.O_RDONLY)
+            try:
+                os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
+                count += 1
+            finally:
+                os.close(fd)
+    return count
+
+
 def launch(exe: Path, env: dict[str, str], work: Path, name: str) -> dict[str, Any]:
     """One launch of the bundle's smoke test: its milestones relative to the spawn."""
     out_path, err_path = work / f"{name}.out", work / f"{name}.err"
@@ -147,8 +185,7 @@ def run(bundle: Path, launches: int, quiet: bool) -> dict[str, Any]:
     from benchmarks.machine import machine_info
     from tests.plugins.jack import jack_server
 
-    exe = bundle / "encore"
-    if not exe.is_file():
+    if not (bundle / "encore").is_file():
         raise SystemExit(f"No bundle at {bundle}: build it with `make bundle`.")
     result: dict[str, Any] = {
         "bundle": str(bundle),
@@ -160,6 +197,7 @@ def run(bundle: Path, launches: int, quiet: bool) -> dict[str, Any]:
     try:
         home = work / "home"
         home.mkdir()
+        exe = install_desktop_entry(bundle, home)  # what the applications menu would start
         xvfb, display = start_xvfb(work)
         server = f"encore-smoke-{os.getpid()}"
         with jack_server(name=server):
@@ -173,6 +211,8 @@ def run(bundle: Path, launches: int, quiet: bool) -> dict[str, Any]:
             runs = []
             for i in range(launches):
                 kind = "cold" if i == 0 else "warm"
+                if i == 0:
+                    evict(bundle)
                 runs.append({"launch": kind, **launch(exe, env, work, f"launch-{i}")})
                 log(quiet, f"{kind}: {json.dumps(runs[-1])}")
         result["launches"] = runs
