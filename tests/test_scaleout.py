@@ -292,6 +292,7 @@ def test_thirty_submissions_through_a_killed_api_and_a_killed_worker(scaleout):
     renderer_killer.join(90)
 
     assert len(answers) == len(jobs), "every submission got an answer from one API or the other"
+    assert retried, "the killed API process had submissions in flight"
     assert {r.status_code for r in answers.values()} <= {200, 201}, [
         r.text[:300] for r in answers.values() if r.status_code not in (200, 201)
     ]
