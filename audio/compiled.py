@@ -13,9 +13,9 @@ The kernel modules import numba's names from here instead of from numba, and mar
 * "aot": `encore_kernels` is importable and was built from exactly these sources (its digest
   is the SHA-256 of the kernel modules' source, `source_digest()`). Kernels are its functions
   (a kernel exported for several signatures picks the one the arguments need: the variants are
-  in audio/kernel_signatures.py), callbacks its C symbols, and the numba names below are inert
-  stand-ins (`types`, `intrinsic`...), only there for the module-level code of the kernel
-  modules, which never runs them. numba is not imported.
+  in audio/kernel_signatures.py), callbacks its C function pointers, and the numba names below
+  are inert stand-ins (`types`, `intrinsic`...), only there for the module-level code of the
+  kernel modules, which never runs them. numba is not imported.
 * "jit": no current build (a kernel module edited since, no C compiler at install, or
   ENCORE_KERNELS=jit): numba compiles on first use and caches on disk, as before (~30 s cold).
   Said once on stderr, with what to do about it.
@@ -122,7 +122,7 @@ def _load_build() -> tuple[Any, str]:
             continue
         if want is None:  # a bundle without sources: it ships the build made from them
             return ext, "bundled build"
-        if ext.digest() == want:
+        if getattr(ext, "digest", str)() == want:
             return ext, "built from these sources"
         why = f"the ahead-of-time build ({ext.__file__}) is older than the kernel sources"
     return None, why
