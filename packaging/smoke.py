@@ -1,6 +1,6 @@
 """Start the built bundle as a fan's desktop would and check that it plays: `make bundle-check`.
 
-    .venv/bin/python packaging/smoke.py [--bundle dist/encore] [--launches 2] [--json-only]
+    .venv/bin/python packaging/smoke.py [--bundle dist/encore] [--pairs 1] [--warm 1] [--json-only]
 
 First the bundle's install-desktop.sh installs its .desktop file into a fresh HOME (checked
 with desktop-file-validate when installed); each launch then runs the executable that .desktop
@@ -8,20 +8,21 @@ file's Exec line names, with `--smoke-test` (packaging/bundle_smoke.py: the real
 signs in to its embedded platform as the demo fan through the sign-in window, clicks the first
 track, clicks Play and hears 2 s of it) with an environment that holds nothing of the
 development machine's: no PATH (so no venv), no PYTHONPATH, only HOME (a fresh empty folder,
-shared by the launches), DISPLAY (a private Xvfb), QT_QPA_PLATFORM=xcb and the JACK server to
+per pair of launches), DISPLAY (a private Xvfb), QT_QPA_PLATFORM=xcb and the JACK server to
 use (JACK_DEFAULT_SERVER: a private `jackd -d dummy`, started as the tests start theirs,
 tests/plugins/jack.py; JACK_NO_START_SERVER so no other server is ever spawned). The studio
 picks its output device itself (no --device), as on a first launch.
 
-The first launch is cold: an empty HOME (no platform data, no settings, no stem cache) and the
-bundle's files dropped from the OS page cache (posix_fadvise DONTNEED on each of them, as after
-an install or a reboot; the system's own libraries stay cached, as on a running desktop). The
-later launches are warm (the same HOME, the files cached). After each launch no process of
-the bundle may be left (the embedded platform stops with the studio).
+Each pair starts with a cold launch: an empty HOME (no platform data, no settings, no stem
+cache) and the bundle's files dropped from the OS page cache (posix_fadvise DONTNEED on each of
+them, as after an install or a reboot; the system's own libraries stay cached, as on a running
+desktop). The launches after it are warm (the same HOME, the files cached). After each launch
+no process of the bundle may be left (the embedded platform stops with the studio).
 
-Prints ONE JSON line: per launch the seconds from spawn to each milestone ("usable" = the track
-open and playing, as benchmarks/startup.py defines it), what was played and heard, the kernels
-in use (numba imported or not); the bundle's size on disk; the machine and load average.
+Prints ONE JSON line: cold and warm median and worst seconds from spawn to "usable" (the track
+open and playing, as benchmarks/startup.py defines it); per launch every milestone, what was
+played and heard, the kernels in use (numba imported or not) and where the native libraries
+were loaded from; the bundle's size on disk (MB of 10^6 bytes); the machine and load average.
 Exit status 0 only if every launch passed. Nothing is written into the checkout.
 """
 
@@ -33,6 +34,7 @@ import os
 import shlex
 import shutil
 import signal
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -180,7 +182,16 @@ def launch(exe: Path, env: dict[str, str], work: Path, name: str) -> dict[str, A
     return result
 
 
-def run(bundle: Path, launches: int, quiet: bool) -> dict[str, Any]:
+def summary(runs: list[dict[str, Any]], kind: str) -> dict[str, Any] | None:
+    """Median and worst seconds from spawn to "usable" over the launches of one kind."""
+    values = [r["milestones_s"]["usable"] for r in runs if r["launch"] == kind and r["ok"]]
+    if not values:
+        return None
+    return {"median_s": round(statistics.median(values), 2), "max_s": round(max(values), 2)}
+
+
+def run(bundle: Path, pairs: int, warm: int, quiet: bool) -> dict[str, Any]:
+    """`pairs` times: a fresh HOME, a cold launch, then `warm` warm launches on that HOME."""
     sys.path.insert(0, str(REPO))
     from benchmarks.machine import machine_info
     from tests.plugins.jack import jack_server
@@ -195,26 +206,30 @@ def run(bundle: Path, launches: int, quiet: bool) -> dict[str, Any]:
     work = Path(tempfile.mkdtemp(prefix="encore-bundle-smoke-"))
     xvfb = None
     try:
-        home = work / "home"
-        home.mkdir()
-        exe = install_desktop_entry(bundle, home)  # what the applications menu would start
         xvfb, display = start_xvfb(work)
         server = f"encore-smoke-{os.getpid()}"
+        runs: list[dict[str, Any]] = []
         with jack_server(name=server):
-            env = {
-                "HOME": str(home),
-                "DISPLAY": display,
-                "QT_QPA_PLATFORM": "xcb",
-                "JACK_DEFAULT_SERVER": server,
-                "JACK_NO_START_SERVER": "1",
-            }
-            runs = []
-            for i in range(launches):
-                kind = "cold" if i == 0 else "warm"
-                if i == 0:
-                    evict(bundle)
-                runs.append({"launch": kind, **launch(exe, env, work, f"launch-{i}")})
-                log(quiet, f"{kind}: {json.dumps(runs[-1])}")
+            for pair in range(pairs):
+                home = work / f"home-{pair}"
+                home.mkdir()
+                exe = install_desktop_entry(bundle, home)  # what the applications menu starts
+                env = {
+                    "HOME": str(home),
+                    "DISPLAY": display,
+                    "QT_QPA_PLATFORM": "xcb",
+                    "JACK_DEFAULT_SERVER": server,
+                    "JACK_NO_START_SERVER": "1",
+                }
+                for i in range(1 + warm):
+                    kind = "cold" if i == 0 else "warm"
+                    if kind == "cold":
+                        evict(bundle)
+                    name = f"launch-{pair}-{i}"
+                    runs.append({"launch": kind, **launch(exe, env, work, name)})
+                    log(quiet, f"{kind}: {json.dumps(runs[-1])}")
+        result["cold"] = summary(runs, "cold")
+        result["warm"] = summary(runs, "warm")
         result["launches"] = runs
         result["ok"] = all(r["ok"] for r in runs)
         result["loadavg_end"] = os.getloadavg()[0]
@@ -229,10 +244,11 @@ def run(bundle: Path, launches: int, quiet: bool) -> dict[str, Any]:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--bundle", type=Path, default=REPO / "dist" / "encore")
-    parser.add_argument("--launches", type=int, default=2, help="cold, then warm (2)")
+    parser.add_argument("--pairs", type=int, default=1, help="fresh HOMEs, each launched cold (1)")
+    parser.add_argument("--warm", type=int, default=1, help="warm launches after each cold one (1)")
     parser.add_argument("--json-only", action="store_true", help="no progress on stderr")
     args = parser.parse_args()
-    result = run(args.bundle.resolve(), max(1, args.launches), args.json_only)
+    result = run(args.bundle.resolve(), max(1, args.pairs), max(0, args.warm), args.json_only)
     print(json.dumps(result), flush=True)
     return 0 if result["ok"] else 1
 
