@@ -8,11 +8,15 @@ on the real widgets: types the account into the sign-in window and clicks Sign i
 first track of the catalog, clicks Play, and listens for 2 s of the track's own time. Nothing is
 bypassed: the password is checked by the platform like any other sign-in.
 
-The account is the embedded platform's demo account unless ENCORE_SMOKE_USER /
-ENCORE_SMOKE_PASSWORD say otherwise. Prints one line `ENCORE_SMOKE {json}` on stdout: the
-milestones (time.perf_counter, i.e. CLOCK_MONOTONIC, comparable with the launching process), what
-was heard, the kernels in use and whether numba was imported; exits 0 only if the track played
-2 s with sound, no engine error, no exception anywhere and the output device running.
+With ENCORE_SMOKE_SUBMIT=1 it then pauses, mutes a stem, opens Submit remix…, types a title,
+clicks Submit and waits for the platform's render (the embedded platform's whole render path in
+the bundle: offline kernels, loudness, FLAC). The account is the embedded platform's demo
+account unless ENCORE_SMOKE_USER / ENCORE_SMOKE_PASSWORD say otherwise.
+
+Prints one line `ENCORE_SMOKE {json}` on stdout: the milestones (time.perf_counter, i.e.
+CLOCK_MONOTONIC, comparable with the launching process), what was heard, the kernels in use and
+whether numba was imported; exits 0 only if the track played 2 s with sound, no engine error, no
+exception anywhere, the output device running (and the remix rendered, when submitting).
 packaging/smoke.py launches it and reads that line.
 """
 
@@ -31,6 +35,7 @@ PLAY_SECONDS = 2.0
 TIMEOUT_S = float(os.environ.get("ENCORE_SMOKE_TIMEOUT", "180"))
 POLL_MS = 10
 DEMO_USER, DEMO_PASSWORD = "fan", "encore-demo"  # the demo account the platform seeds (README)
+SUBMIT = os.environ.get("ENCORE_SMOKE_SUBMIT", "") not in ("", "0")
 
 
 def run_smoke(argv: list[str]) -> int:
@@ -142,6 +147,48 @@ def run_smoke(argv: list[str]) -> int:
             fail(f"the studio shows a problem: {report['banner']}")
         return True
 
+    def submitting(window: MainWindow) -> bool:
+        """Submit the mix as a fan does and wait for the platform's render; True when over."""
+        from app.contract import RemixStatus
+        from ui.submit import FINAL
+
+        dialog = state.get("submit")
+        if dialog is None:
+            QTest.mouseClick(window.transport.play_button, Qt.MouseButton.LeftButton)  # pause
+            # A remix must differ from the original (docs/policy.md): mute the first stem.
+            strip = next(iter(window.mixer.strips.values()))
+            QTest.mouseClick(strip.mute, Qt.MouseButton.LeftButton)
+            dialog = state["submit"] = window.open_submit()
+            if dialog is None:
+                fail("Submit remix… opened no dialog")
+                return True
+            dialog.title.clear()
+            QTest.keyClicks(dialog.title, "Bundle smoke test")
+            mark("submit_opened")
+            return False
+        if "submit_clicked" not in marks:
+            waited = time.perf_counter() - marks["submit_opened"]
+            if getattr(dialog, "problems", "pending") == "pending" and waited < 15.0:
+                return False  # the platform's preflight answer (POST /v1/remixes/check)
+            if not dialog.submit_button.isEnabled():
+                fail(f"the Submit dialog refuses: {dialog.status.text()}")
+                return True
+            QTest.mouseClick(dialog.submit_button, Qt.MouseButton.LeftButton)
+            mark("submit_clicked")
+            return False
+        if dialog.status.objectName() == "error":
+            fail(f"submitting failed: {dialog.status.text()}")
+            return True
+        remix = dialog.remix
+        if remix is None or remix.status not in FINAL:
+            return False
+        mark("remix_final")
+        report["remix_status"] = str(remix.status)
+        if remix.status not in (RemixStatus.PUBLISHED, RemixStatus.PENDING_APPROVAL):
+            fail(f"the platform did not render the remix: {dialog.status.text()}")
+        dialog.close()
+        return True
+
     def drive() -> None:
         try:
             if time.perf_counter() - started > TIMEOUT_S:
@@ -150,7 +197,11 @@ def run_smoke(argv: list[str]) -> int:
                 return
             window = visible(MainWindow)
             if window is not None:
-                if studio(window):
+                if "played" not in marks or report["errors"]:
+                    done = studio(window) and (report["errors"] or not SUBMIT)
+                else:
+                    done = submitting(window)
+                if done:
                     finish(window)
                     return
             else:

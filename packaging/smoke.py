@@ -226,7 +226,9 @@ def run(bundle: Path, pairs: int, warm: int, quiet: bool) -> dict[str, Any]:
                     if kind == "cold":
                         evict(bundle)
                     name = f"launch-{pair}-{i}"
-                    runs.append({"launch": kind, **launch(exe, env, work, name)})
+                    # The cold launch also submits (a new platform: no earlier identical remix).
+                    run_env = {**env, "ENCORE_SMOKE_SUBMIT": "1"} if kind == "cold" else env
+                    runs.append({"launch": kind, **launch(exe, run_env, work, name)})
                     log(quiet, f"{kind}: {json.dumps(runs[-1])}")
         result["cold"] = summary(runs, "cold")
         result["warm"] = summary(runs, "warm")
