@@ -32,8 +32,6 @@ from typing import Any
 
 import numpy as np
 import soundfile as sf
-from scipy import fft as sp_fft
-from scipy import signal
 
 GENERATOR_VERSION = 1  # bump whenever the rendered audio changes: it invalidates cached catalogs
 SAMPLE_RATE = 48000
@@ -463,23 +461,31 @@ def _pan_into(out: np.ndarray, mono: np.ndarray, position: float | np.ndarray) -
     return out
 
 
+def _scipy_signal():
+    """scipy.signal, imported when music is composed: a platform whose demo catalog is already
+    on disk starts without it (about a second of import on this machine)."""
+    from scipy import signal
+
+    return signal
+
+
 @lru_cache(maxsize=64)
 def _sos(btype: str, freq: float | tuple[float, float], order: int, sr: int) -> np.ndarray:
-    return signal.butter(order, freq, btype=btype, fs=sr, output="sos")
+    return _scipy_signal().butter(order, freq, btype=btype, fs=sr, output="sos")
 
 
 def _filt(
     x: np.ndarray, btype: str, freq: float | tuple[float, float], order: int = 2, sr: int = _SR
 ) -> np.ndarray:
     """Butterworth filter along time (last axis); designs are cached."""
-    return signal.sosfilt(_sos(btype, freq, order, sr), x, axis=-1)
+    return _scipy_signal().sosfilt(_sos(btype, freq, order, sr), x, axis=-1)
 
 
 def _smooth(x: np.ndarray, seconds: float, sr: int = _SR) -> np.ndarray:
     """One-pole smoother (portamento, vowel morphs, sidechain release)."""
     a = np.exp(-1.0 / (seconds * sr))
     zi = np.array([x[0] * a]) if len(x) else None
-    y, _ = signal.lfilter([1 - a], [1, -a], x, zi=zi)
+    y, _ = _scipy_signal().lfilter([1 - a], [1, -a], x, zi=zi)
     return y
 
 
@@ -487,12 +493,12 @@ def _smooth(x: np.ndarray, seconds: float, sr: int = _SR) -> np.ndarray:
 def _resample_fir(rate: int, taps_per_phase: int) -> np.ndarray:
     """Short Kaiser low-pass for resample_poly: the parts rendered at reduced rates have no
     content near their Nyquist frequency, so a few taps per phase are plenty (and faster)."""
-    return signal.firwin(taps_per_phase * rate + 1, 0.9 / rate, window=("kaiser", 7.0))
+    return _scipy_signal().firwin(taps_per_phase * rate + 1, 0.9 / rate, window=("kaiser", 7.0))
 
 
 def _resample(x: np.ndarray, up: int, down: int, taps_per_phase: int = 10) -> np.ndarray:
     fir = _resample_fir(max(up, down), taps_per_phase)
-    return signal.resample_poly(x, up, down, axis=-1, window=fir)
+    return _scipy_signal().resample_poly(x, up, down, axis=-1, window=fir)
 
 
 _TABLE_SIZE = 4096
@@ -547,6 +553,8 @@ def _reverb_into(out: np.ndarray, mono: np.ndarray, seconds: float, seed: int) -
     ir = _filt(_filt(ir, "lowpass", 5500.0, 2, sr), "highpass", 250.0, 2, sr)
     ir /= np.sqrt(np.sum(ir**2, axis=1, keepdims=True))
     low = _resample(mono, 1, _REVERB_DOWN, 6)  # a diffuse tail hides any resampling error
+    from scipy import fft as sp_fft  # late, as _scipy_signal
+
     size = sp_fft.next_fast_len(len(low) + m, real=True)
     spectrum = sp_fft.rfft(low.astype(np.float32), size)
     ir_spectrum = sp_fft.rfft(ir.astype(np.float32), size, axis=1)
