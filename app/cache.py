@@ -5,102 +5,47 @@ wastes the fan's time. So stems are cached as AES-GCM records (the `cryptography
 per-user content key that lives in memory only, and soundfile reads them through `DecryptingFile`,
 a seekable file-like object, so no plaintext temp file ever exists.
 
-File layout (`<name>.enc`): header = MAGIC, 16-byte file id, total plaintext size (u64); then one
-record per CHUNK bytes of plaintext: 12-byte nonce + ciphertext + 16-byte tag. The file id and the
-record index are the associated data, so records cannot be swapped between files or reordered.
-Records are written where they belong as their bytes arrive, in any order; the file starts sparse
-and a later session finds which records are in by their (non-zero) nonces.
+File layout (`<name>.enc`): the sealed-stem format of `core/sealed.py` (header, then AES-GCM
+records of 64 KiB, each bound to its file and place). Records are written where they belong as
+their bytes arrive, in any order; the file starts sparse and a later session finds which records
+are in by their (non-zero) nonces.
 
-The platform delivers stems already sealed in this very layout (`Sealer`), under the key of the
-signed-in device, so the bytes that cross the network are the bytes the cache keeps: the client
-checks each record's tag and stores it as it came (`CacheWriter.write_sealed`), and only ever
-holds plaintext in memory. The file id is derived from the device key and the stem's digest
-(`file_id_for`), and each record's nonce from the key, the file id and the record's index: the
-same record is always sealed the same way, so any byte range of a stem can be served on its
-own, and a nonce never meets a second plaintext.
+The platform delivers stems already sealed in this very layout (`core.sealed.Sealer`), under the
+key of the signed-in device, so the bytes that cross the network are the bytes the cache keeps:
+the client checks each record's tag and stores it as it came (`CacheWriter.write_sealed`), and
+only ever holds plaintext in memory.
 """
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import io
 import os
-import struct
 from pathlib import Path
 
-from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-MAGIC = b"ENCORE-STEM-1\n"
-CHUNK = 64 * 1024
-NONCE = 12
-TAG = 16
-RECORD = NONCE + CHUNK + TAG
-_HEADER = struct.Struct(f"<{len(MAGIC)}s16sQ")
+from core.sealed import (
+    CHUNK,
+    HEADER,
+    MAGIC,
+    NONCE,
+    RECORD,
+    TAG,
+    CacheCorrupt,
+    file_id_for,
+    open_record,
+    read_header,
+    record_aad,
+    record_count,
+    record_slot,
+    sealed_size,
+)
+
 SUFFIX = ".enc"
-
-
-class CacheCorrupt(Exception):
-    """A cached file failed authentication: it was damaged or tampered with. Re-download it."""
 
 
 def new_content_key() -> bytes:
     return AESGCM.generate_key(bit_length=256)
-
-
-# -- the sealed layout, shared with the platform ---------------------------------------------------
-
-
-def sealed_size(total: int) -> int:
-    """Bytes of a sealed stem (header and every record) of `total` plaintext bytes."""
-    return _file_size(total)
-
-
-def record_slot(index: int) -> int:
-    """Where record `index` starts in a sealed stem."""
-    return _HEADER.size + index * RECORD
-
-
-def sealed_header(file_id: bytes, total: int) -> bytes:
-    return _HEADER.pack(MAGIC, file_id, total)
-
-
-def file_id_for(key: bytes, content_sha256: str) -> bytes:
-    """The file id of a stem sealed under `key`: one per device key and stem content."""
-    return hmac.new(key, b"encore-file:" + content_sha256.encode(), hashlib.sha256).digest()[:16]
-
-
-def open_sealed(key: bytes, sealed: bytes) -> bytes:
-    """The plaintext of a whole sealed stem, in memory; CacheCorrupt if any record fails."""
-    aead = AESGCM(key)
-    if len(sealed) < _HEADER.size:
-        raise CacheCorrupt("The sealed stem is truncated.")
-    magic, file_id, total = _HEADER.unpack(sealed[: _HEADER.size])
-    if magic != MAGIC or len(sealed) != _file_size(total):
-        raise CacheCorrupt("Not a whole sealed stem.")
-    out = bytearray()
-    for index in range(_records(total)):
-        start, size = record_slot(index), min(CHUNK, total - index * CHUNK)
-        record = sealed[start : start + NONCE + size + TAG]
-        try:
-            out += aead.decrypt(record[:NONCE], record[NONCE:], file_id + struct.pack("<Q", index))
-        except InvalidTag as exc:
-            raise CacheCorrupt(f"Sealed record {index} failed authentication.") from exc
-    return bytes(out)
-
-
-class Sealer:
-    """Seals records deterministically (see the module docstring): the platform's side."""
-
-    def __init__(self, key: bytes) -> None:
-        self._key = key
-        self._aead = AESGCM(key)
-
-    def record(self, file_id: bytes, index: int, plain: bytes) -> bytes:
-        aad = file_id + struct.pack("<Q", index)
-        nonce = hmac.new(self._key, b"encore-nonce:" + aad, hashlib.sha256).digest()[:NONCE]
-        return nonce + self._aead.encrypt(nonce, plain, aad)
 
 
 class EncryptedCache:
@@ -147,20 +92,20 @@ class EncryptedCache:
         earlier device key does not count)."""
         try:
             with self.path(name).open("rb") as f:
-                found, total = _read_header(f)
+                found, total = read_header(f)
                 if file_id is not None and found != file_id:
                     return False
-                return all(_scan_present(f, _records(total)))
+                return all(_scan_present(f, record_count(total)))
         except (OSError, CacheCorrupt):
             return False
 
     def read_records(self, name: str, first: int, last: int) -> bytes:
         """Plaintext of records [first, last) (the caller knows they are present)."""
         with self.path(name).open("rb") as f:
-            file_id, total = _read_header(f)
-            f.seek(_HEADER.size + first * RECORD)
+            file_id, total = read_header(f)
+            f.seek(HEADER.size + first * RECORD)
             out = bytearray()
-            for index in range(first, min(last, _records(total))):
+            for index in range(first, min(last, record_count(total))):
                 size = min(CHUNK, total - index * CHUNK)
                 out += self._open(file_id, index, f.read(NONCE + size + TAG))
             return bytes(out)
@@ -217,34 +162,12 @@ class EncryptedCache:
     # -- crypto ----------------------------------------------------------------------------------
 
     def _seal(self, file_id: bytes, index: int, plain: bytes) -> bytes:
+        """A record written here (not by the platform): a random nonce, never reused."""
         nonce = os.urandom(NONCE)
-        return nonce + self._aead.encrypt(nonce, plain, file_id + struct.pack("<Q", index))
+        return nonce + self._aead.encrypt(nonce, plain, record_aad(file_id, index))
 
     def _open(self, file_id: bytes, index: int, record: bytes) -> bytes:
-        try:
-            return self._aead.decrypt(
-                record[:NONCE], record[NONCE:], file_id + struct.pack("<Q", index)
-            )
-        except InvalidTag as exc:
-            raise CacheCorrupt(f"Cached record {index} failed authentication.") from exc
-
-
-def _read_header(f: io.BufferedIOBase) -> tuple[bytes, int]:
-    raw = f.read(_HEADER.size)
-    if len(raw) != _HEADER.size:
-        raise CacheCorrupt("Cache file header is truncated.")
-    magic, file_id, total = _HEADER.unpack(raw)
-    if magic != MAGIC:
-        raise CacheCorrupt("Not an Encore cache file.")
-    return file_id, total
-
-
-def _records(total: int) -> int:
-    return -(-total // CHUNK)
-
-
-def _file_size(total: int) -> int:
-    return _HEADER.size + _records(total) * (NONCE + TAG) + total
+        return open_record(self._aead, file_id, index, record)
 
 
 class CacheWriter:
@@ -256,7 +179,7 @@ class CacheWriter:
         self, cache: EncryptedCache, path: Path, total: int, file_id: bytes | None = None
     ) -> None:
         self.cache, self.path, self.total = cache, path, total
-        self.n_records = _records(total)
+        self.n_records = record_count(total)
         self.file_id, self.present = self._resume_or_create(file_id)
         self._f = path.open("r+b")
 
@@ -264,15 +187,15 @@ class CacheWriter:
         if self.path.exists():
             try:
                 with self.path.open("rb") as f:
-                    file_id, total = _read_header(f)
+                    file_id, total = read_header(f)
                     if total == self.total and wanted in (None, file_id):
                         return file_id, _scan_present(f, self.n_records)
             except CacheCorrupt:
                 pass
         file_id = wanted or os.urandom(16)
         with self.path.open("wb") as f:
-            f.write(_HEADER.pack(MAGIC, file_id, self.total))
-            f.truncate(_file_size(self.total))  # sparse: holes read as zeros = "not yet"
+            f.write(HEADER.pack(MAGIC, file_id, self.total))
+            f.truncate(sealed_size(self.total))  # sparse: holes read as zeros = "not yet"
         return file_id, bytearray(self.n_records)
 
     def record_size(self, index: int) -> int:
@@ -281,7 +204,7 @@ class CacheWriter:
     def write_record(self, index: int, plain: bytes) -> None:
         if len(plain) != self.record_size(index):
             raise ValueError("A record must be whole: CHUNK bytes, or the stem's tail.")
-        self._f.seek(_HEADER.size + index * RECORD)
+        self._f.seek(HEADER.size + index * RECORD)
         self._f.write(self.cache._seal(self.file_id, index, plain))
         self._f.flush()
         self.present[index] = 1
@@ -347,7 +270,7 @@ def _scan_present(f: io.BufferedIOBase, n_records: int) -> bytearray:
     """Which records an earlier session wrote: a hole (never written) has an all-zero nonce."""
     present = bytearray(n_records)
     for i in range(n_records):
-        f.seek(_HEADER.size + i * RECORD)
+        f.seek(HEADER.size + i * RECORD)
         nonce = f.read(NONCE)
         present[i] = len(nonce) == NONCE and any(nonce)
     return present
@@ -361,8 +284,8 @@ class DecryptingFile(io.RawIOBase):
         super().__init__()
         self._cache = cache
         self._f = path.open("rb")
-        self._file_id, self._total = _read_header(self._f)
-        if path.stat().st_size != _file_size(self._total):
+        self._file_id, self._total = read_header(self._f)
+        if path.stat().st_size != sealed_size(self._total):
             self._f.close()
             raise CacheCorrupt("Cache entry is incomplete.")
         self._pos = 0
@@ -390,7 +313,7 @@ class DecryptingFile(io.RawIOBase):
     def _load(self, index: int) -> bytes:
         if index != self._record_index:
             plain_len = min(CHUNK, self._total - index * CHUNK)
-            self._f.seek(_HEADER.size + index * RECORD)
+            self._f.seek(HEADER.size + index * RECORD)
             self._record = self._cache._open(
                 self._file_id, index, self._f.read(NONCE + plain_len + TAG)
             )

@@ -17,8 +17,7 @@ from typing import Any, TypeVar
 import requests
 from pydantic import BaseModel
 
-from app.cache import CacheCorrupt, open_sealed
-from app.contract import (
+from core.contract import (
     API_PREFIX,
     Account,
     ArtistTrack,
@@ -47,6 +46,7 @@ from app.contract import (
     TrackList,
     TrackSummary,
 )
+from core.sealed import CacheCorrupt, open_sealed
 
 Model = TypeVar("Model", bound=BaseModel)
 ProgressFn = Callable[[int, int], None]
@@ -227,7 +227,7 @@ class PlatformClient:
         self._send("DELETE", f"/me/devices/{device_id}")
 
     def content_key(self) -> bytes:
-        """This signed-in device's key: the platform seals stems under it (app/cache.py) and
+        """This signed-in device's key: the platform seals stems under it (core/sealed.py) and
         the cache keeps them so. Held in memory only; after sign-out or revocation the platform
         never hands it out again, so a copied cache stays undecryptable."""
         key = base64.b64decode(self._get_model("/me/device-key", DeviceKey).key)

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
-from app.contract import RemixDocument
+from core.contract import RemixDocument
 
 _SAFE = re.compile(r"[^A-Za-z0-9_.-]")
 

@@ -107,7 +107,7 @@ NATIVE: list[Component] = [
     Component("Qt 6", "with PySide6", "LGPL-3.0-only", "PySide6-Essentials (shared libraries)"),
     Component("PortAudio", "system", "MIT", "sounddevice (audio output)"),
     Component("libsndfile", "system", "LGPL-2.1-or-later", "soundfile (audio files)"),
-    Component("libFLAC", "system", "BSD-3-Clause", "app/flacdec.py (stem decoding)"),
+    Component("libFLAC", "system", "BSD-3-Clause", "core/flacdec.py (stem decoding)"),
     Component("LLVM", "with llvmlite", "Apache-2.0 WITH LLVM-exception", "numba (DSP kernels)"),
     Component("OpenBLAS", "in numpy's and scipy's wheels", "BSD-3-Clause", "numpy, scipy"),
     Component(

@@ -6,7 +6,7 @@ seconds, then the window around the playhead (so after a seek, the bytes around 
 come next), then the rest. A dropped connection or a restarted platform resumes from the records
 already in, with backoff. One decode thread keeps the chunks around the playhead decoded into the
 engine's `ChunkedSource`, starting libFLAC at the nearest frame of whatever bytes are in
-(`app.flac`, `app.flacdec`). A chunk not decoded yet plays as silence and is counted; nothing
+(`app.flac`, `core.flacdec`). A chunk not decoded yet plays as silence and is counted; nothing
 here ever blocks the audio callback.
 """
 
@@ -20,20 +20,14 @@ from enum import StrEnum
 
 import numpy as np
 
-from app.cache import (
-    CHUNK,
-    CacheCorrupt,
-    CacheWriter,
-    EncryptedCache,
-    file_id_for,
-    record_slot,
-)
+from app.cache import CacheWriter, EncryptedCache
 from app.client import AuthError, PlatformClient, PlatformError, PlatformUnavailable
-from app.contract import StemInfo, TrackDetail
 from app.flac import StreamHeader, find_frame, parse_header
-from app.flacdec import FlacStreamDecoder
 from app.peaks import PeakCache
 from audio.chunks import CHUNK_FRAMES, ChunkedSource
+from core.contract import StemInfo, TrackDetail
+from core.flacdec import FlacStreamDecoder
+from core.sealed import CHUNK, CacheCorrupt, file_id_for, record_slot
 
 FIRST_RECORDS = 2  # 128 KiB: the stream header and the first seconds, for every stem, first
 REQUEST_RECORDS = 16  # 1 MiB a request: small enough that a seek redirects the download soon

@@ -11,9 +11,9 @@ from typing import get_args
 
 import numpy as np
 
-from app.contract import ArrangementSlot, RemixDocument, Section, StemSettings, TrackDetail
 from app.streaming import TrackStream
 from audio.engine import Engine
+from core.contract import ArrangementSlot, RemixDocument, Section, StemSettings, TrackDetail
 
 DocumentListener = Callable[[RemixDocument], None]
 LoopListener = Callable[[], None]
@@ -222,7 +222,7 @@ class Studio:
 
     def _push_effects(self) -> None:
         """Document -> engine for EQ, filters, sends, reverb, delay and the delay's tempo."""
-        from app.remix import document_arrays  # app.remix imports audio.dsp (numba)
+        from core.remix import document_arrays  # core.remix imports audio.dsp (numba)
 
         assert self.track is not None and self.document is not None
         bpm = self.track.detail.analysis.bpm if self.track.detail.analysis else 120.0
@@ -386,7 +386,7 @@ class Studio:
 
     def _push_arrangement(self) -> None:
         """Document -> engine for the arrangement (after a load the engine plays as delivered)."""
-        from app.remix import arrangement_frames
+        from core.remix import arrangement_frames
 
         assert self.track is not None and self.document is not None
         frames = arrangement_frames(self.document, self.track.sample_rate)
@@ -530,7 +530,7 @@ class Studio:
 
     def _finish_passes(self, end: float) -> None:
         """Write the open passes into their lanes, up to `end` seconds (latch)."""
-        from app.contract import MAX_AUTOMATION_POINTS, AutomationLane, AutomationParam
+        from core.contract import MAX_AUTOMATION_POINTS, AutomationLane, AutomationParam
 
         passes, self._passes = self._passes, {}
         self._pass_end = 0.0
@@ -574,7 +574,7 @@ class Studio:
 
     def _push_automation(self) -> None:
         """Document -> engine for the automation lanes."""
-        from app.remix import automation_lanes
+        from core.remix import automation_lanes
 
         assert self.track is not None and self.document is not None
         lanes = automation_lanes(self.document, list(self.track.stem_ids))

@@ -34,7 +34,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-KERNEL_MODULES = ("audio.dsp", "audio.automation", "audio.loudness", "app.flacdec", "audio.device")
+KERNEL_MODULES = ("audio.dsp", "audio.automation", "audio.loudness", "core.flacdec", "audio.device")
 
 
 def default_out_dir() -> Path:

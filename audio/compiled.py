@@ -57,7 +57,7 @@ KERNEL_SOURCES = (
     "audio/dsp.py",
     "audio/automation.py",
     "audio/loudness.py",
-    "app/flacdec.py",
+    "core/flacdec.py",
     "audio/device.py",
     "audio/compiled.py",
     "audio/kernel_signatures.py",

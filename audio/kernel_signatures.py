@@ -68,16 +68,16 @@ KERNELS: dict[str, list[str]] = {
     "audio.loudness._true_peak": [
         f"f8({x}, i8, i8, {_C2})" for x in ("f8[:, ::1]", "f4[:, ::1]", "f8[:, :]", "f4[:, :]")
     ],
-    "app.flacdec._read_planar": [f"i8({_FLAC}, {out}, i8)" for out in ("f4[:, ::1]", "f4[:, :]")],
-    "app.flacdec._read_blocks": [f"UniTuple(i8, 2)({_FLAC}, f4[:, ::1], i8[:, ::1])"],
+    "core.flacdec._read_planar": [f"i8({_FLAC}, {out}, i8)" for out in ("f4[:, ::1]", "f4[:, :]")],
+    "core.flacdec._read_blocks": [f"UniTuple(i8, 2)({_FLAC}, f4[:, ::1], i8[:, ::1])"],
 }
 """Kernel (module.function) -> the signatures exported for it, "return(arguments)"."""
 
 CALLBACKS: tuple[str, ...] = (
     "audio.device._ring_callback",
-    "app.flacdec._on_read",
-    "app.flacdec._on_write",
-    "app.flacdec._on_error",
+    "core.flacdec._on_read",
+    "core.flacdec._on_write",
+    "core.flacdec._on_error",
 )
 """Native callbacks (C function pointers handed to PortAudio and libFLAC): their C signature is
 the one in their decorator."""

@@ -39,8 +39,8 @@ import soundfile as sf
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from app.contract import RemixDocument  # noqa: E402
 from benchmarks.machine import machine_info  # noqa: E402
+from core.contract import RemixDocument  # noqa: E402
 from server.db import Stem, Track  # noqa: E402
 from server.demo_music import SAMPLE_RATE, write_demo_catalog  # noqa: E402
 from server.storage import Storage  # noqa: E402

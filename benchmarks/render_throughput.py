@@ -84,7 +84,7 @@ def _start_worker(data_dir: Path, db_url: str, env: dict[str, str]) -> subproces
 
 def _seed(sessions: Any, n_fans: int) -> list[int]:
     """The benchmark's track (stems in BENCH_DIR) and `n_fans` fans; returns the fans' ids."""
-    from app.contract import Tier
+    from core.contract import Tier
     from server.db import Stem, Track, User
 
     track, _storage = build_submission(BENCH_DIR)
@@ -239,7 +239,7 @@ _CHILD = r"""
 import json, sys, tempfile, threading, time
 from pathlib import Path
 sys.path.insert(0, sys.argv[1])
-from app.contract import RemixDocument
+from core.contract import RemixDocument
 from benchmarks.platform_render import build_submission
 from server.pipeline import render_to_file
 from server.worker import warm_up
@@ -270,7 +270,7 @@ print(json.dumps({"idle_worker_mb": round(idle, 1), "render_mb": round(peak[0] -
 
 
 def memory() -> dict[str, Any]:
-    from app.contract import RemixDocument
+    from core.contract import RemixDocument
     from server.render_limits import estimate
 
     track, _storage = build_submission(BENCH_DIR)

@@ -30,7 +30,7 @@ import soundfile as sf
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from app.cache import CHUNK, EncryptedCache
+from app.cache import EncryptedCache
 from app.client import PlatformClient
 from app.embedded import PlatformProcess, start_platform
 from app.streaming import FIRST_RECORDS, TrackStream
@@ -39,6 +39,7 @@ from audio import device as device_module
 from audio.device import OutputStream
 from audio.engine import Engine
 from benchmarks.machine import machine_info
+from core.sealed import CHUNK
 
 REPO = Path(__file__).resolve().parents[1]
 SR = 48000

@@ -149,7 +149,7 @@ def run_smoke(argv: list[str]) -> int:
 
     def submitting(window: MainWindow) -> bool:
         """Submit the mix as a fan does and wait for the platform's render; True when over."""
-        from app.contract import RemixStatus
+        from core.contract import RemixStatus
         from ui.submit import FINAL
 
         dialog = state.get("submit")

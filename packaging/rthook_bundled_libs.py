@@ -1,6 +1,6 @@
 """PyInstaller runtime hook (packaging/encore.spec): the libraries the bundle carries come first.
 
-sounddevice (PortAudio) and app/flacdec.py (libFLAC) look their C library up with
+sounddevice (PortAudio) and core/flacdec.py (libFLAC) look their C library up with
 `ctypes.util.find_library`, which on Linux only asks the system (ldconfig): on a machine without
 libportaudio2 the bundle's own copy would never be found, and where the system has one, a
 library the bundle was not tested with would be loaded. Run before any of Encore's modules, this

@@ -23,8 +23,8 @@ from typing import Any
 from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import Session
 
-from app.contract import RemixDocument, RemixStatus, StemSettings
-from app.remix import audible_stems
+from core.contract import RemixDocument, RemixStatus, StemSettings
+from core.remix import audible_stems
 from server.db import Remix, Track, User, utcnow
 from server.errors import ApiError
 from server.pipeline import other_transformations

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import uvicorn
 
-from app.contract import Role, Tier
+from core.contract import Role, Tier
 from server.config import (
     DEFAULT_ACCESS_TTL,
     DEFAULT_DAILY_QUOTA,
@@ -155,7 +155,7 @@ def cmd_render(args: argparse.Namespace) -> int:
     from sqlalchemy import select
     from sqlalchemy.orm import selectinload
 
-    from app.contract import RemixDocument, RightsPolicy
+    from core.contract import RemixDocument, RightsPolicy
     from server.db import Track, init_db, make_engine, make_sessionmaker
     from server.pipeline import check_document, render_to_file
     from server.storage import Storage

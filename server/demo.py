@@ -13,7 +13,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from app.contract import RightsPolicy, Role, Tier
+from core.contract import RightsPolicy, Role, Tier
 from server.db import Stem, StemRightsholder, Track, User
 from server.security import hash_password
 from server.storage import Storage

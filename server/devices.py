@@ -15,7 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from app.text import refused_character
+from core.text import refused_character
 from server.db import Device, Token, utcnow
 from server.security import REFRESH, revoke_session
 

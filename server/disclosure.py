@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from importlib.metadata import PackageNotFoundError, version
 
-from app.contract import (
+from core.contract import (
     AIInvolvement,
     Disclosure,
     RemixCredit,

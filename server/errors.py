@@ -15,7 +15,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from app.contract import ErrorDetail, ErrorResponse
+from core.contract import ErrorDetail, ErrorResponse
 
 log = logging.getLogger("encore.platform")
 
@@ -127,7 +127,7 @@ def describe_validation_errors(errors: Sequence[Mapping[str, Any]]) -> tuple[str
             parts.append(f"{where} is required")
         elif e.get("type") == "extra_forbidden":
             parts.append(f"{where} is not a known field")
-        elif e.get("type") == "text_rule":  # app/text.py: already names the field in words
+        elif e.get("type") == "text_rule":  # core/text.py: already names the field in words
             parts.append(msg.rstrip("."))
         else:
             parts.append(f"{where}: {msg[0].lower() + msg[1:] if msg else msg}")

@@ -27,7 +27,7 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
-from app.contract import AutomationLane, RemixDocument, StemSettings
+from core.contract import AutomationLane, RemixDocument, StemSettings
 
 BLOCK_S = 0.1
 """The analysis grid: gain changes and stem content are judged every 100 ms."""
@@ -116,8 +116,8 @@ PROFILES = ProfileCache()
 
 def power_response(settings: StemSettings, rate: float) -> np.ndarray:
     """|H(f)|² of the stem's EQ and filter chain at each band centre: the engine's biquads."""
-    from app.remix import strip_row
     from audio import dsp  # late: the platform starts without the renderer's compile
+    from core.remix import strip_row
 
     coefs = getattr(dsp.biquad_coefs, "py_func", dsp.biquad_coefs)
     row = strip_row(settings)

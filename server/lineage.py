@@ -11,9 +11,9 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
-from app.contract import RemixCredit, RemixDocument, RemixStatus
-from app.lineage import fork_title
-from app.links import remix_link
+from core.contract import RemixCredit, RemixDocument, RemixStatus
+from core.lineage import fork_title
+from core.links import remix_link
 from server.db import Remix, Track, User
 from server.errors import ApiError
 

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Depends, FastAPI
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
-from app.contract import API_PREFIX, ErrorResponse, Health
+from core.contract import API_PREFIX, ErrorResponse, Health
 from server.admission import Admission
 from server.config import Settings
 from server.db import init_db, make_engine, make_sessionmaker

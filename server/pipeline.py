@@ -23,15 +23,15 @@ from typing import Any
 import numpy as np
 import soundfile as sf
 
-from app.contract import RemixDocument, RemixStatus, RightsPolicy, StemSettings
-from app.remix import (
+from core.contract import RemixDocument, RemixStatus, RightsPolicy, StemSettings
+from core.remix import (
     arranged_seconds,
     arrangement_frames,
     arrangement_problem,
     audible_stems,
     document_arrays,
 )
-from app.wording import format_seconds, param_label
+from core.wording import format_seconds, param_label
 from server.db import Track
 from server.isolation import ALONE_MARGIN_DB, PROFILES, Exposure, exposure
 from server.loudness import Loudness, measure

@@ -38,7 +38,7 @@ from sqlalchemy import Engine, event, func, select, text, update
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
-from app.contract import RemixStatus
+from core.contract import RemixStatus
 from server.config import Settings
 from server.db import Remix
 from server.pipeline import UNFINISHED

@@ -24,8 +24,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from app.contract import RemixDocument, RightsPolicy
-from app.remix import arranged_seconds
+from core.contract import RemixDocument, RightsPolicy
+from core.remix import arranged_seconds
 from server.config import (
     DEFAULT_MAX_RENDER_MB,
     DEFAULT_MAX_RENDER_SECONDS,

@@ -2,7 +2,7 @@
 
 Each device (a sign-in session) has a key id; its key is HMAC(platform secret, key id), so the
 database holds no key material and a revoked or rotated key id is simply never derived again.
-A stem is served as its sealed form (`app.cache`'s layout: header, then AES-GCM records of
+A stem is served as its sealed form (`core.sealed`'s layout: header, then AES-GCM records of
 64 KiB), generated on the fly for the byte range asked: the studio stores those bytes as they
 came and decrypts in memory. Anyone who copies a fan's cache gets records under a key that the
 platform hands out only to that device's live session; after sign-out or revocation, never.
@@ -18,7 +18,7 @@ from pathlib import Path
 from fastapi import Request
 from fastapi.responses import StreamingResponse
 
-from app.cache import (
+from core.sealed import (
     CHUNK,
     Sealer,
     file_id_for,

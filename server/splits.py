@@ -4,7 +4,7 @@
 share, and the rest goes to the rightsholders of the stems the remix actually uses (audible
 stems), in equal parts per stem, each part divided by that stem's rightsholders' shares. A remix
 forked from another fan's published remix (`inspired_by`) gives that remix's creator a part of
-the creator share (app/lineage.py). Every division uses the largest-remainder method, so the
+the creator share (core/lineage.py). Every division uses the largest-remainder method, so the
 lines always sum to exactly 10000 bp.
 """
 
@@ -13,8 +13,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from decimal import Decimal
 
-from app.contract import SplitLine, SplitRole, SplitStatement
-from app.lineage import ORIGINAL_REMIXER_PART
+from core.contract import SplitLine, SplitRole, SplitStatement
+from core.lineage import ORIGINAL_REMIXER_PART
 
 TOTAL_BP = 10_000
 

@@ -8,7 +8,7 @@ or its stem count beyond a few MB. FLAC is lossless and libsndfile seeks sample-
 the frames are exactly those a whole-file read gives: the render stays sample-identical.
 
 FLAC stems of 16 or 24 bits are decoded by libFLAC itself when the system has it
-(`app.flacdec.FlacFileDecoder`; `fast_flac=False` or no libFLAC: libsndfile for every stem): a
+(`core.flacdec.FlacFileDecoder`; `fast_flac=False` or no libFLAC: libsndfile for every stem): a
 compiled loop calls the decoder and converts its integers straight into the window, with no GIL
 held and no intermediate copy, at about 60 % of libsndfile's CPU time. The samples are the same
 bits (integer / 2**(bits - 1), as libsndfile scales them); tests/test_stemsource.py compares
@@ -26,7 +26,7 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
-from app.flacdec import FlacFileDecoder, libflac
+from core.flacdec import FlacFileDecoder, libflac
 
 DEFAULT_WINDOW = 1 << 16  # frames per stem held decoded (65536: 0.5 MiB per stereo stem)
 

@@ -3,7 +3,7 @@
 A NUL byte in a username or an id made PostgreSQL fail (a 500) while SQLite stored it, and raw
 control characters reached the log. Rather than trust each model and route to remember, one
 router-wide dependency checks every path parameter, query parameter, form field and JSON string
-(keys included) with `app.text.refused_character` and answers a 422 naming the field. Titles
+(keys included) with `core.text.refused_character` and answers a 422 naming the field. Titles
 and descriptions get the stricter display rule in the contract (`RemixDocument`), which uses
 the same module.
 """
@@ -16,7 +16,7 @@ from typing import Any
 
 from fastapi import Request
 
-from app.text import refused_character, refused_character_message
+from core.text import refused_character, refused_character_message
 from server.errors import ApiError
 
 CODE = "invalid_text"  # also the code of the display rule's refusals (server/errors.py)

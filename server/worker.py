@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session, selectinload, sessionmaker
 
-from app.contract import RemixDocument, RemixStatus, RightsPolicy
+from core.contract import RemixDocument, RemixStatus, RightsPolicy
 from server.db import Remix, Track, utcnow
 from server.pipeline import UNFINISHED, check_document, render_to_file
 from server.render_limits import RenderLimits

@@ -17,8 +17,8 @@ import pytest
 import requests
 import soundfile as sf
 
-from app.cache import open_sealed, sealed_size
 from app.embedded import start_platform
+from core.sealed import open_sealed, sealed_size
 from server.sealing import SEALED_MEDIA_TYPE
 from tests.platform_helpers import Api, assert_error, wait_for_status
 from tests.plugins.platform import login

@@ -19,7 +19,7 @@ import pytest
 from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QApplication
 
-from app.contract import RemixStatus
+from core.contract import RemixStatus
 from tests.platform_helpers import as_demo, doc_for, wait_for_status
 from ui import main as encore
 from ui.instance import SingleInstance

@@ -7,12 +7,12 @@ import numpy as np
 import pytest
 from pydantic import ValidationError
 
-from app.contract import RemixDocument
-from app.remix import audible_stems, automation_lanes, document_arrays
 from audio import dsp
 from audio.automation import AUTOMATION_STEP
 from audio.engine import Engine
 from audio.offline import render_mix
+from core.contract import RemixDocument
+from core.remix import audible_stems, automation_lanes, document_arrays
 from tests.test_transport import _FakeStream
 
 SR = 48000

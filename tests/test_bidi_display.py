@@ -1,6 +1,6 @@
 """User text (titles, names, reasons) is shown as a bidi isolate: a right-to-left title cannot
 reorder the quotes, digits and words around it (issue #11 item 7). The platform already refuses
-explicit direction controls in what users type (app/text.py); this is about ordinary Hebrew or
+explicit direction controls in what users type (core/text.py); this is about ordinary Hebrew or
 Arabic titles, which are allowed and must read correctly in English sentences.
 
 Positions come from Qt's own text layout (QTextLayout.cursorToX), the one labels are painted with.
@@ -13,8 +13,8 @@ from datetime import UTC, datetime
 import pytest
 from PySide6.QtGui import QFont, QTextLayout
 
-from app.contract import RemixInfo, RemixStatus, TrackSummary
-from app.text import isolate
+from core.contract import RemixInfo, RemixStatus, TrackSummary
+from core.text import isolate
 from ui.catalog import CatalogPanel
 from ui.takedown import TakedownDialog
 

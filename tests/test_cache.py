@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from app.cache import CHUNK, CacheCorrupt, EncryptedCache, new_content_key
+from app.cache import EncryptedCache, new_content_key
+from core.sealed import CHUNK, CacheCorrupt
 
 
 def flac_bytes(seconds: float = 3.0) -> bytes:

@@ -7,9 +7,9 @@ import time
 import pytest
 
 from app.client import AuthError, PlatformClient, PlatformUnavailable
-from app.contract import RemixDocument, StemSettings
 from app.drafts import DraftStore
 from app.embedded import start_platform
+from core.contract import RemixDocument, StemSettings
 
 
 @pytest.fixture

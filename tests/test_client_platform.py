@@ -12,8 +12,8 @@ import pytest
 import soundfile as sf
 
 from app.client import PlatformClient, PlatformError
-from app.contract import RemixDocument, RemixStatus, ReviewDecision, RightsPolicy, StemSettings
 from app.listening import RenderDecodeError, decode_render
+from core.contract import RemixDocument, RemixStatus, ReviewDecision, RightsPolicy, StemSettings
 from tests.platform_helpers import PASSWORD, create_user
 
 TRACK = "undertow"

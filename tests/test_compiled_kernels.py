@@ -62,7 +62,7 @@ SESSION = """
     from audio.engine import Engine
     from audio.mixer import MixKernel
     from audio.offline import render_mix
-    from app.flacdec import FlacFileDecoder, FlacStreamDecoder
+    from core.flacdec import FlacFileDecoder, FlacStreamDecoder
     from audio import device
 
     digest = hashlib.sha256()
@@ -178,7 +178,7 @@ def test_an_avx2_machine_prefers_a_bundles_x86_64_v3_build_while_it_is_current(m
 
 
 def test_every_listed_kernel_and_callback_exists():
-    import app.flacdec  # noqa: F401
+    import core.flacdec  # noqa: F401
     from audio import automation, device, dsp, loudness  # noqa: F401
 
     assert set(KERNELS) <= set(compiled.DEFINED_KERNELS), "listed but not a @kernel"

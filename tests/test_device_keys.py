@@ -18,10 +18,11 @@ from datetime import UTC, datetime, timedelta
 import pytest
 import requests
 
-from app.cache import CacheCorrupt, EncryptedCache, open_sealed, record_slot
+from app.cache import EncryptedCache
 from app.client import PlatformClient
 from app.embedded import start_platform
 from app.streaming import TrackStream
+from core.sealed import CacheCorrupt, open_sealed, record_slot
 from server.devices import KEY_MAX_AGE
 from tests.platform_helpers import wait_for
 from tests.plugins.platform import login

@@ -13,7 +13,7 @@ import pytest
 import soundfile as sf
 
 from app.flac import find_frame, parse_header
-from app.flacdec import FlacStreamDecoder
+from core.flacdec import FlacStreamDecoder
 
 
 @pytest.fixture(scope="module")

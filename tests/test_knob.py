@@ -9,7 +9,7 @@ from PySide6.QtCore import QEvent, QPoint, QPointF, Qt
 from PySide6.QtGui import QMouseEvent, QWheelEvent
 from PySide6.QtWidgets import QApplication
 
-from app.wording import format_db, format_hz
+from core.wording import format_db, format_hz
 from ui.knob import DRAG_PIXELS, Knob
 from ui.mixer import DELAY_BEATS, format_beats, format_hp, format_lp
 

@@ -18,10 +18,10 @@ import pytest
 import requests
 from pydantic import ValidationError
 
-from app.cache import sealed_size
-from app.contract import RemixDocument
 from app.embedded import PlatformProcess, start_platform
-from app.text import display_text_problem
+from core.contract import RemixDocument
+from core.sealed import sealed_size
+from core.text import display_text_problem
 from server.ranges import MAX_DIGITS, RangeNotSatisfiable, parse_range
 from tests.platform_helpers import PASSWORD, Api, as_demo, assert_error, doc_for, stem_ids
 from tests.plugins.platform import REPO, login

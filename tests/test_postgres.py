@@ -17,8 +17,8 @@ from collections.abc import Iterator
 import pytest
 import requests
 
-from app.cache import open_sealed
 from app.embedded import PlatformProcess, start_platform
+from core.sealed import open_sealed
 from server.db import make_engine
 from server.migrate import schema_differences, upgrade_to_head
 from tests.platform_helpers import Api, as_demo, assert_error, doc_for, stem_ids, wait_for_status

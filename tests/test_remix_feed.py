@@ -19,8 +19,8 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import func, select
 
-from app.contract import RemixDocument
 from app.embedded import start_platform
+from core.contract import RemixDocument
 from server.db import Remix, RemixPlay, Track, User, init_db, make_engine, make_sessionmaker
 from server.plays import record_play
 from server.splits import split_statement

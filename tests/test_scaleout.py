@@ -31,8 +31,8 @@ import requests
 from sqlalchemy import func, select
 from sqlalchemy.orm import sessionmaker
 
-from app.contract import RemixDocument, Role, Tier
 from app.embedded import PlatformProcess, start_platform
+from core.contract import RemixDocument, Role, Tier
 from server.db import Remix, init_db, make_engine, make_sessionmaker
 from server.demo import ensure_user, seed_demo
 from server.render_limits import estimate

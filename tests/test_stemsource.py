@@ -10,11 +10,11 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from app.contract import RemixDocument
-from app.flacdec import libflac
-from app.remix import document_arrays
 from audio.offline import render_mix
 from audio.source import ArraySource, BlockSource
+from core.contract import RemixDocument
+from core.flacdec import libflac
+from core.remix import document_arrays
 from server.demo_music import write_demo_catalog
 from server.stemsource import DecodingSource
 

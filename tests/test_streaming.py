@@ -16,12 +16,13 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from app.cache import EncryptedCache, record_slot, sealed_size
+from app.cache import EncryptedCache
 from app.client import PlatformClient
-from app.contract import TrackDetail
 from app.embedded import PlatformProcess, start_platform
 from app.streaming import StemStatus, TrackStream
 from audio.chunks import CHUNK_FRAMES
+from core.contract import TrackDetail
+from core.sealed import record_slot, sealed_size
 from tests.platform_helpers import wait_for
 
 RATE = 48000

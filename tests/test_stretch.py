@@ -8,10 +8,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from app.contract import RemixDocument
-from app.remix import document_arrays
 from audio import dsp
 from audio.offline import render_mix
+from core.contract import RemixDocument
+from core.remix import document_arrays
 
 SR = 48000
 

@@ -11,10 +11,10 @@ import pytest
 from PySide6.QtCore import Qt
 
 from app.client import PlatformClient
-from app.contract import StemKind
 from app.drafts import DraftStore
 from audio import dsp
 from audio.engine import Engine
+from core.contract import StemKind
 from ui.mainwindow import MainWindow
 
 pytestmark = pytest.mark.ui

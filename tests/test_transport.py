@@ -246,7 +246,7 @@ class _FakeStream:
     logic only needs detail, stem ids, the source and the rate). A mock, said so."""
 
     def __init__(self, stems: np.ndarray, sections: list[tuple[str, float, float]]) -> None:
-        from app.contract import Analysis, RightsPolicy, Section, StemInfo, TrackDetail
+        from core.contract import Analysis, RightsPolicy, Section, StemInfo, TrackDetail
 
         n = stems.shape[2]
         self.source = ArraySource(stems)
@@ -292,8 +292,8 @@ class _FakeStream:
 
 
 def test_studio_arrangement_updates_document_and_engine_and_loop_snaps_to_bars():
-    from app.remix import arrangement_frames
     from app.studio import Studio
+    from core.remix import arrangement_frames
 
     n = 8 * SR
     stream = _FakeStream(index_stem(n) / np.float32(n), [("a", 0, 2), ("b", 2, 6), ("c", 6, 8)])

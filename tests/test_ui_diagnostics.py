@@ -11,9 +11,9 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QDockWidget, QToolButton
 
 from app.drafts import DraftStore
-from app.text import isolate
 from audio.engine import Engine
 from audio.output import AudioOutput, OutputState
+from core.text import isolate
 from tests.test_ui_remixes import client_for
 from ui.diagnostics import REFRESH_MS, megabytes
 from ui.main import load_theme

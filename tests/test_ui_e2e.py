@@ -18,10 +18,10 @@ from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QAbstractButton, QAbstractItemView
 
 from app.client import PlatformClient
-from app.contract import RemixStatus
 from app.drafts import DraftStore
 from audio.device import OutputStream
 from audio.engine import Engine
+from core.contract import RemixStatus
 from ui.login import LoginDialog
 from ui.main import load_theme
 from ui.mainwindow import MainWindow

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from PySide6.QtCore import Qt
 
-from app.contract import Tier
+from core.contract import Tier
 from tests.test_ui_remixes import client_for, window_for
 from ui.upgrade import UNLOCKS
 

@@ -22,9 +22,9 @@ from PySide6.QtCore import QPoint, QRect, QSettings, QSize
 from PySide6.QtWidgets import QAbstractScrollArea, QWidget
 
 from app.client import PlatformClient
-from app.contract import StemInfo, StemKind, StemSettings
 from app.drafts import DraftStore
 from audio.engine import Engine
+from core.contract import StemInfo, StemKind, StemSettings
 from tests.test_ui_legibility import assert_none, fit_problems, visible_widgets
 from ui.mainwindow import MainWindow
 from ui.mixer import KIND_COLORS

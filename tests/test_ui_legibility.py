@@ -53,7 +53,10 @@ from PySide6.QtWidgets import (
 )
 
 from app.client import PlatformClient
-from app.contract import (
+from app.drafts import DraftStore
+from app.session import NO_KEYRING_MESSAGE, TokenVault
+from audio.engine import Engine
+from core.contract import (
     AutomationLane,
     RemixDocument,
     RemixStatus,
@@ -61,10 +64,7 @@ from app.contract import (
     ReviewDecision,
     StemSettings,
 )
-from app.drafts import DraftStore
-from app.session import NO_KEYRING_MESSAGE, TokenVault
-from app.text import isolate
-from audio.engine import Engine
+from core.text import isolate
 from tests.platform_helpers import PASSWORD, create_user
 from ui.login import LoginDialog
 from ui.mainwindow import MainWindow

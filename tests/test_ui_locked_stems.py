@@ -13,9 +13,9 @@ import uuid
 import pytest
 from PySide6.QtCore import Qt
 
-from app.contract import RemixDocument, RemixStatus, StemSettings
 from app.drafts import DraftStore
 from audio.engine import Engine
+from core.contract import RemixDocument, RemixStatus, StemSettings
 from tests.platform_helpers import as_demo, stem_ids
 from tests.test_ui_e2e import sign_in
 from ui.main import load_theme

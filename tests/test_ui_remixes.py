@@ -15,10 +15,10 @@ import soundfile as sf
 from PySide6.QtCore import Qt
 
 from app.client import PlatformClient
-from app.contract import RemixDocument, RemixStatus, StemSettings
 from app.drafts import DraftStore
 from audio.device import OutputStream
 from audio.engine import Engine
+from core.contract import RemixDocument, RemixStatus, StemSettings
 from tests.platform_helpers import PASSWORD, create_user
 from tests.test_ui_e2e import assert_no_audio
 from ui.main import load_theme

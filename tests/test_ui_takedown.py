@@ -9,8 +9,8 @@ from __future__ import annotations
 import pytest
 from PySide6.QtCore import Qt
 
-from app.contract import RemixStatus, RightsPolicy
-from app.text import isolate
+from core.contract import RemixStatus, RightsPolicy
+from core.text import isolate
 from tests.platform_helpers import PASSWORD, create_user
 from tests.test_ui_remixes import client_for, row_ids, select, submit, window_for
 

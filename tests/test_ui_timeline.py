@@ -12,8 +12,8 @@ from PySide6.QtGui import QColor, QImage, QMouseEvent, QWheelEvent
 from PySide6.QtWidgets import QApplication
 
 from app.client import PlatformClient
-from app.contract import AutomationLane, RemixDocument, StemSettings
 from app.peaks import PeakCache
+from core.contract import AutomationLane, RemixDocument, StemSettings
 from tests.test_ui_transport_details import open_studio
 from ui.mainwindow import MainWindow
 from ui.timeline import (

@@ -18,10 +18,10 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QListWidget
 
 from app.client import PlatformClient
-from app.contract import FeedSort
 from app.drafts import DraftStore
 from app.embedded import start_platform
 from audio.engine import Engine
+from core.contract import FeedSort
 from tests.platform_helpers import as_demo, doc_for, stem_ids, wait_for_status
 from tests.test_ui_e2e import assert_no_audio
 from tests.test_ui_legibility import assert_none, legibility_problems

@@ -13,9 +13,9 @@ from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QApplication, QMessageBox, QStyle, QStyleOptionSlider
 
 from app.client import PlatformClient
-from app.contract import AutomationLane, RemixDocument, StemSettings
 from app.drafts import DraftStore
 from audio.engine import Engine
+from core.contract import AutomationLane, RemixDocument, StemSettings
 from ui.main import load_theme
 from ui.mainwindow import AUTOSAVE_MS, MainWindow
 from ui.tasks import TaskRunner

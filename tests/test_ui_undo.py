@@ -13,8 +13,8 @@ from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QApplication, QStyle, QStyleOptionSlider
 
 from app.client import PlatformClient
-from app.contract import AutomationLane, RemixDocument, StemSettings
 from audio import dsp
+from core.contract import AutomationLane, RemixDocument, StemSettings
 from tests.test_ui_transport_details import open_studio
 from ui.mainwindow import MainWindow
 from ui.mixer import StemStrip, db_to_slider

@@ -1,9 +1,9 @@
-"""app/wording.py: every setting a person reads has a name and a unit, never a field name."""
+"""core/wording.py: every setting a person reads has a name and a unit, never a field name."""
 
 from __future__ import annotations
 
-from app.contract import StemSettings
-from app.wording import (
+from core.contract import StemSettings
+from core.wording import (
     STEM_PARAMS,
     describe_stem_setting,
     describe_transformation,

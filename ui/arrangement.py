@@ -27,7 +27,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.contract import Section
+from core.contract import Section
 
 INDEX = Qt.ItemDataRole.UserRole
 LANE_HEIGHT = 32

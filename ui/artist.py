@@ -25,7 +25,7 @@ from PySide6.QtWidgets import (
 )
 
 from app.client import PlatformClient
-from app.contract import (
+from core.contract import (
     ArtistTrack,
     AuditEntry,
     RemixInfo,
@@ -34,8 +34,8 @@ from app.contract import (
     RightsPolicy,
     TrackDetail,
 )
-from app.text import isolate
-from app.wording import policy_label, policy_value
+from core.text import isolate
+from core.wording import policy_label, policy_value
 from ui.policy import PolicyDialog
 from ui.remixes import Listener, RemixDetail, describe, fill_remix_list, restyle
 from ui.sidebar import sidebar_list

@@ -5,8 +5,8 @@ from __future__ import annotations
 from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtWidgets import QLineEdit, QListWidgetItem, QWidget
 
-from app.contract import TrackSummary
-from app.text import isolate
+from core.contract import TrackSummary
+from core.text import isolate
 from ui.sidebar import sidebar_list
 from ui.transport import format_time
 

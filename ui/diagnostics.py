@@ -42,11 +42,11 @@ from PySide6.QtWidgets import (
 
 from app.cache import EncryptedCache
 from app.client import PlatformClient
-from app.contract import Account, Health
 from app.studio import Studio
-from app.text import isolate
 from audio.engine import Engine
 from audio.output import AudioOutput, OutputState
+from core.contract import Account, Health
+from core.text import isolate
 from ui.remixes import describe
 from ui.tasks import TaskRunner
 

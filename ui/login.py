@@ -13,9 +13,9 @@ from PySide6.QtWidgets import (
 )
 
 from app.client import PlatformClient, PlatformError
-from app.contract import Account
 from app.session import NO_KEYRING_MESSAGE, TokenVault
-from app.text import isolate
+from core.contract import Account
+from core.text import isolate
 from ui.tasks import TaskRunner
 
 DEMO_ACCOUNTS_TEXT = (

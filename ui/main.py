@@ -13,9 +13,9 @@ import platformdirs
 from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QApplication, QToolTip
 
-from app.links import LinkError, parse_remix_link
 from app.settings import BLOCK_SIZES
 from audio.mixer import MixKernel
+from core.links import LinkError, parse_remix_link
 from ui.instance import OPEN_PREFIX, RAISE, SingleInstance
 from ui.palette import theme_palette
 from ui.shell import APP_NAME, Options, Shell

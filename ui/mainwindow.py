@@ -30,16 +30,16 @@ from PySide6.QtWidgets import (
 
 from app.cache import EncryptedCache
 from app.client import PlatformClient, PlatformError, PlatformUnavailable
-from app.contract import Account, RemixDocument, RemixInfo, RemixStatus, TrackDetail, TrackSummary
 from app.drafts import DraftStore
-from app.links import LinkError, parse_remix_link
 from app.session import TokenVault
 from app.settings import Settings
 from app.streaming import TrackStream
 from app.studio import Studio
-from app.text import isolate
 from audio.engine import Engine
 from audio.output import LOST_MESSAGE, AudioOutput
+from core.contract import Account, RemixDocument, RemixInfo, RemixStatus, TrackDetail, TrackSummary
+from core.links import LinkError, parse_remix_link
+from core.text import isolate
 from ui.arrangement import ArrangementEditor
 from ui.catalog import CatalogPanel
 from ui.devices import AudioSettingsDialog

@@ -21,8 +21,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.contract import DelaySettings, ReverbSettings, StemInfo, StemSettings
-from app.wording import format_db, format_hz, format_percent
+from core.contract import DelaySettings, ReverbSettings, StemInfo, StemSettings
+from core.wording import format_db, format_hz, format_percent
 from ui.elide import ElidedLabel
 from ui.knob import Knob
 from ui.meter import LevelMeter

@@ -25,8 +25,8 @@ from PySide6.QtWidgets import (
 )
 
 from app.client import PlatformClient
-from app.contract import RightsPolicy, TrackDetail
-from app.text import isolate
+from core.contract import RightsPolicy, TrackDetail
+from core.text import isolate
 from ui.remixes import describe, restyle
 from ui.tasks import TaskRunner
 

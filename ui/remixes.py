@@ -28,7 +28,9 @@ from PySide6.QtWidgets import (
 )
 
 from app.client import PlatformClient, PlatformError
-from app.contract import (
+from app.listening import decode_render
+from app.studio import Studio
+from core.contract import (
     Disclosure,
     PlayCount,
     RemixInfo,
@@ -36,11 +38,9 @@ from app.contract import (
     SplitRole,
     SplitStatement,
 )
-from app.lineage import credit_line
-from app.listening import decode_render
-from app.studio import Studio
-from app.text import isolate
-from app.wording import (
+from core.lineage import credit_line
+from core.text import isolate
+from core.wording import (
     describe_stem_setting,
     describe_transformation,
     format_db,

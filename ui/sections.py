@@ -11,8 +11,8 @@ from PySide6.QtCore import QObject, Qt, Signal
 from PySide6.QtWidgets import QStackedWidget, QTabWidget, QWidget
 
 from app.client import PlatformClient
-from app.contract import Account, Role
 from app.studio import Studio
+from core.contract import Account, Role
 from ui.artist import ArtistView
 from ui.remixes import Listener, RemixesView
 from ui.tasks import TaskRunner

@@ -20,7 +20,8 @@ from PySide6.QtWidgets import (
 )
 
 from app.client import PlatformClient, PlatformError
-from app.contract import (
+from app.studio import Studio
+from core.contract import (
     AIInvolvement,
     ErrorDetail,
     RemixCheck,
@@ -29,9 +30,8 @@ from app.contract import (
     RemixStatus,
     SplitRole,
 )
-from app.lineage import credit_line
-from app.studio import Studio
-from app.text import isolate
+from core.lineage import credit_line
+from core.text import isolate
 from ui.remixes import percent
 from ui.tasks import TaskRunner
 
@@ -53,7 +53,7 @@ AI_FIELDS = ["vocals", "instrumentation", "composition", "post_production", "lyr
 
 
 def field_problem(exc: ValidationError) -> str:
-    """The first problem in words: the text rule's own message (app/text.py), or the length."""
+    """The first problem in words: the text rule's own message (core/text.py), or the length."""
     error = exc.errors()[0]
     if error["type"] == "text_rule":
         return str(error["msg"])

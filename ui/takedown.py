@@ -18,8 +18,8 @@ from PySide6.QtWidgets import (
 )
 
 from app.client import PlatformClient
-from app.contract import RemixInfo
-from app.text import isolate
+from core.contract import RemixInfo
+from core.text import isolate
 from ui.remixes import describe, restyle
 from ui.tasks import TaskRunner
 

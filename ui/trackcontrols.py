@@ -19,7 +19,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.contract import RightsPolicy
+from core.contract import RightsPolicy
 from ui.elide import ElidedLabel
 
 LAG_SHOW_S = 0.05

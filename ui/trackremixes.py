@@ -38,10 +38,10 @@ from PySide6.QtWidgets import (
 )
 
 from app.client import PlatformClient
-from app.contract import FeedSort, PlayCount, RemixDocument, RemixInfo, TrackDetail
-from app.lineage import credit_line
 from app.studio import Studio
-from app.text import isolate
+from core.contract import FeedSort, PlayCount, RemixDocument, RemixInfo, TrackDetail
+from core.lineage import credit_line
+from core.text import isolate
 from ui.elide import ElidedLabel
 from ui.remixes import ListenBar, Listener, RowsFollowWidth, describe, plays_text, restyle
 from ui.tasks import TaskRunner

@@ -29,7 +29,7 @@ from PySide6.QtCore import QEvent, QObject, Signal
 from PySide6.QtGui import QKeyEvent, QUndoCommand, QUndoStack
 from PySide6.QtWidgets import QApplication, QWidget
 
-from app.contract import RemixDocument, StemSettings
+from core.contract import RemixDocument, StemSettings
 
 if TYPE_CHECKING:
     from app.streaming import TrackStream

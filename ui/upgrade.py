@@ -20,7 +20,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.contract import Account, Tier, TrackDetail
+from core.contract import Account, Tier, TrackDetail
 
 UNLOCKS = [
     (

@@ -11,7 +11,7 @@ from fastapi import APIRouter
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session, selectinload
 
-from app.contract import (
+from core.contract import (
     ArtistTrack,
     ArtistTrackList,
     AuditEntry,

@@ -8,7 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Request, Response
 from fastapi.security import OAuth2PasswordRequestForm
 
-from app.contract import ErrorResponse, RefreshRequest, TokenPair
+from core.contract import ErrorResponse, RefreshRequest, TokenPair
 from server.deps import (
     AccessToken,
     HashGateDep,

@@ -17,7 +17,7 @@ from fastapi import APIRouter, Query
 from sqlalchemy import ColumnElement, and_, or_
 from sqlalchemy.orm import Session
 
-from app.contract import (
+from core.contract import (
     ErrorResponse,
     FeedSort,
     PlayCount,

@@ -6,7 +6,7 @@ import base64
 
 from fastapi import APIRouter, Request, Response
 
-from app.contract import Account, DeviceInfo, DeviceKey, DeviceList, ErrorResponse, Role, Tier
+from core.contract import Account, DeviceInfo, DeviceKey, DeviceList, ErrorResponse, Role, Tier
 from server.db import User
 from server.deps import AccessToken, CurrentUser, SessionDep
 from server.devices import current_device, revoke_device, rotates_at, signed_in_devices

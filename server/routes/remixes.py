@@ -10,7 +10,7 @@ from sqlalchemy import Select, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
-from app.contract import (
+from core.contract import (
     Disclosure,
     ErrorDetail,
     ErrorResponse,
@@ -21,8 +21,8 @@ from app.contract import (
     RemixStatus,
     SplitStatement,
 )
-from app.links import remix_link
-from app.remix import audible_stems
+from core.links import remix_link
+from core.remix import audible_stems
 from server.antispam import check_duplicates, check_quota, lock_for_submission
 from server.config import Settings
 from server.db import Remix, StemRightsholder, Track, User

@@ -7,7 +7,7 @@ from fastapi.responses import StreamingResponse
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session, selectinload
 
-from app.contract import (
+from core.contract import (
     Analysis,
     ErrorResponse,
     RightsPolicy,
@@ -163,7 +163,7 @@ def get_track(track_id: str, db: SessionDep, user: CurrentUser) -> TrackDetail:
     responses={
         200: {
             "content": {SEALED_MEDIA_TYPE: {}},
-            "description": "The stem sealed for the asking device (app/cache.py's layout).",
+            "description": "The stem sealed for the asking device (core/sealed.py's layout).",
         },
         206: {"content": {SEALED_MEDIA_TYPE: {}}, "description": "The requested byte range."},
         401: {"model": ErrorResponse},

@@ -7,7 +7,7 @@ submits. The rule itself is documented in docs/policy.md ("Inspired by").
 
 from __future__ import annotations
 
-from app.text import isolate
+from core.text import isolate
 
 ORIGINAL_REMIXER_PART = (3, 1)
 """How a fork's creator share divides: (the fork's creator, the original remixer) weights.

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from app.contract import RemixDocument, StemSettings
+from core.contract import RemixDocument, StemSettings
 
 
 @dataclass(frozen=True)

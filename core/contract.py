@@ -24,8 +24,8 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
-from app.text import display_text_problem
-from app.wording import format_tempo, param_label
+from core.text import display_text_problem
+from core.wording import format_tempo, param_label
 
 REMIX_FORMAT = "encore.remix/1"
 _REMIX_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
@@ -85,7 +85,7 @@ class Account(BaseModel):
 
 
 class DeviceKey(BaseModel):
-    """The key stems are sealed under for this signed-in device (app.cache's layout): held in
+    """The key stems are sealed under for this signed-in device (core.sealed's layout): held in
     memory only, never handed out again after sign-out or revocation."""
 
     key_id: str
@@ -410,7 +410,7 @@ class RemixDocument(BaseModel):
     @field_validator("title", "description", mode="before")
     @classmethod
     def _readable_by_fans(cls, value: object, info: ValidationInfo) -> object:
-        """Other fans read these: app/text.py's rule (the platform applies the same one).
+        """Other fans read these: core/text.py's rule (the platform applies the same one).
 
         Before the length checks, so an empty title gets the rule's plain-words message.
         """
