@@ -6,7 +6,9 @@ tracks are only re-versioned when their audio actually changed.
 
 from __future__ import annotations
 
+import functools
 import logging
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -51,15 +53,19 @@ def ensure_user(
     roles: list[Role],
     diagnostics: bool = False,
     reset_password: bool = False,
+    password_hash: Callable[[], str] | None = None,
 ) -> User:
     """Create the user, or bring an existing one's profile in line.
 
     An existing user's password is kept unless `reset_password`: demo seeding runs on every start
     and must not undo a password someone changed, but an explicit create-user should set it.
+    `password_hash` gives a new user's hash of `password` instead of hashing it here (demo
+    seeding hashes the shared demo password once, not once per account).
     """
     user = db.scalar(select(User).where(User.username == username))
     if user is None:
-        user = User(username=username, password_hash=hash_password(password))
+        hashed = password_hash() if password_hash is not None else hash_password(password)
+        user = User(username=username, password_hash=hashed)
         db.add(user)
     elif reset_password:
         user.password_hash = hash_password(password)
@@ -181,6 +187,9 @@ def seed_demo(db: Session, storage: Storage, catalog_dir: Path) -> None:
     tracks = write_demo_catalog(catalog_dir)
     artist_name = tracks[0]["artist"] if tracks else DEFAULT_ARTIST_NAME
     users = {}
+    # argon2 takes ~0.3 s a hash: a fresh data dir's demo accounts share one hash of the demo
+    # password (a second of the first start saved; they are demo accounts with one password).
+    demo_hash = functools.cache(lambda: hash_password(DEMO_PASSWORD))
     for username, (display_name, tier, roles, diagnostics) in DEMO_USERS.items():
         users[username] = ensure_user(
             db,
@@ -190,6 +199,7 @@ def seed_demo(db: Session, storage: Storage, catalog_dir: Path) -> None:
             tier=tier,
             roles=roles,
             diagnostics=diagnostics,
+            password_hash=demo_hash,
         )
     seed_tracks(db, storage, users["artist"], catalog_dir, tracks)
     if tracks:
