@@ -21,8 +21,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.playback import AudioOutput, OutputState
 from app.settings import BLOCK_SIZES, Settings, save_settings
-from audio.output import AudioOutput, OutputState
 
 REFRESH_MS = 250
 DEFAULT_LABEL = "System default"

@@ -42,9 +42,8 @@ from PySide6.QtWidgets import (
 
 from app.cache import EncryptedCache
 from app.client import PlatformClient
+from app.playback import AudioOutput, Engine, OutputState
 from app.studio import Studio
-from audio.engine import Engine
-from audio.output import AudioOutput, OutputState
 from core.contract import Account, Health
 from core.text import isolate
 from ui.remixes import describe

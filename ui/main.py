@@ -13,8 +13,8 @@ import platformdirs
 from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QApplication, QToolTip
 
+from app.playback import warm_up
 from app.settings import BLOCK_SIZES
-from audio.mixer import MixKernel
 from core.links import LinkError, parse_remix_link
 from ui.instance import OPEN_PREFIX, RAISE, SingleInstance
 from ui.palette import theme_palette
@@ -94,7 +94,7 @@ def main(argv: list[str] | None = None) -> int:
     quit_on_ctrl_c(app)
     tasks = TaskRunner(app)
     # Compile the engine's DSP while the fan signs in, not when the first track opens.
-    tasks.run(lambda: MixKernel(1, 256))
+    tasks.run(warm_up)
     options = Options(args.data_dir, args.platform, args.device, args.blocksize, link)
     shell = Shell(app, options, tasks)
     instance.messageReceived.connect(shell.handle_message)

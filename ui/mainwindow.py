@@ -31,12 +31,11 @@ from PySide6.QtWidgets import (
 from app.cache import EncryptedCache
 from app.client import PlatformClient, PlatformError, PlatformUnavailable
 from app.drafts import DraftStore
+from app.playback import LOST_MESSAGE, AudioOutput, Engine
 from app.session import TokenVault
 from app.settings import Settings
 from app.streaming import TrackStream
 from app.studio import Studio
-from audio.engine import Engine
-from audio.output import LOST_MESSAGE, AudioOutput
 from core.contract import Account, RemixDocument, RemixInfo, RemixStatus, TrackDetail, TrackSummary
 from core.links import LinkError, parse_remix_link
 from core.text import isolate

@@ -21,10 +21,9 @@ from app.client import PlatformClient
 from app.drafts import DraftStore
 from app.embedded import PlatformProcess, PlatformStartError, start_platform
 from app.midi import default_path as midi_path
+from app.playback import AudioOutput, Engine
 from app.session import TokenVault
 from app.settings import Settings, load_settings
-from audio.engine import Engine
-from audio.output import AudioOutput
 from ui.instance import OPEN_PREFIX, RAISE
 from ui.login import LoginDialog
 from ui.mainwindow import MainWindow
