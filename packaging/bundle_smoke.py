@@ -48,6 +48,7 @@ def run_smoke(argv: list[str]) -> int:
     from ui import main as encore  # PySide6 first, as `encore` starts
     from ui.login import LoginDialog
     from ui.mainwindow import MainWindow
+    from ui.shell import Shell
 
     marks: dict[str, float] = {"started": started, "imported": time.perf_counter()}
     report: dict[str, Any] = {"errors": []}
@@ -195,6 +196,10 @@ def run_smoke(argv: list[str]) -> int:
                 fail(f"timed out after {TIMEOUT_S:.0f} s; milestones: {sorted(marks)}")
                 finish(visible(MainWindow))
                 return
+            if "platform_up" not in marks and any(
+                shell.embedded is not None for shell in QApplication.instance().findChildren(Shell)
+            ):
+                mark("platform_up")  # the embedded platform answered (app/embedded.py)
             window = visible(MainWindow)
             if window is not None:
                 if "played" not in marks or report["errors"]:
