@@ -13,6 +13,9 @@ from pathlib import Path
 from platformdirs import user_data_dir
 
 DEMO_CACHE_ENV = "ENCORE_DEMO_CACHE"
+# Demo mode also seeds other fans' published remixes (server/demo_remixes.py) unless this is 0:
+# the test suite's platforms start without them (tests count their own remixes).
+DEMO_REMIXES_ENV = "ENCORE_DEMO_REMIXES"
 DEFAULT_ACCESS_TTL = 900
 DEFAULT_REFRESH_TTL = 30 * 24 * 3600
 DEFAULT_DAILY_QUOTA = 20  # remix submissions per user per UTC day
@@ -61,6 +64,16 @@ def _env_int(name: str, default: int) -> int:
     return int(value) if value.isascii() and value.isdigit() else default
 
 
+def env_flag(name: str, default: bool) -> bool:
+    """A yes/no setting: 0/false/no/off or 1/true/yes/on; unset or anything else: `default`."""
+    value = os.environ.get(name, "").strip().lower()
+    if value in ("0", "false", "no", "off"):
+        return False
+    if value in ("1", "true", "yes", "on"):
+        return True
+    return default
+
+
 def env_float(name: str, default: float) -> float:
     try:
         value = float(os.environ.get(name, ""))
@@ -92,6 +105,7 @@ class Settings:
     refresh_ttl: int = DEFAULT_REFRESH_TTL
     demo: bool = False
     demo_cache_dir: Path | None = None
+    demo_remixes: bool = field(default_factory=lambda: env_flag(DEMO_REMIXES_ENV, True))
     run_worker: bool = True
     daily_quota: int = DEFAULT_DAILY_QUOTA
     platform_share_bp: int = DEFAULT_PLATFORM_SHARE_BP

@@ -15,6 +15,7 @@ from server.config import Settings
 from server.db import init_db, make_engine, make_sessionmaker
 from server.delivery import DeliveryLimiter
 from server.demo import seed_demo
+from server.demo_remixes import DemoRemixSeeder
 from server.disclosure import encore_version
 from server.errors import ApiError, install_error_handlers
 from server.limits import BodySizeLimit
@@ -45,9 +46,15 @@ def create_app(settings: Settings) -> FastAPI:
                 seed_demo(db, storage, settings.demo_cache)
         if settings.run_worker:
             pipeline.start()
+        # Other fans' remixes, submitted and rendered in the background (server/demo_remixes.py).
+        seeder = None
+        if settings.demo and settings.demo_remixes:
+            seeder = DemoRemixSeeder(_app).start()
         try:
             yield
         finally:
+            if seeder is not None:
+                seeder.stop()
             pipeline.stop()
             engine.dispose()
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -15,6 +16,13 @@ DEMO_PASSWORD = "encore-demo"
 
 __all__ = ["demo_cache", "demo_env", "login", "platform"]
 
+# Every platform a test starts (the fixtures here, a test's own start_platform, a restart, the
+# app's embedded one) begins without the demo's seeded remixes (server/demo_remixes.py): tests
+# count and order their own remixes, and no seeded render competes with theirs for the CPU.
+# tests/test_demo_remixes.py turns them on for its own platform.
+DEMO_REMIXES_ENV = "ENCORE_DEMO_REMIXES"
+os.environ[DEMO_REMIXES_ENV] = "0"
+
 
 @pytest.fixture(scope="session")
 def demo_cache() -> Path:
@@ -27,7 +35,7 @@ def demo_cache() -> Path:
 
 @pytest.fixture(scope="session")
 def demo_env(demo_cache: Path) -> dict[str, str]:
-    return {"ENCORE_DEMO_CACHE": str(demo_cache)}
+    return {"ENCORE_DEMO_CACHE": str(demo_cache), DEMO_REMIXES_ENV: "0"}
 
 
 @pytest.fixture(scope="session")
