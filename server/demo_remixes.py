@@ -95,17 +95,19 @@ class DemoRemix:
     heard_by: tuple[str, ...] = ()  # listeners whose play is counted
 
 
-# In submission order (the feed's "Newest" is the reverse). Policies are the demo default
-# (tempo 0.75-1.25, key -3..+3, every stem). Plays: Night Drive 2, Club Pressure 1, the Sunrise
-# flip 0; Rooftop Bounce 2, Rainy Window 1: "Most played" is not "Newest" on either track.
-# Two change tempo or key: a stretched render costs 5-10 times a plain one (17-25 s against
-# 1-3 s for these at load 10), and the panel should fill within a minute of the first start.
+# In submission order (the feed's "Newest" is the reverse). Titles as fans write them in a feed
+# that is already the track's: short, the part that tells them apart first. A changed recipe
+# needs a new slug (its old key would answer 409 for the changed document). Policies are the
+# demo default (tempo 0.75-1.25, key -3..+3, every stem). Plays: Night Drive 2, Club Pressure 1,
+# the Sunrise flip 0; Rooftop Bounce 2, Rainy Window 1: "Most played" is not "Newest" on either
+# track. Two change tempo or key: a stretched render costs 5-10 times a plain one (17-25 s
+# against 1-3 s for these at load 10), and the panel should fill within a minute of a first start.
 DEMO_REMIXES: tuple[DemoRemix, ...] = (
     DemoRemix(
-        slug="harbor-lights",
+        slug="night-drive",
         by="mika",
         track_id="neon-harbor",
-        title="Harbor Lights (Night Drive Edit)",
+        title="Night Drive Edit",
         description="For the motorway at 2 am: pads up and wide, drums tucked under a low-pass, "
         "the vocal synth drenched in reverb.",
         stems={
@@ -122,7 +124,7 @@ DEMO_REMIXES: tuple[DemoRemix, ...] = (
         slug="club-pressure",
         by="jo",
         track_id="neon-harbor",
-        title="Neon Harbor (Club Pressure Mix)",
+        title="Club Pressure Mix",
         description="Straight into the verse, the chorus twice at the end; kick and bass "
         "pushed, pads thinned out, no risers.",
         sections=(1, 2, 3, 4, 2, 5),  # verse, chorus, breakdown, chorus, chorus, outro
@@ -140,7 +142,7 @@ DEMO_REMIXES: tuple[DemoRemix, ...] = (
         slug="rooftop-bounce",
         by="mika",
         track_id="paper-lanterns",
-        title="Paper Lanterns — Rooftop Bounce",
+        title="Rooftop Bounce",
         description="Faster and a tone up for a sunny afternoon; the vinyl crackle off.",
         tempo_ratio=1.12,
         key_shift=2,
@@ -158,7 +160,7 @@ DEMO_REMIXES: tuple[DemoRemix, ...] = (
         slug="rainy-window",
         by="jo",
         track_id="paper-lanterns",
-        title="Paper Lanterns (Rainy Window Version)",
+        title="Rainy Window Version",
         description="Even sleepier: a touch slower, the crackle up front, drums on a blanket.",
         tempo_ratio=0.9,
         stems={
@@ -172,13 +174,13 @@ DEMO_REMIXES: tuple[DemoRemix, ...] = (
         heard_by=("mika",),
     ),
     DemoRemix(
-        slug="harbor-lights-sunrise",
+        slug="sunrise-flip",
         by="jo",
         track_id="neon-harbor",
-        title="Harbor Lights (Sunrise Flip)",
+        title="Sunrise Flip",
         description="Mika's night drive with the drums back in the light and the vocal synth "
         "up front on a dotted-eighth delay: the same road at dawn.",
-        fork_of="harbor-lights",
+        fork_of="night-drive",
         stems={
             "drums": {"gain_db": 0.0, "lp_hz": 20000.0, "eq_high_db": 1.0},
             "lead": {"gain_db": 3.0, "send_reverb": 0.25, "send_delay": 0.3},
