@@ -190,7 +190,9 @@ def summary(runs: list[dict[str, Any]], kind: str) -> dict[str, Any] | None:
     return {"median_s": round(statistics.median(values), 2), "max_s": round(max(values), 2)}
 
 
-def run(bundle: Path, pairs: int, warm: int, quiet: bool) -> dict[str, Any]:
+def run(
+    bundle: Path, pairs: int, warm: int, quiet: bool, extra_env: dict[str, str] | None = None
+) -> dict[str, Any]:
     """`pairs` times: a fresh HOME, a cold launch, then `warm` warm launches on that HOME."""
     sys.path.insert(0, str(REPO))
     from benchmarks.machine import machine_info
@@ -220,6 +222,7 @@ def run(bundle: Path, pairs: int, warm: int, quiet: bool) -> dict[str, Any]:
                     "QT_QPA_PLATFORM": "xcb",
                     "JACK_DEFAULT_SERVER": server,
                     "JACK_NO_START_SERVER": "1",
+                    **(extra_env or {}),
                 }
                 for i in range(1 + warm):
                     kind = "cold" if i == 0 else "warm"
@@ -249,8 +252,19 @@ def main() -> int:
     parser.add_argument("--pairs", type=int, default=1, help="fresh HOMEs, each launched cold (1)")
     parser.add_argument("--warm", type=int, default=1, help="warm launches after each cold one (1)")
     parser.add_argument("--json-only", action="store_true", help="no progress on stderr")
+    parser.add_argument(
+        "--env",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="one more variable for the bundle (e.g. ENCORE_DEMO_REMIXES=0), repeatable",
+    )
     args = parser.parse_args()
-    result = run(args.bundle.resolve(), max(1, args.pairs), max(0, args.warm), args.json_only)
+    extra = dict(item.split("=", 1) for item in args.env)
+    result = run(
+        args.bundle.resolve(), max(1, args.pairs), max(0, args.warm), args.json_only, extra
+    )
+    result["extra_env"] = extra
     print(json.dumps(result), flush=True)
     return 0 if result["ok"] else 1
 
