@@ -19,9 +19,10 @@ from core.text import isolate
 from ui.tasks import TaskRunner
 
 DEMO_ACCOUNTS_TEXT = (
-    "Demo accounts on the local platform (password <nobr><b>encore-demo</b></nobr>):<br>"
+    "Demo accounts (password <nobr><b>encore-demo</b></nobr>):<br>"
     "<b>fan</b> — Superfan, can remix · <b>casual</b> — free tier · "
-    "<b>artist</b> — owns the demo tracks · <b>qa</b> — Superfan with diagnostics"
+    "<b>artist</b> — owns the demo tracks · <b>qa</b> — Superfan with diagnostics · "
+    "<b>mika</b>, <b>jo</b> — other fans, their remixes in Remixes"
 )
 
 
