@@ -9,8 +9,9 @@ Nothing is written behind the platform's back. Each remix goes through the submi
 own function: the Idempotency-Key, quota, validation against the track and its policy, the
 isolation check, duplicates, lineage, split and disclosure; the render queue then renders it
 like any fan's, so the published audio exists and Listen streams it. A fork starts from the fork
-route's document, as the studio's "Remix this remix" does. Plays are recorded by the play
-route's own function (`server.plays.record_play`).
+route's document, as the studio's "Remix this remix" does. Plays are counted, once a remix is
+published, by what the play route counts them with (`server.plays.record_play`), from listeners
+the route would let play it (Superfans and the track's artist).
 
 Why in a thread after start: renders take seconds each and the platform must answer at once. The
 thread submits, then waits for the originals of forks to publish before forking them and for
@@ -52,8 +53,10 @@ from core.contract import (
     Tier,
 )
 from server.db import Remix, Track, User
+from server.demo import DEMO_PASSWORD, ensure_user
 from server.errors import ApiError
 from server.pipeline import UNFINISHED
+from server.security import hash_password
 
 if TYPE_CHECKING:
     from fastapi import FastAPI
@@ -62,8 +65,6 @@ log = logging.getLogger("encore.platform.demo.remixes")
 # The platform logs warnings only; how far the demo's remixes are is worth its one line (when they
 # are all published, and how long that took), so operators and tests can see it.
 log.setLevel(logging.INFO)
-
-DEMO_PASSWORD = "encore-demo"  # server.demo's, repeated to keep this module's imports light
 
 # username -> display name: the fans whose remixes fill the demo's Remixes panels.
 DEMO_REMIXERS: dict[str, str] = {"mika": "Mika Sato", "jo": "Jo Okafor"}
@@ -244,9 +245,6 @@ def build_document(recipe: DemoRemix, track: Track, base: RemixDocument | None) 
 def ensure_remixers(db: Session) -> dict[str, User]:
     """The demo fans who made the remixes (Superfans, the demo password; an existing account
     keeps its password and is only brought in line)."""
-    from server.demo import ensure_user
-    from server.security import hash_password
-
     demo_hash = functools.cache(lambda: hash_password(DEMO_PASSWORD))  # argon2 once, not twice
     users = {}
     for username, display_name in DEMO_REMIXERS.items():
@@ -273,7 +271,6 @@ class DemoRemixSeeder:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self.remix_ids: dict[str, str] = {}  # slug -> remix id, once submitted
-        self.finished = threading.Event()
 
     def start(self) -> DemoRemixSeeder:
         self._thread = threading.Thread(target=self._run, name="demo-remixes", daemon=True)
@@ -291,9 +288,7 @@ class DemoRemixSeeder:
         try:
             self._seed(started)
         except Exception:
-            log.exception("Demo remixes: seeding stopped")
-        finally:
-            self.finished.set()
+            log.exception("Demo remixes: seeding stopped (the next start carries on)")
 
     def _seed(self, started: float) -> None:
         with self.sessions() as db:
