@@ -8,10 +8,11 @@ on the real widgets: types the account into the sign-in window and clicks Sign i
 first track of the catalog, clicks Play, and listens for 2 s of the track's own time. Nothing is
 bypassed: the password is checked by the platform like any other sign-in.
 
-With ENCORE_SMOKE_SUBMIT=1 it then pauses, mutes a stem, opens Submit remix…, types a title,
-clicks Submit and waits for the platform's render (the embedded platform's whole render path in
-the bundle: offline kernels, loudness, FLAC). The account is the embedded platform's demo
-account unless ENCORE_SMOKE_USER / ENCORE_SMOKE_PASSWORD say otherwise.
+With ENCORE_SMOKE_SUBMIT=1 it then shifts the key a semitone up (the keyboard on the key box)
+and listens 1 s more through the live stretcher, pauses, mutes a stem, opens Submit remix…,
+types a title, clicks Submit and waits for the platform's render (the embedded platform's whole
+render path in the bundle: offline kernels, the stretcher, loudness, FLAC). The account is the
+embedded platform's demo account unless ENCORE_SMOKE_USER / ENCORE_SMOKE_PASSWORD say otherwise.
 
 Prints one line `ENCORE_SMOKE {json}` on stdout: the milestones (time.perf_counter, i.e.
 CLOCK_MONOTONIC, comparable with the launching process), what was heard, the kernels in use and
@@ -32,6 +33,7 @@ from typing import Any
 
 MARKER = "ENCORE_SMOKE"
 PLAY_SECONDS = 2.0
+STRETCH_SECONDS = 1.0  # played after the key shift (submitting only)
 TIMEOUT_S = float(os.environ.get("ENCORE_SMOKE_TIMEOUT", "180"))
 POLL_MS = 10
 DEMO_USER, DEMO_PASSWORD = "fan", "encore-demo"  # the demo account the platform seeds (README)
@@ -153,6 +155,30 @@ def run_smoke(argv: list[str]) -> int:
         from core.contract import RemixStatus
         from ui.submit import FINAL
 
+        engine = window.engine
+        if "key_shifted" not in marks:
+            # A key shift: the live stretcher (audio._signalsmith) takes over the playing stems.
+            QTest.keyClick(window.track_controls.key, Qt.Key.Key_Up)
+            mark("key_shifted")
+            state["shift_from"] = engine.position_seconds
+            state["shift_peak"] = 0.0
+            return False
+        if "stretched" not in marks:
+            state["shift_peak"] = max(state["shift_peak"], float(engine.output_peak))
+            if engine.callback_errors:
+                fail(f"audio engine error after the key shift: {engine.last_error!r}")
+                return True
+            if engine.position_seconds - state["shift_from"] < STRETCH_SECONDS:
+                return False
+            mark("stretched")
+            document = window.studio.document
+            report["key_shift"] = document.key_shift if document is not None else None
+            report["stretch_late_s"] = round(float(window.studio.stretch_late_seconds), 3)
+            if report["key_shift"] != 1:
+                fail(f"the key shift did not reach the remix: {report['key_shift']}")
+            if state["shift_peak"] <= 0.0 or not engine.playing:
+                fail("no sound after the key shift")
+            return bool(report["errors"])
         dialog = state.get("submit")
         if dialog is None:
             QTest.mouseClick(window.transport.play_button, Qt.MouseButton.LeftButton)  # pause
