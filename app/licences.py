@@ -224,9 +224,9 @@ def licence_of(dist: str) -> str:
         meta = metadata.metadata(dist)
     except metadata.PackageNotFoundError:
         return "not installed"
-    if expression := meta.get("License-Expression"):
+    if expression := _field(meta, "License-Expression"):
         return expression
-    text = (meta.get("License") or "").strip()
+    text = (_field(meta, "License") or "").strip()
     if text and "\n" not in text and len(text) <= 80:
         return text
     classifiers = [
@@ -235,6 +235,12 @@ def licence_of(dist: str) -> str:
     if classifiers:
         return " OR ".join(classifiers)
     return text.splitlines()[0][:80] if text else "not declared"
+
+
+def _field(meta: metadata.PackageMetadata, name: str) -> str | None:
+    """A metadata field's first value (what `Message.get` gives; typed on every Python)."""
+    values = meta.get_all(name)
+    return values[0] if values else None
 
 
 def version_of(dist: str) -> str:

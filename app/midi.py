@@ -381,11 +381,11 @@ class Learner:
         return Binding(self.target, Source.CC, channel, number, detect_mode(values))
 
     def _main_key(self) -> tuple[Source, int, int] | None:
-        counts = Counter(message_key(m) for m in self.messages)
+        counts = Counter(key for m in self.messages if (key := message_key(m)) is not None)
         if not counts:
             return None
         # An LSB counts for its MSB: a 14-bit fader is one control, not two.
-        merged: Counter = Counter()
+        merged: Counter[tuple[Source, int, int]] = Counter()
         for (source, channel, number), n in counts.items():
             msb = (source, channel, number - LSB_OFFSET)
             if source is Source.CC and LSB_OFFSET <= number < 2 * LSB_OFFSET and msb in counts:

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import threading
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -416,7 +416,7 @@ class _StemDecoder:
         self.reset()
 
     def reset(self) -> None:
-        self._frames = None
+        self._frames: Iterator[tuple[int, np.ndarray]] | None = None
         self._carry: tuple[int, np.ndarray] | None = None
         self._next = -1  # the first sample the running decoder yields next
         self._window_end = 0  # the record after its window
@@ -444,6 +444,7 @@ class _StemDecoder:
             if at >= total:  # a stem shorter than the track: silence after its end
                 out[:, filled:].fill(0.0)
                 return True
+            assert self._frames is not None  # running, or repositioned just now
             frame = self._carry or next(self._frames, None)
             self._carry = None
             if frame is None:  # the window ran out: carry on from its last record

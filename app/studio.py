@@ -537,7 +537,9 @@ class Studio:
         self.engine.clear_automation_overrides()
         if self.document is None or not passes:
             return
-        lanes = {(x.stem, x.param): list(x.points) for x in self.document.automation}
+        lanes: dict[tuple[str, str], list[tuple[float, float]]] = {
+            (x.stem, x.param): list(x.points) for x in self.document.automation
+        }
         for key, (points, before) in passes.items():
             old = lanes.get(key)
             t0, t_last = points[0][0], points[-1][0]

@@ -179,7 +179,7 @@ def _address_getter(name: str, intrinsic: Any, cgutils: Any) -> Any:
 
 
 def _constant(label: str, value: str) -> Callable[[], str]:
-    namespace = {"VALUE": value}
+    namespace: dict[str, Any] = {"VALUE": value}
     exec(f"def {label}():\n    return VALUE\n", namespace)  # a global numba freezes into the code
     return namespace[label]
 

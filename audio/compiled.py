@@ -37,6 +37,7 @@ import importlib
 import os
 import re
 import sys
+from _ctypes import CFuncPtr  # the base of every ctypes function pointer type
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -197,24 +198,36 @@ if MODE == "aot":
     def _identity_decorator(*args: Any, **kwargs: Any) -> Callable[[Any], Any]:
         return lambda obj: obj
 
-    def intrinsic(fn: Any = None, **kwargs: Any) -> Any:
+    def _intrinsic(fn: Any = None, **kwargs: Any) -> Any:
         """numba.extending.intrinsic: compiled into the build's kernels, inert here."""
         return fn if fn is not None else (lambda f: f)
 
-    def carray(*args: Any, **kwargs: Any) -> Any:
+    def _carray(*args: Any, **kwargs: Any) -> Any:
         raise RuntimeError("carray only exists inside compiled kernels")
 
+    intrinsic: Any = _intrinsic
+    carray: Any = _carray
     types: Any = _Types()
     models: Any = _Models()
     cgutils: Any = _Inert()
     from_ctypes: Any = _Inert()
-    overload = _identity_decorator
-    register_model = _identity_decorator
+    overload: Any = _identity_decorator
+    register_model: Any = _identity_decorator
 else:
-    from numba import carray, types  # noqa: F401  (re-exported for the kernel modules)
-    from numba.core import cgutils  # noqa: F401
-    from numba.core.typing.ctypes_utils import from_ctypes  # noqa: F401
-    from numba.extending import intrinsic, models, overload, register_model  # noqa: F401
+    # numba's names, re-exported for the kernel modules.
+    import numba
+    import numba.core.cgutils
+    import numba.core.typing.ctypes_utils
+    import numba.extending
+
+    intrinsic = numba.extending.intrinsic
+    carray = numba.carray
+    types = numba.types
+    models = numba.extending.models
+    cgutils = numba.core.cgutils
+    from_ctypes = numba.core.typing.ctypes_utils.from_ctypes
+    overload = numba.extending.overload
+    register_model = numba.extending.register_model
 
 
 # -- the decorators ---------------------------------------------------------------------------
@@ -291,7 +304,7 @@ def _aot_kernel(name: str, f: Callable[..., Any]) -> Any:
 
 # -- picking and checking a variant -----------------------------------------------------------
 
-_DTYPES = {
+_DTYPES: dict[str, np.dtype] = {
     "f8": np.dtype(np.float64),
     "f4": np.dtype(np.float32),
     "i8": np.dtype(np.int64),
@@ -307,7 +320,7 @@ class _Arg:
 
     def __init__(self, text: str) -> None:
         self.text = text
-        self.array = None
+        self.array: tuple[np.dtype, int, bool] | None = None
         m = re.fullmatch(r"(\w+)\[([^\]]*)\]", text)
         if m:
             dims = m.group(2).replace(" ", "").split(",")
@@ -342,7 +355,7 @@ class _Arg:
         if t == "b1":
             return lambda v: isinstance(v, bool | np.bool_)
         if t == "fnptr":
-            return lambda v: isinstance(v, ctypes._CFuncPtr)
+            return lambda v: isinstance(v, CFuncPtr)
         m = re.fullmatch(r"UniTuple\((\w+), (\d+)\)", t)
         if m:
             item, count = _Arg(m.group(1)).accepts, int(m.group(2))

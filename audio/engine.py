@@ -33,6 +33,7 @@ Transport policy (documented because the UI relies on it):
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -350,12 +351,16 @@ class Engine:
 
     # -- arrangement and loop (audio.transport) --------------------------------------------------
 
+    def _loaded_timeline(self) -> Timeline:
+        """The loaded track's timeline as the UI last set it; RuntimeError with no track."""
+        if self._ui_timeline is None:
+            raise RuntimeError("no track is loaded; open a track first")
+        return self._ui_timeline
+
     def _timeline_for(
         self, segments: list[tuple[int, int]] | None, loop: tuple[int, int] | None
     ) -> Timeline:
-        if self._ui_timeline is None:
-            raise RuntimeError("no track is loaded; open a track first")
-        tl = self._ui_timeline
+        tl = self._loaded_timeline()
         return Timeline(
             len(self._ui_names), self.max_block, tl.source_frames, self.sample_rate, segments, loop
         )
@@ -381,7 +386,7 @@ class Engine:
         new arrangement plays it (else at the start). Clears the loop: its times meant the old
         arrangement. Raises ValueError for ranges outside the track or shorter than 50 ms."""
         timeline = self._timeline_for(segments, None)
-        old = self._ui_timeline
+        old = self._loaded_timeline()
         t = round(self.position_seconds * self.sample_rate)
         here = timeline.timeline_of_source(old.source_frame(t)) if t > 0 else 0
         self._ui_timeline = timeline
@@ -570,6 +575,7 @@ class Engine:
         self._timeline = new
         self._n_frames = new.end
         if self._stretch is not None:
+            assert self._source is not None  # loaded with the timeline it retimes
             self._stretch.retime(self._source, new, t - self._pos)
         self._pos = t
 
@@ -603,7 +609,7 @@ class Engine:
                 self._render(out, self._fade_step)
             else:
                 self._want_play = False
-                if self._kernel is not None:
+                if self._kernel is not None and self._controls is not None:
                     # Track the controls while silent so play starts at them with no ramp.
                     self._kernel.reset(*self._controls)
                 self._publish_silence(out)
@@ -621,15 +627,18 @@ class Engine:
 
     def _read(self, start: int, n: int) -> np.ndarray:
         """Source frames [start, start + n) into the scratch (zeros past the end)."""
-        block = self._scratch[:, :, :n]
+        timeline, source, scratch = self._timeline, self._source, self._scratch
+        # Rendering happens only with a track loaded (`_apply_cut` sets these together).
+        assert timeline is not None and source is not None and scratch is not None
+        block = scratch[:, :, :n]
         avail = min(n, self._n_frames - start)
         if avail <= 0:
             block.fill(0.0)
             return block
         if self._stretch is None:
-            missing = self._timeline.read(self._source, start, block[:, :, :avail])
+            missing = timeline.read(source, start, block[:, :, :avail])
         else:
-            missing = self._stretch.read(self._source, self._timeline, start, block[:, :, :avail])
+            missing = self._stretch.read(source, timeline, start, block[:, :, :avail])
         if missing:
             self.missing_frames += missing
         if avail < n:
@@ -639,15 +648,18 @@ class Engine:
     def _prime(self) -> None:
         """At a cut: clear the signal history and run the first `latency` frames from the
         playhead through the kernel, so the next output frame is the playhead's frame."""
-        kernel = self._kernel
+        kernel, timeline, source, eff = self._kernel, self._timeline, self._source, self._eff
+        # Only with a track loaded (`_apply_cut` sets these together).
+        assert kernel is not None and timeline is not None and source is not None
+        assert eff is not None
         kernel.reset_state()
         if self._stretch is not None:
-            self._stretch.cut(self._pos, self._source, self._timeline)
+            self._stretch.cut(self._pos, source, timeline)
         auto = self._automation
         if auto is not None and auto.n_stems == kernel.n_stems:
             # Start at the automated values under the playhead (no ramp from the static ones).
-            self._automated_controls(auto, self._timeline.timeline_frame(self._pos))
-            kernel.reset(*self._eff)
+            self._automated_controls(auto, timeline.timeline_frame(self._pos))
+            kernel.reset(*eff)
         latency = kernel.latency
         for a in range(0, latency, self.max_block):
             n = min(self.max_block, latency - a)
@@ -656,6 +668,7 @@ class Engine:
     def _render(self, out: np.ndarray, fade_step: float) -> None:
         """Mix from the playhead into `out`, fading by `fade_step` per frame unless at 0 or 1."""
         kernel = self._kernel
+        assert kernel is not None  # only with a track loaded
         n_out = out.shape[0]
         pos = self._pos
         n = min(n_out, self._n_frames - pos)
@@ -695,8 +708,8 @@ class Engine:
 
     def _automated_controls(self, auto: Automation, frame: int) -> None:
         """Effective controls = the UI's controls with every automated value at `frame`."""
-        controls = self._controls
-        eff = self._eff
+        controls, eff = self._controls, self._eff
+        assert controls is not None and eff is not None  # only with a track loaded
         np.copyto(eff[0], controls[0])
         np.copyto(eff[1], controls[1])
         np.copyto(eff[2], controls[2])
@@ -718,13 +731,15 @@ class Engine:
     def _mix(self, block: np.ndarray, out: np.ndarray, v: int) -> None:
         """`kernel.process` of kernel-input play frames [v, v + F), with automation played back
         in sub-blocks cut on its cell grid (audio.automation). Callback only; allocation-free."""
-        kernel = self._kernel
+        kernel, controls, eff, timeline = self._kernel, self._controls, self._eff, self._timeline
+        # Only with a track loaded (`_apply_cut` sets these together).
+        assert kernel is not None and controls is not None and eff is not None
+        assert timeline is not None
         auto = self._automation
         if auto is None or auto.n_stems != kernel.n_stems:
-            kernel.process(block, out, *self._controls)
+            kernel.process(block, out, *controls)
             return
         n = out.shape[0]
-        timeline = self._timeline
         loop = timeline.loop
         peaks = self._peak_acc[: kernel.n_stems]
         peaks.fill(0.0)
@@ -736,7 +751,7 @@ class Engine:
                 m = min(m, loop[1] - t)  # a wrap jumps the timeline: cut there
             step, frame = auto_mod.span(auto.cells, t, m, auto.step)
             self._automated_controls(auto, frame)
-            kernel.process(block[:, :, done : done + step], out[done : done + step], *self._eff)
+            kernel.process(block[:, :, done : done + step], out[done : done + step], *eff)
             np.maximum(peaks, kernel.stem_peaks, out=peaks)
             done += step
         np.copyto(kernel.stem_peaks, peaks)
@@ -744,7 +759,7 @@ class Engine:
 
     # -------------------------------------------------------------- automation (UI thread)
 
-    def automation_for(self, lanes: list[LaneSpec], tempo_ratio: float = 1.0) -> Automation:
+    def automation_for(self, lanes: Sequence[LaneSpec], tempo_ratio: float = 1.0) -> Automation:
         """Pack lanes (stem index, parameter, times in seconds at the original tempo, values)
         for this engine's loaded stems; raises ValueError naming a bad lane."""
         if not self._ui_names:

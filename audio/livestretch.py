@@ -277,6 +277,7 @@ class StretchedSource:
         self._anchor += delta
         self._xf_v += delta
         if self._hold:  # nothing heard yet: restart the segment on the new timeline
+            assert self._have is not None  # a cut set it (to what is wanted) and held
             ratio, key = self._have
             self._request(self._cur, int(self._anchor[self._cur]), ratio, key, source, timeline)
         elif self._cur >= 0 or self._pend >= 0:
@@ -506,10 +507,12 @@ class StretchedSource:
                         t0 = thread_time()
                         if not streams[k]:
                             streams[k] = [StemStream(self.sample_rate) for _ in range(lo, hi)]
-                        if origs[k] is tl:
-                            clone = tls[k]
-                        elif origs[1 - k] is tl:
-                            clone = tls[1 - k]
+                        # This timeline's clone, if either stream already has one.
+                        known = (
+                            tls[k] if origs[k] is tl else tls[1 - k] if origs[1 - k] is tl else None
+                        )
+                        if known is not None:
+                            clone = known
                         else:
                             clone = Timeline(
                                 s,
@@ -543,6 +546,7 @@ class StretchedSource:
                         continue
                     busy = True
                     tl, src = tls[k], srcs[k]
+                    assert tl is not None and src is not None  # set when this request was built
                     t0 = thread_time()
                     self._src_missing[group] += tl.read(src, in_pos[k], buf)
                     in_pos[k] += CHUNK

@@ -66,9 +66,16 @@ class OutputState(StrEnum):
 
 
 class Stream(Protocol):
-    active: bool
-    server_gone: bool
-    latency_seconds: float
+    """What AudioOutput needs of a stream (`device.OutputStream`; tests give stand-ins)."""
+
+    @property
+    def active(self) -> bool: ...
+
+    @property
+    def server_gone(self) -> bool: ...
+
+    @property
+    def latency_seconds(self) -> float: ...
 
     def close(self) -> None: ...
 
@@ -131,9 +138,9 @@ class AudioOutput:
                     return int(dev["index"]), str(dev["name"])
             return None, None
         if self.device is not None:
-            index = int(self.device)
+            chosen = int(self.device)
             names = {int(d["index"]): str(d["name"]) for d in outputs}
-            return (index, names[index]) if index in names else (None, None)
+            return (chosen, names[chosen]) if chosen in names else (None, None)
         index = self._default()
         if index is None:
             return None, None

@@ -10,7 +10,7 @@ import re
 from datetime import datetime
 from decimal import Decimal
 from enum import StrEnum
-from typing import ClassVar, Literal
+from typing import ClassVar, Final, Literal
 
 from pydantic import (
     BaseModel,
@@ -27,7 +27,7 @@ from pydantic_core import PydanticCustomError
 from core.text import display_text_problem
 from core.wording import format_tempo, param_label
 
-REMIX_FORMAT = "encore.remix/1"
+REMIX_FORMAT: Final = "encore.remix/1"
 _REMIX_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
 API_PREFIX = "/v1"
 

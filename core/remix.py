@@ -22,8 +22,8 @@ class MixArrays:
     mute: np.ndarray  # bool (S,)
     solo: np.ndarray  # bool (S,)
     master_gain_db: float
-    strip: np.ndarray | None = None  # float64 (S, dsp.N_STRIP): EQ, HP/LP, sends
-    bus: np.ndarray | None = None  # float64 (dsp.N_BUS,): reverb, delay, tempo
+    strip: np.ndarray  # float64 (S, dsp.N_STRIP): EQ, HP/LP, sends
+    bus: np.ndarray  # float64 (dsp.N_BUS,): reverb, delay, tempo
     tempo_ratio: float = 1.0  # tempo, key kept (audio.stretch)
     key_shift: int = 0  # semitones
     automation: tuple = ()  # audio.automation.LaneSpec per lane, see automation_lanes
@@ -85,7 +85,7 @@ def automation_lanes(
     """The document's automation as `audio` lanes: (stem index in `stem_ids`, parameter,
     times in seconds of the arranged piece at the original tempo, values). Lanes of stems not
     in `stem_ids` are left out (the platform refuses them before rendering)."""
-    lanes = []
+    lanes: list[tuple[int, str, list[float], list[float]]] = []
     for lane in doc.automation:
         if lane.stem in stem_ids:
             times = [t for t, _ in lane.points]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import getpass
 import logging
 import socket
@@ -39,8 +40,7 @@ class _ReadyServer(uvicorn.Server):
 
 
 def _settings(args: argparse.Namespace, demo: bool) -> Settings:
-    storage = {"storage_dir": Path(args.storage_dir).expanduser()} if args.storage_dir else {}
-    return Settings(
+    settings = Settings(
         data_dir=Path(args.data_dir).expanduser(),
         database_url=args.database_url,
         access_ttl=getattr(args, "access_ttl", DEFAULT_ACCESS_TTL),
@@ -48,8 +48,10 @@ def _settings(args: argparse.Namespace, demo: bool) -> Settings:
         daily_quota=getattr(args, "daily_quota", DEFAULT_DAILY_QUOTA),
         platform_share_bp=getattr(args, "platform_share_bp", DEFAULT_PLATFORM_SHARE_BP),
         run_worker=not getattr(args, "no_worker", False),
-        **storage,
     )
+    if args.storage_dir:  # otherwise the environment's (ENCORE_STORAGE_DIR) or the data dir
+        settings = dataclasses.replace(settings, storage_dir=Path(args.storage_dir).expanduser())
+    return settings
 
 
 def cmd_serve(args: argparse.Namespace) -> int:

@@ -71,6 +71,15 @@ class ApiError(Exception):
         self.headers = dict(headers or {})
 
 
+OpenApiResponses = dict[int | str, dict[str, Any]]
+"""What a route's `responses=` takes: the extra responses its OpenAPI entry documents."""
+
+
+def error_responses(*statuses: int) -> OpenApiResponses:
+    """The error responses a route documents, each with the ErrorResponse body."""
+    return {status: {"model": ErrorResponse} for status in statuses}
+
+
 def error_response(
     status_code: int, code: str, message: str, headers: Mapping[str, str] | None = None
 ) -> JSONResponse:

@@ -114,10 +114,10 @@ def _adopt_legacy(conn: Connection) -> None:
                 kind = table.columns[column].type.compile(dialect=conn.dialect)
                 conn.exec_driver_sql(f'ALTER TABLE "{name}" ADD COLUMN "{column}" {kind}')
     for name, indexes in BASELINE_INDEXES.items():
-        have = {i["name"] for i in inspect(conn).get_indexes(name)}
+        indexed = {i["name"] for i in inspect(conn).get_indexes(name)}
         table = Base.metadata.tables[name]
         for index in table.indexes:
-            if index.name in indexes and index.name not in have:
+            if index.name in indexes and index.name not in indexed:
                 index.create(conn)
     conn.commit()
 

@@ -408,7 +408,7 @@ def write_flac(
     target: Path,
     mix: np.ndarray,
     rate: int,
-    gain: float | None = None,
+    gain: float | np.floating | None = None,
     compression_level: float = FLAC_COMPRESSION,
 ) -> None:
     """`mix` times `gain` (float32 arithmetic), clipped to [-1, 1], as a 24-bit FLAC at

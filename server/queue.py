@@ -190,7 +190,9 @@ def ensure_queue_schema(engine: Engine) -> None:
         try:
             if conn.execute(text("SELECT to_regclass('procrastinate_jobs')")).scalar() is None:
                 log.warning("Installing the render queue's tables (procrastinate)")
-                conn.connection.driver_connection.execute(SchemaManager.get_schema())
+                driver = conn.connection.driver_connection  # psycopg's, under SQLAlchemy's
+                assert driver is not None  # a connection just opened has its driver's
+                driver.execute(SchemaManager.get_schema())
             conn.commit()
         finally:
             conn.rollback()

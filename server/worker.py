@@ -149,23 +149,23 @@ def render_job(job: RenderJob, remix_id: str, token: str | None = None) -> str:
         attempt.unlink(missing_ok=True)
         return _failed(job, remix_id, token, exc)
     with job.sessions() as db:
-        remix = _locked(db, remix_id)
-        if remix is None or remix.render_worker != token or remix.status not in UNFINISHED:
+        row = _locked(db, remix_id)  # the remix as it is now, locked
+        if row is None or row.render_worker != token or row.status not in UNFINISHED:
             db.commit()  # presumed dead and replaced: the other try decides
             attempt.unlink(missing_ok=True)
-            return remix.status if remix is not None else RemixStatus.REJECTED.value
+            return row.status if row is not None else RemixStatus.REJECTED.value
         if problems:  # the policy (or the platform's limits) changed since submission
             reason = "; ".join(p.message.rstrip(".") for p in problems)
-            return _reject(db, remix, f"The track's policy changed after you submitted: {reason}.")
+            return _reject(db, row, f"The track's policy changed after you submitted: {reason}.")
         os.replace(attempt, final)
-        remix.render_path = relpath
-        remix.loudness_lufs = loudness.output_lufs if math.isfinite(loudness.output_lufs) else None
+        row.render_path = relpath
+        row.loudness_lufs = loudness.output_lufs if math.isfinite(loudness.output_lufs) else None
         final_status = (
             RemixStatus.PENDING_APPROVAL if policy.requires_approval else RemixStatus.PUBLISHED
         )
-        remix.status = final_status.value
+        row.status = final_status.value
         db.commit()
-        return remix.status
+        return row.status
 
 
 def _failed(job: RenderJob, remix_id: str, token: str, exc: Exception) -> str:

@@ -7,8 +7,10 @@ can see (opted in) and 404 on one they cannot, exactly as for any other id they 
 
 from __future__ import annotations
 
+from typing import Any, cast
+
 from fastapi import APIRouter
-from sqlalchemy import func, select, update
+from sqlalchemy import CursorResult, func, select, update
 from sqlalchemy.orm import Session, selectinload
 
 from core.contract import (
@@ -27,14 +29,14 @@ from core.contract import (
 )
 from server.db import AuditRecord, Remix, Track, User, utcnow
 from server.deps import CurrentUser, SessionDep
-from server.errors import ApiError
+from server.errors import ApiError, error_responses
 from server.routes.remixes import _remix_not_found, _remix_query, remix_info
 from server.routes.tracks import _summary_fields, get_visible_track, is_owner, policy_of
 
 router = APIRouter(tags=["artist"])
 
-_ERRORS = {s: {"model": ErrorResponse} for s in (401, 403, 404, 409, 422)}
-_BODY_ERRORS = {**_ERRORS, 413: {"model": ErrorResponse}}  # a body above the size limit
+_ERRORS = error_responses(401, 403, 404, 409, 422)
+_BODY_ERRORS = error_responses(401, 403, 404, 409, 422, 413)  # a body above the size limit
 
 
 def owned_track(db: Session, user: User, track_id: str, doing: str) -> Track:
@@ -199,14 +201,18 @@ def take_down_remix(
             "Say why you are taking this remix down (the 'reason' field): its creator sees it.",
         )
     # Conditional, so two takedowns (or a takedown racing anything else) cannot both apply.
-    taken = db.execute(
-        update(Remix)
-        .where(Remix.id == remix.id, Remix.status == RemixStatus.PUBLISHED.value)
-        .values(
-            status=RemixStatus.TAKEN_DOWN.value,
-            reason=f"The artist took this remix down: {reason}",
-            updated_at=utcnow(),
-        )
+    # An UPDATE's result is a CursorResult: it counts the rows it changed.
+    taken = cast(
+        CursorResult[Any],
+        db.execute(
+            update(Remix)
+            .where(Remix.id == remix.id, Remix.status == RemixStatus.PUBLISHED.value)
+            .values(
+                status=RemixStatus.TAKEN_DOWN.value,
+                reason=f"The artist took this remix down: {reason}",
+                updated_at=utcnow(),
+            )
+        ),
     )
     if taken.rowcount != 1:
         db.rollback()

@@ -17,7 +17,7 @@ from server.deps import (
     SignInThrottleDep,
     unauthorized,
 )
-from server.errors import ApiError
+from server.errors import ApiError, OpenApiResponses, error_responses
 from server.security import (
     HashingBusy,
     IssuedTokens,
@@ -33,9 +33,9 @@ router = APIRouter(prefix="/auth", tags=["auth"])
 
 BUSY_RETRY_AFTER = 2  # seconds: a few argon2 hashes' time
 
-_401 = {401: {"model": ErrorResponse}}
+_401 = error_responses(401)
 # Endpoints with a body: it may be malformed (422) or above the size limit (413).
-_BODY = {**_401, 413: {"model": ErrorResponse}, 422: {"model": ErrorResponse}}
+_BODY = error_responses(401, 413, 422)
 
 
 def _pair(tokens: IssuedTokens) -> TokenPair:
@@ -46,7 +46,7 @@ def _pair(tokens: IssuedTokens) -> TokenPair:
     )
 
 
-_SIGN_IN = {
+_SIGN_IN: OpenApiResponses = {
     **_BODY,
     429: {
         "model": ErrorResponse,

@@ -11,14 +11,13 @@ import base64
 import binascii
 import json
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 from sqlalchemy import ColumnElement, and_, or_
 from sqlalchemy.orm import Session
 
 from core.contract import (
-    ErrorResponse,
     FeedSort,
     PlayCount,
     RemixDocument,
@@ -27,7 +26,7 @@ from core.contract import (
 )
 from server.db import Remix, User
 from server.deps import CurrentUser, SessionDep
-from server.errors import ApiError
+from server.errors import ApiError, error_responses
 from server.lineage import ForkRefused, fork_document
 from server.plays import play_count, record_play
 from server.routes.remixes import _get_remix, _may_view, _remix_not_found, _remix_query, remix_info
@@ -35,7 +34,7 @@ from server.routes.tracks import get_visible_track, require_entitled
 
 router = APIRouter(tags=["remixes"])
 
-_ERRORS = {s: {"model": ErrorResponse} for s in (401, 403, 404, 409, 422)}
+_ERRORS = error_responses(401, 403, 404, 409, 422)
 PAGE_MAX = 50
 
 
@@ -94,7 +93,7 @@ def published_remixes(
     )
     if cursor:
         query = query.where(_after(sort, _decode_cursor(cursor, sort)))
-    order = [Remix.created_at.desc(), Remix.id.desc()]
+    order: list[ColumnElement[Any]] = [Remix.created_at.desc(), Remix.id.desc()]
     if sort == FeedSort.MOST_PLAYED:
         order.insert(0, Remix.play_count.desc())
     rows = db.scalars(query.order_by(*order).limit(limit + 1)).all()

@@ -10,7 +10,7 @@ from core.contract import Account, DeviceInfo, DeviceKey, DeviceList, ErrorRespo
 from server.db import User
 from server.deps import AccessToken, CurrentUser, SessionDep
 from server.devices import current_device, revoke_device, rotates_at, signed_in_devices
-from server.errors import ApiError
+from server.errors import ApiError, error_responses
 from server.sealing import device_key
 
 router = APIRouter(tags=["account"])
@@ -32,7 +32,7 @@ def me(user: CurrentUser) -> Account:
     return account_of(user)
 
 
-_401 = {401: {"model": ErrorResponse}}
+_401 = error_responses(401)
 
 
 @router.get("/me/device-key", response_model=DeviceKey, responses=_401)
@@ -68,7 +68,7 @@ def my_devices(token: AccessToken, db: SessionDep) -> DeviceList:
 @router.delete(
     "/me/devices/{device_id}",
     status_code=204,
-    responses={**_401, 404: {"model": ErrorResponse}},
+    responses=error_responses(401, 404),
 )
 def sign_out_device(device_id: str, token: AccessToken, db: SessionDep) -> Response:
     """Sign a device out: its session ends and its key is never derived again, so what it

@@ -28,7 +28,7 @@ from server.config import Settings
 from server.db import Remix, StemRightsholder, Track, User
 from server.deps import CurrentUser, OptionalUser, SessionDep, SettingsDep, StorageDep
 from server.disclosure import build_disclosure
-from server.errors import ApiError
+from server.errors import ApiError, error_responses
 from server.lineage import credit_for, original_remixer, resolve_inspiration
 from server.pipeline import canonical_hash, check_document, document_hash
 from server.routes.tracks import entitlement_problem, is_owner, policy_of, require_entitled
@@ -37,8 +37,8 @@ from server.storage import Storage, file_response
 
 router = APIRouter(prefix="/remixes", tags=["remixes"])
 
-_ERRORS = {s: {"model": ErrorResponse} for s in (400, 401, 403, 404, 409, 422)}
-_SUBMIT_ERRORS = {**_ERRORS, 413: {"model": ErrorResponse}, 429: {"model": ErrorResponse}}
+_ERRORS = error_responses(400, 401, 403, 404, 409, 422)
+_SUBMIT_ERRORS = error_responses(400, 401, 403, 404, 409, 422, 413, 429)
 
 
 def remix_info(remix: Remix) -> RemixInfo:
@@ -123,7 +123,7 @@ def _attribution(
     )
 
 
-def _remix_query() -> Select[tuple[Remix]]:
+def _remix_query() -> Select[Remix]:
     return select(Remix).options(
         selectinload(Remix.user), selectinload(Remix.track).selectinload(Track.artist)
     )
