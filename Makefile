@@ -14,7 +14,7 @@ run: bootstrap
 test: bootstrap
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
-	QT_QPA_PLATFORM=offscreen $(VENV)/bin/pytest -q -ra -n 2 --dist loadfile
+	QT_QPA_PLATFORM=offscreen $(VENV)/bin/pytest -q -ra -n 2 --dist loadfile --max-worker-restart 0
 
 lint: bootstrap
 	$(VENV)/bin/ruff check .
