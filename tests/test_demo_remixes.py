@@ -13,6 +13,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+import requests
 
 from app.embedded import PlatformProcess, start_platform
 from server.demo_remixes import DEMO_REMIXERS, DEMO_REMIXES
@@ -140,7 +141,7 @@ def test_a_seeded_remix_can_be_remixed(fan):
 
 
 def test_a_restart_adds_no_remix_and_no_play(seeded, fan):
-    """Last in the module: it replaces the module's platform with a restarted one."""
+    """The last test of the seeded platform: it replaces it with a restarted one."""
     before = {t: {r["id"]: r["plays"] for r in feed(fan, t)} for t in SEEDED}
     seeded["proc"].stop()
     seeded["proc"] = _start(seeded["dir"], seeded["env"])
@@ -148,3 +149,14 @@ def test_a_restart_adds_no_remix_and_no_play(seeded, fan):
     again = as_demo(seeded["proc"].url, "fan")
     after = {t: {r["id"]: r["plays"] for r in feed(again, t)} for t in SEEDED}
     assert after == before
+
+
+def test_the_suites_platforms_start_without_them(platform):
+    """tests/plugins/platform.py turns them off, so other tests' feeds and counts hold only their
+    own remixes: the demo fans (the seeder's first step) do not even exist there."""
+    resp = requests.post(
+        f"{platform.url}/v1/auth/token",
+        data={"grant_type": "password", "username": "mika", "password": DEMO_PASSWORD},
+        timeout=30,
+    )
+    assert resp.status_code in (400, 401), resp.text
