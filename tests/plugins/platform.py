@@ -22,6 +22,10 @@ __all__ = ["demo_cache", "demo_env", "login", "platform"]
 # tests/test_demo_remixes.py turns them on for its own platform.
 DEMO_REMIXES_ENV = "ENCORE_DEMO_REMIXES"
 os.environ[DEMO_REMIXES_ENV] = "0"
+# The embedded platform renders at a low priority beside the studio (server/queue.py); a test's
+# renders keep normal priority, or a machine kept busy would starve them.
+RENDER_NICE_ENV = "ENCORE_RENDER_NICE"
+os.environ[RENDER_NICE_ENV] = "0"
 
 
 @pytest.fixture(scope="session")
@@ -35,7 +39,7 @@ def demo_cache() -> Path:
 
 @pytest.fixture(scope="session")
 def demo_env(demo_cache: Path) -> dict[str, str]:
-    return {"ENCORE_DEMO_CACHE": str(demo_cache), DEMO_REMIXES_ENV: "0"}
+    return {"ENCORE_DEMO_CACHE": str(demo_cache), DEMO_REMIXES_ENV: "0", RENDER_NICE_ENV: "0"}
 
 
 @pytest.fixture(scope="session")
