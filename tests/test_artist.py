@@ -102,7 +102,10 @@ def test_fans_cannot_edit_policies(platform, creator):
 def test_review_queue_approve_and_reject(platform, artist, artist2, creator, open_for_review):
     track = open_for_review
     ids = stem_ids(track)
-    first = creator.submit(doc_for(track, title="For approval"))
+    # A mix no other module submits on this shared platform (the duplicate check would refuse
+    # the default one, which other modules' fans may have sent first: module order varies).
+    mix = {ids[0]: {"gain_db": -9.0}, ids[1]: {"pan": -0.35}}
+    first = creator.submit(doc_for(track, stems=mix, title="For approval"))
     second = creator.submit(doc_for(track, stems={ids[1]: {"mute": True}}, title="For refusal"))
     assert first.status_code == second.status_code == 201, (first.text, second.text)
     first_id, second_id = first.json()["id"], second.json()["id"]

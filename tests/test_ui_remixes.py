@@ -19,6 +19,7 @@ from app.drafts import DraftStore
 from audio.device import OutputStream
 from audio.engine import Engine
 from core.contract import RemixDocument, RemixStatus, StemSettings
+from core.text import isolate
 from tests.platform_helpers import PASSWORD, create_user
 from tests.test_ui_e2e import assert_no_audio
 from ui.main import load_theme
@@ -150,9 +151,9 @@ def test_artist_reviews_and_the_fan_sees_the_outcome(qtbot, tasks, platform, tmp
         assert rows[0] == [
             "artist2",
             "Rejected a remix",
-            "“UI drop” — Too close to the original mix",
+            f"“{isolate('UI drop')}” — {isolate('Too close to the original mix')}",
         ]
-        assert rows[1] == ["artist2", "Approved a remix", "“UI keep”"]
+        assert rows[1] == ["artist2", "Approved a remix", f"“{isolate('UI keep')}”"]
         assert rows[2][:2] == ["artist2", "Changed the policy"]
         assert "creator's share: 20 % → 30 %" in rows[2][2]
 
@@ -174,7 +175,9 @@ def test_artist_reviews_and_the_fan_sees_the_outcome(qtbot, tasks, platform, tmp
         assert parties["Encore (platform)"] == "15.00 %"
         creator_line = [p for p, _ in detail.split.rows if p == fan.account.display_name]
         assert creator_line and parties[creator_line[0]] == "30.00 %"
-        assert detail.disclosure.fields["Source"] == "Undertow — Jonah Reed (version 1)"
+        assert detail.disclosure.fields["Source"] == (
+            f"{isolate('Undertow')} — {isolate('Jonah Reed')} (version 1)"
+        )
         assert "-15.3 dB" in detail.disclosure.fields["Mix"]
         assert detail.disclosure.fields["AI involvement"] == "None declared by the creator"
 
