@@ -146,7 +146,7 @@ class AudioOutput:
             return None, None
         return index, next((str(d["name"]) for d in outputs if d["index"] == index), None)
 
-    def _try_open(self, *, rescan: bool) -> str | None:
+    def _try_open(self, *, rescan: bool, last_try: bool = False) -> str | None:
         lost = self.state == OutputState.LOST
         try:
             if rescan:
@@ -164,6 +164,10 @@ class AudioOutput:
         try:
             stream = self._opener(self.engine, index, self.blocksize)
         except AudioDeviceError as exc:
+            if not last_try:
+                # Once more on a fresh PortAudio: a JACK server under load may have dropped our
+                # client (too slow to answer), and every start through that client then fails.
+                return self._try_open(rescan=True, last_try=True)
             if not lost:
                 self.state, self.message = OutputState.NO_DEVICE, str(exc)
             return self.message
