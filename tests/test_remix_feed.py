@@ -235,7 +235,10 @@ def test_remix_this_remix_credits_the_original_remixer(users, published):
         ).stems
     )
 
-    # Unchanged, it is the original again: a duplicate, lineage or not.
+    # Unchanged, it is the original again: a duplicate, lineage or not; the check says so
+    # before the fan submits (the Submit dialog asks it as it opens).
+    [problem] = qa("POST", "/remixes/check", json=fork).json()["problems"]
+    assert problem["code"] == "duplicate_remix" and "Change the mix" in problem["message"]
     assert_error(qa.submit(fork), 409, "duplicate_remix")
 
     changed = fork | {"key_shift": 2, "title": "Higher flip"}

@@ -205,6 +205,15 @@ def check_remix(
     policy = policy_of(track)
     usable = [s.id for s in track.stems if policy.allows(s.id)]
     audible = audible_stems(doc.recipe(), usable)
+    if not problems:
+        # A recipe already live (another fan's, or the remix a fork started from, unchanged)
+        # is refused at submission: say so before, as for every other rule.
+        recipe = doc.recipe()
+        canonical = canonical_hash(recipe, [s.id for s in track.stems])
+        try:
+            check_duplicates(db, user, recipe, canonical, audible, usable)
+        except ApiError as err:
+            problems.append(ErrorDetail(code=err.code, message=err.message))
     return RemixCheck(
         problems=problems,
         inspired_by=credit_for(original) if original is not None else None,
