@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 import subprocess
 import sys
 import time
@@ -89,6 +90,18 @@ def doc_for(track: dict, stems: dict | None = None, **overrides: Any) -> dict:
         "title": "Test remix",
         "stems": {ids[0]: {"gain_db": -6.0}} if stems is None else stems,
     } | overrides
+
+
+def unique_mix(track: dict, **stem_settings: Any) -> dict:
+    """Stem settings no other test submits: every stem at its own random level (-30..-1 dB),
+    `stem_settings` (e.g. mute=True) on the second. Modules share a platform and run in any
+    order (two processes): a fixed recipe may meet another module's identical or near-identical
+    one (levels within 1 dB), which the duplicate rules refuse."""
+    rng = random.Random(uuid.uuid4().int)
+    mix = {sid: {"gain_db": round(rng.uniform(-30.0, -1.0), 1)} for sid in stem_ids(track)}
+    if stem_settings:
+        mix[stem_ids(track)[1]] |= stem_settings
+    return mix
 
 
 def wait_for(predicate, timeout: float = 20.0) -> bool:

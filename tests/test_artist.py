@@ -12,6 +12,7 @@ from tests.platform_helpers import (
     create_user,
     doc_for,
     stem_ids,
+    unique_mix,
     wait_for_status,
 )
 
@@ -101,12 +102,8 @@ def test_fans_cannot_edit_policies(platform, creator):
 
 def test_review_queue_approve_and_reject(platform, artist, artist2, creator, open_for_review):
     track = open_for_review
-    ids = stem_ids(track)
-    # A mix no other module submits on this shared platform (the duplicate check would refuse
-    # the default one, which other modules' fans may have sent first: module order varies).
-    mix = {ids[0]: {"gain_db": -9.0}, ids[1]: {"pan": -0.35}}
-    first = creator.submit(doc_for(track, stems=mix, title="For approval"))
-    second = creator.submit(doc_for(track, stems={ids[1]: {"mute": True}}, title="For refusal"))
+    first = creator.submit(doc_for(track, stems=unique_mix(track), title="For approval"))
+    second = creator.submit(doc_for(track, stems=unique_mix(track, mute=True), title="For refusal"))
     assert first.status_code == second.status_code == 201, (first.text, second.text)
     first_id, second_id = first.json()["id"], second.json()["id"]
     assert wait_for_status(creator, first_id)["status"] == "pending_approval"
