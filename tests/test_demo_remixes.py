@@ -134,7 +134,10 @@ def test_a_seeded_remix_can_be_remixed(fan):
     assert resp.status_code == 200, resp.text
     doc = resp.json()
     assert doc["inspired_by"] == original["id"] and doc["track_id"] == NEON
-    check = fan("POST", "/remixes/check", json=doc | {"title": "Fan's own flip"}).json()
+    # Unchanged it would be the original's recipe again (a duplicate); the fan changes the tempo.
+    tempo = 1.1 if doc.get("tempo_ratio", 1.0) != 1.1 else 1.0
+    own = doc | {"title": "Fan's own flip", "tempo_ratio": tempo}
+    check = fan("POST", "/remixes/check", json=own).json()
     assert check["problems"] == []
     assert check["inspired_by"]["remix_id"] == original["id"]
     assert check["inspired_by"]["remixer"] == original["creator"]

@@ -173,13 +173,23 @@ def test_the_remixes_panel_lists_plays_and_forks(
     )
     assert window.undo_stack.undoText() == "Remix this remix"
 
-    # Submit shows the credit as the platform will record it.
+    # Unchanged, the fork is the original's recipe: Submit says so before anything is sent.
     dialog = window.open_submit()
     qtbot.waitUntil(lambda: dialog.check is not None, timeout=30000)
+    assert [p.code for p in dialog.check.problems] == ["duplicate_remix"]
+    dialog.reject()
+
+    # Once the fan changes the mix, Submit shows the credit as the platform will record it.
+    window.mixer.strips[ids[1]].fader.setValue(db_to_slider(-7.5))
+    dialog = window.open_submit()
+    qtbot.waitUntil(lambda: dialog.check is not None, timeout=30000)
+    assert dialog.check.problems == []
     credit = dialog.credit.text()
     assert credit.startswith("Inspired by “\u2068Night drive\u2069” by \u2068QA (diagnostics)")
     assert "5.00 %" in credit and dialog.credit.isVisibleTo(dialog)
     dialog.reject()
+    window.undo_stack.undo()  # the fader move: the fork as it came
+    assert window.undo_stack.undoText() == "Remix this remix"
 
     # Undo gives the previous mix back, lineage and title included; redo the fork again.
     window.undo_stack.undo()
