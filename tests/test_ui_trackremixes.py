@@ -136,6 +136,9 @@ def test_the_remixes_panel_lists_plays_and_forks(
     qtbot.waitUntil(lambda: listener.active(newer), timeout=30000)
     assert window.studio.listening and window.studio.output_engine.playing
     assert panel.back.isVisible()
+    # The mix rests while someone else's remix plays: no edit the fan cannot hear.
+    qtbot.waitUntil(lambda: not window.mixer.isEnabled(), timeout=5000)
+    assert not window.arrangement.isEnabled() and not window.track_controls.isEnabled()
     qtbot.waitUntil(lambda: row(panel, newer).plays.text() == "1 play", timeout=10000)
     assert client.remix(newer).plays == 1
     assert_no_audio(p for p in (tmp_path / "cache").rglob("*") if p.is_file())
@@ -149,6 +152,8 @@ def test_the_remixes_panel_lists_plays_and_forks(
     qtbot.mouseClick(panel.back, LEFT)  # back to my mix: the track returns, paused
     assert not window.studio.listening and not window.engine.playing
     assert not panel.back.isVisible()
+    qtbot.waitUntil(window.mixer.isEnabled, timeout=5000)
+    assert window.arrangement.isEnabled() and window.track_controls.isEnabled()
 
     assert_none(legibility_problems(qtbot, window, "track-remixes", ids))
     window.grab().save(str(SHOTS / "remixes-panel-1366x768.png"))

@@ -61,6 +61,7 @@ from ui.upgrade import UpgradePanel
 from ui.windowstate import WindowState, initial_geometry
 
 POLL_MS = 33  # ~30 Hz: meters and playhead
+LISTENING_TIP = "Another remix is playing. Press Back to my mix to edit yours."
 AUTOSAVE_MS = 150
 """Drafts follow every edit: a write at once when none was made in the last AUTOSAVE_MS, else one
 that long after the previous write (a drag writes ~7 times a second, its last value always), so
@@ -191,6 +192,7 @@ class MainWindow(QMainWindow):
         self.sections = Sections(
             self.catalog, self.page_scroll, client, tasks, self.studio, self.account
         )
+        self.sections.listener.changed.connect(self._follow_listening)
         # The sidebar in a splitter: narrower on a laptop, wider on a desk, remembered.
         self.splitter = QSplitter(Qt.Orientation.Horizontal)
         self.splitter.setObjectName("central")
@@ -747,6 +749,15 @@ class MainWindow(QMainWindow):
             self.show_banner(describe(exc), "Retry", retry)
         else:
             self.show_banner(describe(exc))
+
+    def _follow_listening(self) -> None:
+        """While another remix plays in place of the track, the mix's controls rest: an edit
+        would change a remix the fan cannot hear. Back to my mix (or the catalog) wakes them."""
+        editable = not self.studio.listening
+        for controls in (self.mixer, self.arrangement, self.track_controls):
+            if controls.isEnabled() != editable:
+                controls.setEnabled(editable)
+                controls.setToolTip("" if editable else LISTENING_TIP)
 
     def closeEvent(self, event) -> None:
         # A signed-out window stays (hidden) until the process ends: nothing of it keeps
