@@ -411,27 +411,16 @@ RENDER_JOIN_S = 2.0
 """How long `start` waits for the first fill and `stop`/`detach` for the render thread."""
 
 
-START_RETRIES_S = (0.1, 0.3)
-"""Pauses before starting a stream again. On JACK, starting connects our ports to the server's
-and a busy server can refuse that once ("Unanticipated host error", JACK error -1 from
-jack_connect); a moment later it connects. A device that really cannot start fails every try."""
-
-
 def open_stream(engine: Engine, device: int | str | None, blocksize: int) -> OutputStream:
     """Open and start the output stream: the one way the app opens a device (`AudioOutput`)."""
-    for pause in (*START_RETRIES_S, None):
-        stream = OutputStream(engine, device=device, blocksize=blocksize)
-        try:
-            stream.start()
-        except AudioDeviceError:
-            with contextlib.suppress(sd.PortAudioError):
-                stream.close()
-            if pause is None:
-                raise
-            time.sleep(pause)
-        else:
-            return stream
-    raise AssertionError("unreachable")  # the last try returns or raises
+    stream = OutputStream(engine, device=device, blocksize=blocksize)
+    try:
+        stream.start()
+    except AudioDeviceError:
+        with contextlib.suppress(sd.PortAudioError):
+            stream.close()
+        raise
+    return stream
 
 
 # -- the PortAudio instance ---------------------------------------------------------------------

@@ -165,8 +165,9 @@ class AudioOutput:
             stream = self._opener(self.engine, index, self.blocksize)
         except AudioDeviceError as exc:
             if not last_try:
-                # Once more on a fresh PortAudio: a JACK server under load may have dropped our
-                # client (too slow to answer), and every start through that client then fails.
+                # Once more on a fresh PortAudio, at once (no wait on the UI thread): a busy JACK
+                # server refuses a start now and then (jack_connect error -1), or has dropped our
+                # client for answering late, after which every start through it fails.
                 return self._try_open(rescan=True, last_try=True)
             if not lost:
                 self.state, self.message = OutputState.NO_DEVICE, str(exc)
