@@ -17,7 +17,7 @@ under `lock_for_submission`, so submissions at the same instant are checked one 
 from __future__ import annotations
 
 import hashlib
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import func, or_, select, update
@@ -25,7 +25,7 @@ from sqlalchemy.orm import Session
 
 from core.contract import RemixDocument, RemixStatus, StemSettings
 from core.remix import audible_stems
-from server.db import Remix, Track, User, utcnow
+from server.db import Remix, Track, User
 from server.errors import ApiError
 from server.pipeline import other_transformations
 
@@ -37,8 +37,10 @@ def next_utc_midnight(now: datetime) -> datetime:
     return (now + timedelta(days=1)).replace(hour=0, minute=0, second=0, microsecond=0)
 
 
-def check_quota(db: Session, user: User, quota: int, now: datetime | None = None) -> None:
-    now = now or utcnow()
+def check_quota(db: Session, user: User, quota: int, *, now: datetime) -> None:
+    """429 when `user` stored `quota` remixes on `now`'s UTC day (`now`: the platform's clock,
+    which also stamps each remix's `created_at`)."""
+    now = now.astimezone(UTC)
     day_start = now.replace(hour=0, minute=0, second=0, microsecond=0)
     used = db.scalar(
         select(func.count())

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import fcntl
 import getpass
 import logging
+import os
 import socket
 import sys
 import threading
@@ -48,6 +50,7 @@ def _settings(args: argparse.Namespace, demo: bool) -> Settings:
         daily_quota=getattr(args, "daily_quota", DEFAULT_DAILY_QUOTA),
         platform_share_bp=getattr(args, "platform_share_bp", DEFAULT_PLATFORM_SHARE_BP),
         run_worker=not getattr(args, "no_worker", False),
+        test_clock=getattr(args, "test_clock", False),
     )
     if args.storage_dir:  # otherwise the environment's (ENCORE_STORAGE_DIR) or the data dir
         settings = dataclasses.replace(settings, storage_dir=Path(args.storage_dir).expanduser())
@@ -55,8 +58,6 @@ def _settings(args: argparse.Namespace, demo: bool) -> Settings:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    from server.main import create_app
-
     settings = _settings(args, demo=args.demo)
     if settings.is_sqlite and not settings.run_worker:
         print(
@@ -65,6 +66,15 @@ def cmd_serve(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 2
+    if settings.is_sqlite and not _hold_data_dir(settings.data_dir):
+        print(
+            f"Another platform already serves {settings.data_dir} (SQLite has one server per "
+            "data dir). Stop it, or pass another --data-dir.",
+            file=sys.stderr,
+        )
+        return 3
+    from server.main import create_app  # after the lock: a refused second start stays cheap
+
     # Bind ourselves so that --port 0 can report the port the OS actually chose.
     family = socket.AF_INET6 if ":" in args.host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM)
@@ -89,6 +99,23 @@ def cmd_serve(args: argparse.Namespace) -> int:
         _exit_when_stdin_closes(server)
     server.run(sockets=[sock])
     return 0
+
+
+_held: list[int] = []  # the lock's descriptor, open for the life of the process
+
+
+def _hold_data_dir(data_dir: Path) -> bool:
+    """One SQLite platform per data dir: two would share one database file and one render queue
+    of rows. The lock is the kernel's (flock), so it goes with the process however it ends."""
+    data_dir.mkdir(parents=True, exist_ok=True)
+    fd = os.open(data_dir / "platform.lock", os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        os.close(fd)
+        return False
+    _held.append(fd)
+    return True
 
 
 def _exit_when_stdin_closes(server: uvicorn.Server) -> None:
@@ -201,6 +228,16 @@ def cmd_render(args: argparse.Namespace) -> int:
     return 0
 
 
+def _add_test_clock(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--test-clock",
+        action="store_true",
+        help="tests and QA only, never in production: time is the real time plus the seconds "
+        "written in DATA_DIR/test-clock-offset (server/clock.py), so a test can expire tokens "
+        "or pass midnight without waiting",
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="encore-platform", description=__doc__)
     common = argparse.ArgumentParser(add_help=False)
@@ -252,6 +289,7 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="render nothing here: `encore-platform worker` processes render (PostgreSQL only)",
     )
+    _add_test_clock(serve)
     serve.set_defaults(func=cmd_serve)
 
     worker = sub.add_parser(
@@ -259,6 +297,7 @@ def build_parser() -> argparse.ArgumentParser:
         parents=[common],
         help="render submitted remixes from the shared queue (PostgreSQL; run any number)",
     )
+    _add_test_clock(worker)
     worker.set_defaults(func=cmd_worker)
 
     seed = sub.add_parser("seed-demo", parents=[common], help="seed demo accounts and music")

@@ -12,6 +12,8 @@ from pathlib import Path
 
 from platformdirs import user_data_dir
 
+from server.clock import Clock, make_clock
+
 DEMO_CACHE_ENV = "ENCORE_DEMO_CACHE"
 # Demo mode also seeds other fans' published remixes (server/demo_remixes.py) unless this is 0:
 # the test suite's platforms start without them (tests count their own remixes).
@@ -147,6 +149,15 @@ class Settings:
     worker_stalled_after: float = field(
         default_factory=lambda: env_float(WORKER_STALLED_ENV, DEFAULT_WORKER_STALLED_AFTER)
     )
+    # Tests and QA only (`--test-clock`): time is the real time plus an offset the test writes
+    # into the data dir (server/clock.py). Never set on a production platform.
+    test_clock: bool = False
+    # A clock given by an in-process test (server.clock.ManualClock); None: built from the above.
+    clock: Clock | None = field(default=None, compare=False, repr=False)
+
+    def make_clock(self) -> Clock:
+        """The clock every time-of-day rule of this process reads (server/clock.py)."""
+        return self.clock if self.clock is not None else make_clock(self.data_dir, self.test_clock)
 
     @property
     def db_url(self) -> str:

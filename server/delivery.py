@@ -19,6 +19,7 @@ import math
 import threading
 import time
 from collections import OrderedDict
+from collections.abc import Callable
 
 log = logging.getLogger("encore.platform.delivery")
 
@@ -33,14 +34,15 @@ class DeliveryLimited(Exception):
 
 
 class DeliveryLimiter:
-    def __init__(self, tracks_per_hour: int) -> None:
+    def __init__(self, tracks_per_hour: int, clock: Callable[[], float] = time.monotonic) -> None:
         self.tracks_per_hour = tracks_per_hour
+        self._clock = clock  # the platform clock's monotonic reading (server/clock.py)
         self._seen: dict[int, OrderedDict[str, float]] = {}  # user -> track -> last streamed
         self._lock = threading.Lock()
 
     def admit(self, user_id: int, track_id: str, now: float | None = None) -> None:
         """Count a stem request; raises DeliveryLimited for a new track past the limit."""
-        now = time.monotonic() if now is None else now
+        now = self._clock() if now is None else now
         with self._lock:
             seen = self._seen.setdefault(user_id, OrderedDict())
             while seen and next(iter(seen.values())) <= now - WINDOW_S:

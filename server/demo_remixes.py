@@ -392,6 +392,7 @@ class DemoRemixSeeder:
                     user=user,
                     settings=app.state.settings,
                     storage=app.state.storage,
+                    clock=app.state.clock,
                     idempotency_key=key,
                 )
             except ApiError as err:

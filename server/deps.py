@@ -9,6 +9,7 @@ from fastapi import Depends, Request
 from fastapi.security import OAuth2PasswordBearer
 from sqlalchemy.orm import Session
 
+from server.clock import Clock
 from server.config import Settings
 from server.db import Token, User
 from server.errors import ApiError
@@ -31,6 +32,11 @@ def get_settings(request: Request) -> Settings:
     return request.app.state.settings
 
 
+def get_clock(request: Request) -> Clock:
+    """The platform's clock (server/clock.py): every time-of-day rule reads it."""
+    return request.app.state.clock
+
+
 def get_storage(request: Request) -> Storage:
     return request.app.state.storage
 
@@ -45,6 +51,7 @@ def get_hash_gate(request: Request) -> HashGate:
 
 SessionDep = Annotated[Session, Depends(get_db)]
 SettingsDep = Annotated[Settings, Depends(get_settings)]
+ClockDep = Annotated[Clock, Depends(get_clock)]
 StorageDep = Annotated[Storage, Depends(get_storage)]
 SignInThrottleDep = Annotated[SignInThrottle, Depends(get_signin_throttle)]
 HashGateDep = Annotated[HashGate, Depends(get_hash_gate)]
@@ -55,13 +62,13 @@ def unauthorized(code: str, message: str) -> ApiError:
     return ApiError(401, code, message, headers=BEARER_CHALLENGE)
 
 
-def get_access_token(db: SessionDep, token: BearerToken) -> Token:
+def get_access_token(db: SessionDep, clock: ClockDep, token: BearerToken) -> Token:
     if not token:
         raise unauthorized(
             "invalid_token", "Sign in first: this request needs an 'Authorization: Bearer' token."
         )
     try:
-        return find_token(db, token, ACCESS)
+        return find_token(db, token, ACCESS, now=clock.now())
     except TokenProblem as problem:
         raise unauthorized(problem.code, problem.message) from None
 
@@ -76,11 +83,11 @@ def get_current_user(token: AccessToken) -> User:
 CurrentUser = Annotated[User, Depends(get_current_user)]
 
 
-def get_optional_user(db: SessionDep, token: BearerToken) -> User | None:
+def get_optional_user(db: SessionDep, clock: ClockDep, token: BearerToken) -> User | None:
     """For resources that are public once published: no token means anonymous, a bad one is 401."""
     if not token:
         return None
-    return get_access_token(db, token).user
+    return get_access_token(db, clock, token).user
 
 
 OptionalUser = Annotated[User | None, Depends(get_optional_user)]

@@ -16,7 +16,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from core.text import refused_character
-from server.db import Device, Token, utcnow
+from server.db import Device, Token
 from server.security import REFRESH, revoke_session
 
 KEY_MAX_AGE = timedelta(days=30)
@@ -36,11 +36,10 @@ def _new_key_id() -> str:
     return secrets.token_hex(16)
 
 
-def current_device(db: Session, token: Token, user_agent: str | None) -> Device:
+def current_device(db: Session, token: Token, user_agent: str | None, *, now: datetime) -> Device:
     """The device of this access token's session, recorded and keyed on first use, its key
-    rotated when it is older than `KEY_MAX_AGE`. The token is live (checked by the caller), so
-    the session is not signed out."""
-    now = utcnow()
+    rotated when it is older than `KEY_MAX_AGE` at `now` (the platform's clock). The token is
+    live (checked by the caller), so the session is not signed out."""
     device = db.get(Device, token.session_id)
     if device is None:
         device = Device(
@@ -73,9 +72,8 @@ def rotates_at(device: Device) -> datetime:
     return device.key_created_at + KEY_MAX_AGE
 
 
-def signed_in_devices(db: Session, user_id: int) -> list[Device]:
-    """The account's devices whose sessions can still be used (a live refresh token)."""
-    now = utcnow()
+def signed_in_devices(db: Session, user_id: int, *, now: datetime) -> list[Device]:
+    """The account's devices whose sessions can still be used (a refresh token live at `now`)."""
     live = select(Token.session_id).where(
         Token.user_id == user_id,
         Token.kind == REFRESH,

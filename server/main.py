@@ -34,7 +34,8 @@ def create_app(settings: Settings) -> FastAPI:
     engine = make_engine(settings.db_url, settings.max_in_flight)
     sessions = make_sessionmaker(engine)
     storage = Storage(settings.storage_root)
-    pipeline = make_render_queue(settings, sessions, storage)  # server/queue.py
+    clock = settings.make_clock()  # every time-of-day rule reads this one (server/clock.py)
+    pipeline = make_render_queue(settings, sessions, storage, clock)  # server/queue.py
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
@@ -69,9 +70,13 @@ def create_app(settings: Settings) -> FastAPI:
     app.state.storage = storage
     app.state.pipeline = pipeline
     app.state.secret = load_or_create_secret(settings.storage_root)  # one for every process
-    app.state.delivery = DeliveryLimiter(settings.delivery_tracks_per_hour)
+    app.state.clock = clock
+    app.state.delivery = DeliveryLimiter(settings.delivery_tracks_per_hour, clock=clock.monotonic)
     app.state.signin_throttle = SignInThrottle(
-        settings.signin_account_failures, settings.signin_address_failures, settings.signin_window
+        settings.signin_account_failures,
+        settings.signin_address_failures,
+        settings.signin_window,
+        clock=clock.monotonic,
     )
     app.state.hash_gate = HashGate(settings.hash_slots, settings.hash_queue, settings.hash_wait)
     install_error_handlers(app)

@@ -15,14 +15,14 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from server.db import Remix, RemixPlay, User, utcnow
+from server.db import Remix, RemixPlay, User
 
 
-def record_play(db: Session, remix: Remix, user: User, now: datetime | None = None) -> bool:
+def record_play(db: Session, remix: Remix, user: User, now: datetime) -> bool:
     """Count `user` playing `remix` on `now`'s UTC day; whether this added a play. Commits."""
     if user.id == remix.user_id:
         return False
-    at = (now or utcnow()).astimezone(UTC)
+    at = now.astimezone(UTC)
     db.add(RemixPlay(remix_id=remix.id, user_id=user.id, day=at.date(), at=at))
     try:
         db.flush()  # the constraint decides here: a repeat fails before the count moves

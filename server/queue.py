@@ -41,6 +41,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 from core.contract import RemixStatus
+from server.clock import Clock
 from server.config import Settings
 from server.db import Remix
 from server.pipeline import UNFINISHED
@@ -64,15 +65,18 @@ class RenderQueue(Protocol):
     def stop(self, timeout: float = 5.0) -> None: ...
 
 
-def render_job_for(settings: Settings, sessions: sessionmaker, storage: Storage) -> RenderJob:
-    return RenderJob(sessions, storage, settings.render_attempts, RenderLimits())
+def render_job_for(
+    settings: Settings, sessions: sessionmaker, storage: Storage, clock: Clock | None = None
+) -> RenderJob:
+    clock = clock if clock is not None else settings.make_clock()
+    return RenderJob(sessions, storage, settings.render_attempts, RenderLimits(), clock)
 
 
 def make_render_queue(
-    settings: Settings, sessions: sessionmaker, storage: Storage
+    settings: Settings, sessions: sessionmaker, storage: Storage, clock: Clock | None = None
 ) -> LocalRenderQueue | ProcrastinateQueue:
     if settings.is_sqlite:
-        return LocalRenderQueue(render_job_for(settings, sessions, storage))
+        return LocalRenderQueue(render_job_for(settings, sessions, storage, clock))
     return ProcrastinateQueue(settings, sessions, storage, in_process=settings.run_worker)
 
 

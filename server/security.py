@@ -20,7 +20,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from server.db import Token, User, utcnow
+from server.db import Token, User
 
 _hasher = PasswordHasher()
 # Verified against when the username is unknown, so response time does not reveal which
@@ -117,11 +117,17 @@ class IssuedTokens:
 
 
 def issue_tokens(
-    db: Session, user_id: int, access_ttl: int, refresh_ttl: int, session_id: str | None = None
+    db: Session,
+    user_id: int,
+    access_ttl: int,
+    refresh_ttl: int,
+    *,
+    now: datetime,
+    session_id: str | None = None,
 ) -> IssuedTokens:
-    """A fresh access+refresh pair for one sign-in session (`session_id` survives refreshes)."""
+    """A fresh access+refresh pair for one sign-in session (`session_id` survives refreshes),
+    expiring `access_ttl`/`refresh_ttl` seconds after `now` (the platform's clock)."""
     session_id = session_id or uuid.uuid4().hex
-    now = utcnow()
     access = "ea_" + secrets.token_urlsafe(32)
     refresh = "er_" + secrets.token_urlsafe(32)
     db.add_all(
@@ -155,8 +161,9 @@ class TokenProblem(Exception):
         self.message = message
 
 
-def find_token(db: Session, token: str, kind: str, now: datetime | None = None) -> Token:
-    now = now or utcnow()
+def find_token(db: Session, token: str, kind: str, *, now: datetime) -> Token:
+    """The live token row, or `TokenProblem`; expired when `now` (the platform's clock) has
+    reached its expiry."""
     row = db.scalar(select(Token).where(Token.token_hash == hash_token(token), Token.kind == kind))
     if row is None:
         raise TokenProblem("invalid_token", "This sign-in is not valid. Sign in again.")
@@ -173,7 +180,7 @@ def revoke_session(db: Session, session_id: str) -> None:
 
 
 def rotate_refresh(
-    db: Session, refresh_token: str, access_ttl: int, refresh_ttl: int
+    db: Session, refresh_token: str, access_ttl: int, refresh_ttl: int, *, now: datetime
 ) -> IssuedTokens:
     """Trade a refresh token for a new pair; the old pair stops working.
 
@@ -182,7 +189,7 @@ def rotate_refresh(
     whole session is revoked.
     """
     try:
-        row = find_token(db, refresh_token, REFRESH)
+        row = find_token(db, refresh_token, REFRESH, now=now)
     except TokenProblem:
         stale = db.scalar(select(Token).where(Token.token_hash == hash_token(refresh_token)))
         if stale is not None and stale.kind == REFRESH and stale.revoked:
@@ -200,4 +207,6 @@ def rotate_refresh(
         .values(revoked=True)
     )
     db.commit()
-    return issue_tokens(db, row.user_id, access_ttl, refresh_ttl, session_id=row.session_id)
+    return issue_tokens(
+        db, row.user_id, access_ttl, refresh_ttl, now=now, session_id=row.session_id
+    )

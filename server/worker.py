@@ -25,13 +25,14 @@ import os
 import socket
 import sys
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session, selectinload, sessionmaker
 
 from core.contract import RemixDocument, RemixStatus, RightsPolicy
-from server.db import Remix, Track, utcnow
+from server.clock import Clock, SystemClock
+from server.db import Remix, Track
 from server.pipeline import UNFINISHED, check_document, render_to_file
 from server.render_limits import RenderLimits
 from server.storage import Storage
@@ -53,6 +54,7 @@ class RenderJob:
     storage: Storage
     attempts: int
     limits: RenderLimits
+    clock: Clock = field(default_factory=SystemClock)  # stamps `render_started_at`
 
 
 def worker_name() -> str:
@@ -106,7 +108,7 @@ def claim(job: RenderJob, remix_id: str, token: str) -> Remix | str:
             return _reject(db, remix, gave_up_reason(remix.render_attempts))
         remix.render_attempts += 1
         remix.render_worker = token
-        remix.render_started_at = utcnow()
+        remix.render_started_at = job.clock.now()
         remix.status = RemixStatus.RENDERING.value
         remix.reason = None
         db.commit()

@@ -8,7 +8,6 @@ import io
 import itertools
 import re
 import threading
-import time
 import uuid
 from typing import Any
 
@@ -19,6 +18,7 @@ import soundfile as sf
 
 from app.embedded import start_platform
 from core.sealed import open_sealed, sealed_size
+from server.clock import advance_offset_file
 from server.sealing import SEALED_MEDIA_TYPE
 from tests.platform_helpers import Api, assert_error, wait_for_status
 from tests.plugins.platform import login
@@ -149,11 +149,15 @@ def test_missing_or_forged_tokens_are_401(platform, header):
 
 
 def test_expired_access_token_says_so_and_refresh_still_works(tmp_path, demo_env):
-    short = start_platform(tmp_path / "short", extra_args=["--access-ttl", "1"], env=demo_env)
+    # The platform's clock is moved past the token's expiry instead of waiting for it.
+    short = start_platform(
+        tmp_path / "short", extra_args=["--access-ttl", "60", "--test-clock"], env=demo_env
+    )
     try:
         pair = login(short.url, "fan")
-        assert pair["expires_in"] == 1
-        time.sleep(1.2)
+        assert pair["expires_in"] == 60
+        assert Api(short.url, pair["access_token"])("GET", "/me").status_code == 200
+        advance_offset_file(short.data_dir, 61)
         resp = Api(short.url, pair["access_token"])("GET", "/me")
         message = assert_error(resp, 401, "token_expired")
         assert message == "Your session has expired. Sign in again."

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import time
-
 import pytest
 
 from app.client import AuthError, PlatformClient, PlatformUnavailable
 from app.drafts import DraftStore
 from app.embedded import start_platform
 from core.contract import RemixDocument, StemSettings
+from server.clock import advance_offset_file
 
 
 @pytest.fixture
@@ -45,13 +44,13 @@ def test_unreachable_platform_says_what_to_do():
 def test_expired_access_token_is_refreshed_transparently(tmp_path, demo_cache):
     platform = start_platform(
         tmp_path / "short",
-        extra_args=["--access-ttl", "1"],
+        extra_args=["--access-ttl", "60", "--test-clock"],
         env={"ENCORE_DEMO_CACHE": str(demo_cache)},
     )
     try:
         client = PlatformClient(platform.url)
         client.login("fan", "encore-demo")
-        time.sleep(1.5)
+        advance_offset_file(platform.data_dir, 61)  # the platform's clock, not a sleep
         assert client.tracks()  # the first call met 401 token_expired, refreshed, retried
     finally:
         platform.stop()

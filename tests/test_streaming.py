@@ -23,6 +23,7 @@ from app.streaming import StemStatus, TrackStream
 from audio.chunks import CHUNK_FRAMES
 from core.contract import TrackDetail
 from core.sealed import record_slot, sealed_size
+from server.clock import advance_offset_file
 from tests.platform_helpers import wait_for
 
 RATE = 48000
@@ -220,13 +221,15 @@ def test_damaged_stem_gives_a_clear_message_never_noise(own_platform, tmp_path, 
 
 
 def test_access_token_expiring_mid_session_is_refreshed(tmp_path, demo_env):
-    platform = start_platform(tmp_path / "short", extra_args=["--access-ttl", "1"], env=demo_env)
+    platform = start_platform(
+        tmp_path / "short", extra_args=["--access-ttl", "60", "--test-clock"], env=demo_env
+    )
     try:
         client = PlatformClient(platform.url)
         client.login("fan", "encore-demo")
         cache = EncryptedCache(tmp_path / "cache", client.content_key())
         detail = client.track(client.tracks()[0].id)
-        time.sleep(1.5)  # every stem request now meets 401 token_expired first
+        advance_offset_file(platform.data_dir, 61)  # every stem request meets token_expired first
         stream = open_stream(client, detail, cache, [0])
         try:
             assert wait_for(lambda: stream.seekable, 30), [s.message for s in stream.states]

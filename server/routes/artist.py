@@ -7,6 +7,7 @@ can see (opted in) and 404 on one they cannot, exactly as for any other id they 
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any, cast
 
 from fastapi import APIRouter
@@ -27,8 +28,8 @@ from core.contract import (
     RightsPolicy,
     TakedownRequest,
 )
-from server.db import AuditRecord, Remix, Track, User, utcnow
-from server.deps import CurrentUser, SessionDep
+from server.db import AuditRecord, Remix, Track, User
+from server.deps import ClockDep, CurrentUser, SessionDep
 from server.errors import ApiError, error_responses
 from server.routes.remixes import _remix_not_found, _remix_query, remix_info
 from server.routes.tracks import _summary_fields, get_visible_track, is_owner, policy_of
@@ -60,9 +61,11 @@ def audit(
     before: dict | None = None,
     after: dict | None = None,
     reason: str | None = None,
+    at: datetime,
 ) -> None:
     db.add(
         AuditRecord(
+            at=at,
             actor_user_id=actor.id,
             action=action,
             track_id=track_id,
@@ -96,7 +99,7 @@ def _check_policy_stems(policy: RightsPolicy, track: Track) -> None:
 
 @router.put("/tracks/{track_id}/policy", response_model=RightsPolicy, responses=_BODY_ERRORS)
 def put_policy(
-    track_id: str, policy: RightsPolicy, db: SessionDep, user: CurrentUser
+    track_id: str, policy: RightsPolicy, db: SessionDep, user: CurrentUser, clock: ClockDep
 ) -> RightsPolicy:
     """Replace the track's rights policy (the whole policy; omitted fields take defaults).
 
@@ -108,7 +111,7 @@ def put_policy(
     after = policy.model_dump(mode="json")
     if before != after:
         track.policy = after
-        audit(db, user, "policy_changed", track.id, before=before, after=after)
+        audit(db, user, "policy_changed", track.id, before=before, after=after, at=clock.now())
         db.commit()
     return policy
 
@@ -145,7 +148,7 @@ def _artists_remix(db: Session, user: User, remix_id: str, act: str) -> Remix:
 
 @router.post("/remixes/{remix_id}/review", response_model=RemixInfo, responses=_BODY_ERRORS)
 def review_remix(
-    remix_id: str, review: ReviewRequest, db: SessionDep, user: CurrentUser
+    remix_id: str, review: ReviewRequest, db: SessionDep, user: CurrentUser, clock: ClockDep
 ) -> RemixInfo:
     """Approve (publish) or reject a remix that is pending the artist's approval."""
     remix = _artists_remix(db, user, remix_id, "review")
@@ -181,6 +184,7 @@ def review_remix(
         before=before,
         after={"status": remix.status},
         reason=reason,
+        at=clock.now(),
     )
     db.commit()
     return remix_info(remix)
@@ -188,7 +192,7 @@ def review_remix(
 
 @router.post("/remixes/{remix_id}/takedown", response_model=RemixInfo, responses=_BODY_ERRORS)
 def take_down_remix(
-    remix_id: str, takedown: TakedownRequest, db: SessionDep, user: CurrentUser
+    remix_id: str, takedown: TakedownRequest, db: SessionDep, user: CurrentUser, clock: ClockDep
 ) -> RemixInfo:
     """Withdraw a published remix of the caller's track. From then on its audio is served to the
     artist only, and its creator sees the status and the reason; the audit log records it."""
@@ -210,7 +214,7 @@ def take_down_remix(
             .values(
                 status=RemixStatus.TAKEN_DOWN.value,
                 reason=f"The artist took this remix down: {reason}",
-                updated_at=utcnow(),
+                updated_at=clock.now(),
             )
         ),
     )
@@ -232,6 +236,7 @@ def take_down_remix(
         before={"status": RemixStatus.PUBLISHED.value},
         after={"status": RemixStatus.TAKEN_DOWN.value},
         reason=reason,
+        at=clock.now(),
     )
     db.commit()
     db.refresh(remix, ["status", "reason", "updated_at"])

@@ -11,6 +11,7 @@ from fastapi.security import OAuth2PasswordRequestForm
 from core.contract import ErrorResponse, RefreshRequest, TokenPair
 from server.deps import (
     AccessToken,
+    ClockDep,
     HashGateDep,
     SessionDep,
     SettingsDep,
@@ -86,6 +87,7 @@ def login(
     settings: SettingsDep,
     throttle: SignInThrottleDep,
     gate: HashGateDep,
+    clock: ClockDep,
 ) -> TokenPair:
     """Sign in. Failed attempts are throttled per username and per client address
     (server/throttle.py); password hashing is bounded (security.HashGate)."""
@@ -115,14 +117,20 @@ def login(
             headers={"WWW-Authenticate": "Bearer"},
         )
     throttle.succeeded(attempt)
-    return _pair(issue_tokens(db, user.id, settings.access_ttl, settings.refresh_ttl))
+    return _pair(
+        issue_tokens(db, user.id, settings.access_ttl, settings.refresh_ttl, now=clock.now())
+    )
 
 
 @router.post("/refresh", response_model=TokenPair, responses=_BODY)
-def refresh(body: RefreshRequest, db: SessionDep, settings: SettingsDep) -> TokenPair:
+def refresh(
+    body: RefreshRequest, db: SessionDep, settings: SettingsDep, clock: ClockDep
+) -> TokenPair:
     """Rotation: each refresh token works once, so a copied one is useless after the next use."""
     try:
-        tokens = rotate_refresh(db, body.refresh_token, settings.access_ttl, settings.refresh_ttl)
+        tokens = rotate_refresh(
+            db, body.refresh_token, settings.access_ttl, settings.refresh_ttl, now=clock.now()
+        )
     except TokenProblem as problem:
         raise unauthorized(problem.code, problem.message) from None
     return _pair(tokens)

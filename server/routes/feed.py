@@ -25,7 +25,7 @@ from core.contract import (
     RemixStatus,
 )
 from server.db import Remix, User
-from server.deps import CurrentUser, SessionDep
+from server.deps import ClockDep, CurrentUser, SessionDep
 from server.errors import ApiError, error_responses
 from server.lineage import ForkRefused, fork_document
 from server.plays import play_count, record_play
@@ -123,12 +123,12 @@ def _heard_remix(db: Session, user: User, remix_id: str, doing: str) -> Remix:
 
 
 @router.post("/remixes/{remix_id}/plays", response_model=PlayCount, responses=_ERRORS)
-def play_remix(remix_id: str, db: SessionDep, user: CurrentUser) -> PlayCount:
+def play_remix(remix_id: str, db: SessionDep, user: CurrentUser, clock: ClockDep) -> PlayCount:
     """A listener played the remix. Counted at most once per listener per remix per UTC day
     (a repeat, or a concurrent duplicate, answers the same count with `counted` false); the
     remix's creator playing it is not counted."""
     remix = _heard_remix(db, user, remix_id, "counted as played")
-    counted = record_play(db, remix, user)
+    counted = record_play(db, remix, user, clock.now())
     return PlayCount(remix_id=remix_id, plays=play_count(db, remix_id), counted=counted)
 
 

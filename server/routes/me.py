@@ -8,7 +8,7 @@ from fastapi import APIRouter, Request, Response
 
 from core.contract import Account, DeviceInfo, DeviceKey, DeviceList, ErrorResponse, Role, Tier
 from server.db import User
-from server.deps import AccessToken, CurrentUser, SessionDep
+from server.deps import AccessToken, ClockDep, CurrentUser, SessionDep
 from server.devices import current_device, revoke_device, rotates_at, signed_in_devices
 from server.errors import ApiError, error_responses
 from server.sealing import device_key
@@ -36,10 +36,12 @@ _401 = error_responses(401)
 
 
 @router.get("/me/device-key", response_model=DeviceKey, responses=_401)
-def my_device_key(token: AccessToken, request: Request, db: SessionDep) -> DeviceKey:
+def my_device_key(
+    token: AccessToken, request: Request, db: SessionDep, clock: ClockDep
+) -> DeviceKey:
     """This device's key for the stems sealed for it (server/sealing.py); rotated after
     30 days. Never handed out again once the device is signed out or revoked."""
-    device = current_device(db, token, request.headers.get("user-agent"))
+    device = current_device(db, token, request.headers.get("user-agent"), now=clock.now())
     key = device_key(request.app.state.secret, device.key_id)
     return DeviceKey(
         key_id=device.key_id,
@@ -49,7 +51,7 @@ def my_device_key(token: AccessToken, request: Request, db: SessionDep) -> Devic
 
 
 @router.get("/me/devices", response_model=DeviceList, responses=_401)
-def my_devices(token: AccessToken, db: SessionDep) -> DeviceList:
+def my_devices(token: AccessToken, db: SessionDep, clock: ClockDep) -> DeviceList:
     """Where the account is signed in, most recently used first."""
     return DeviceList(
         devices=[
@@ -60,7 +62,7 @@ def my_devices(token: AccessToken, db: SessionDep) -> DeviceList:
                 last_seen_at=d.last_seen_at,
                 current=d.session_id == token.session_id,
             )
-            for d in signed_in_devices(db, token.user_id)
+            for d in signed_in_devices(db, token.user_id, now=clock.now())
         ]
     )
 

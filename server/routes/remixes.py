@@ -26,7 +26,14 @@ from core.remix import audible_stems
 from server.antispam import check_duplicates, check_quota, lock_for_submission
 from server.config import Settings
 from server.db import Remix, StemRightsholder, Track, User
-from server.deps import CurrentUser, OptionalUser, SessionDep, SettingsDep, StorageDep
+from server.deps import (
+    ClockDep,
+    CurrentUser,
+    OptionalUser,
+    SessionDep,
+    SettingsDep,
+    StorageDep,
+)
 from server.disclosure import build_disclosure
 from server.errors import ApiError, error_responses
 from server.lineage import credit_for, original_remixer, resolve_inspiration
@@ -232,9 +239,11 @@ def submit_remix(
     user: CurrentUser,
     settings: SettingsDep,
     storage: StorageDep,
+    clock: ClockDep,
     idempotency_key: Annotated[str | None, Header()] = None,
 ) -> RemixInfo:
     """Accept a remix document; rendering happens afterwards (poll GET /v1/remixes/{id})."""
+    now = clock.now()
     key = (idempotency_key or "").strip()
     if not key or len(key) > 200:
         raise ApiError(
@@ -248,10 +257,10 @@ def submit_remix(
     if existing is not None:
         return _replay(existing, doc_hash, response)
     try:
-        check_quota(db, user, settings.daily_quota)  # a quick no before the work below
+        check_quota(db, user, settings.daily_quota, now=now)  # a quick no before the work below
         track = _validated_track(db, user, doc, storage)
         lock_for_submission(db, user, track.id)  # then count and compare one at a time
-        check_quota(db, user, settings.daily_quota)
+        check_quota(db, user, settings.daily_quota, now=now)
         attribution = _attribution(db, user, doc, track, settings)
     except ApiError:
         # A concurrent request with the same key may have committed since the look-up above;
@@ -275,6 +284,8 @@ def submit_remix(
         disclosure=attribution.disclosure.model_dump(mode="json"),
         inspired_by_id=attribution.original.id if attribution.original is not None else None,
         status=RemixStatus.RECEIVED.value,
+        created_at=now,  # the day the quota counts it in (the platform's clock)
+        updated_at=now,
     )
     db.add(remix)
     try:

@@ -21,7 +21,7 @@ from core.contract import (
 )
 from server.db import Stem, Track, User
 from server.delivery import DeliveryLimited
-from server.deps import AccessToken, CurrentUser, SessionDep, StorageDep
+from server.deps import AccessToken, ClockDep, CurrentUser, SessionDep, StorageDep
 from server.devices import current_device
 from server.errors import ApiError, not_found
 from server.sealing import SEALED_MEDIA_TYPE, device_key, sealed_response
@@ -180,6 +180,7 @@ def stem_audio(
     db: SessionDep,
     token: AccessToken,
     storage: StorageDep,
+    clock: ClockDep,
 ) -> StreamingResponse:
     """A stem, sealed under the asking device's key (never in the clear): see
     server/sealing.py and docs/threat-model.md. Ranges are over the sealed bytes."""
@@ -203,7 +204,7 @@ def stem_audio(
         )
     if not is_owner(user, track):
         try:
-            request.app.state.delivery.admit(user.id, track.id)
+            request.app.state.delivery.admit(user.id, track.id, now=clock.monotonic())
         except DeliveryLimited as limited:
             minutes = max(1, round(limited.retry_after / 60))
             raise ApiError(
@@ -214,6 +215,6 @@ def stem_audio(
                 f"ones open again in about {minutes} min.",
                 headers={"Retry-After": str(limited.retry_after)},
             ) from None
-    device = current_device(db, token, request.headers.get("user-agent"))
+    device = current_device(db, token, request.headers.get("user-agent"), now=clock.now())
     key = device_key(request.app.state.secret, device.key_id)
     return sealed_response(request, storage.path(stem.path), device.key_id, key, stem.sha256)
