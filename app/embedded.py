@@ -75,6 +75,50 @@ def start_platform(
 
     The first demo start composes the demo catalog (a few seconds); later starts reuse it.
     """
+    pending = spawn_platform(data_dir, port=port, demo=demo, extra_args=extra_args, env=env)
+    return pending.wait(timeout)
+
+
+@dataclass
+class PendingPlatform:
+    """A platform process spawned but maybe not serving yet: the studio spawns it before its own
+    imports (ui/launch.py) and waits for it only when the sign-in dialog needs the URL."""
+
+    data_dir: Path
+    process: subprocess.Popen
+    demo: bool
+    log: list[str]
+    ready: threading.Event
+    url_box: list[str]
+
+    def wait(self, timeout: float = 120.0) -> PlatformProcess:
+        if not self.ready.wait(timeout) or not self.url_box:
+            self.kill()
+            tail = "\n".join(self.log[-20:])
+            raise PlatformStartError(f"The local platform did not start. Its last output:\n{tail}")
+        return PlatformProcess(
+            url=self.url_box[0],
+            data_dir=self.data_dir,
+            process=self.process,
+            log=self.log,
+            demo=self.demo,
+        )
+
+    def kill(self) -> None:
+        if self.process.poll() is None:
+            self.process.kill()
+        self.process.wait(10)
+
+
+def spawn_platform(
+    data_dir: Path,
+    *,
+    port: int = 0,
+    demo: bool = True,
+    extra_args: list[str] | None = None,
+    env: dict[str, str] | None = None,
+) -> PendingPlatform:
+    """Start `encore-platform serve` without waiting for it (see `PendingPlatform.wait`)."""
     data_dir.mkdir(parents=True, exist_ok=True)
     args = [
         sys.executable,
@@ -100,24 +144,19 @@ def start_platform(
         text=True,
         env={**os.environ, **(env or {}), "PYTHONUNBUFFERED": "1"},
     )
-    log: list[str] = []
-    ready = threading.Event()
-    url_box: list[str] = []
+    pending = PendingPlatform(data_dir, proc, demo, [], threading.Event(), [])
 
     def pump() -> None:
         # NB: runs for the life of the child so its pipe never fills and blocks the server.
+        # `url_box` is appended before `ready` is set: a waiter that sees the event sees the URL.
         assert proc.stdout is not None
         for line in proc.stdout:
-            log.append(line.rstrip())
-            del log[:-500]
-            if line.startswith(READY_MARKER) and not ready.is_set():
-                url_box.append(line.split()[1])
-                ready.set()
-        ready.set()
+            pending.log.append(line.rstrip())
+            del pending.log[:-500]
+            if line.startswith(READY_MARKER) and not pending.ready.is_set():
+                pending.url_box.append(line.split()[1])
+                pending.ready.set()
+        pending.ready.set()
 
     threading.Thread(target=pump, name="platform-log", daemon=True).start()
-    if not ready.wait(timeout) or not url_box:
-        proc.kill()
-        tail = "\n".join(log[-20:])
-        raise PlatformStartError(f"The local platform did not start. Its last output:\n{tail}")
-    return PlatformProcess(url=url_box[0], data_dir=data_dir, process=proc, log=log, demo=demo)
+    return pending

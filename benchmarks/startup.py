@@ -4,9 +4,9 @@ Run from the repository root:  .venv/bin/python benchmarks/startup.py [--repeat 
 Prints ONE JSON line (progress on stderr unless --json-only). Everything lives in a temp dir
 that is removed at the end; nothing is written into the checkout.
 
-Each launch is the real `encore` (ui.main.main, so PySide6 is imported first, as the app does)
-in a fresh interpreter, offscreen, on a private JACK dummy device, starting its embedded
-platform as it always does. A driver inside it does what a fan does as fast as the app allows:
+Each launch is the real `encore` (ui.launch.main: the embedded platform spawned first, then
+PySide6 and the studio imported, as the app does) in a fresh interpreter, offscreen, on a
+private JACK dummy device. A driver inside it does what a fan does as fast as the app allows:
 signs in as `fan` as soon as the sign-in button is enabled (the platform is up), opens the
 first track of the catalog as soon as it is listed, presses play. **Usable** = the main window
 is shown with that track open and playing (the engine's playhead has moved: the device is
@@ -54,10 +54,14 @@ def child(data_dir: str, device: str) -> None:
     """`encore --data-dir DIR --device N` with a driver; prints the milestones (perf_counter,
     CLOCK_MONOTONIC: comparable with the parent's) as one JSON line."""
     sys.path.insert(0, str(REPO))
+    from ui import launch  # as `encore` starts: the platform spawned, then Qt imported
+
+    argv = ["--data-dir", data_dir, "--device", device]
+    platform = launch.spawn_embedded(argv)
     from PySide6.QtCore import Qt, QTimer
     from PySide6.QtWidgets import QApplication
 
-    from ui import main as encore  # first, as `encore` starts: PySide6 before anything else
+    from ui import main as encore  # then the studio, PySide6 before anything else of it
     from ui.login import LoginDialog
     from ui.mainwindow import MainWindow
 
@@ -101,7 +105,7 @@ def child(data_dir: str, device: str) -> None:
         QTimer.singleShot(POLL_MS, drive)
 
     QTimer.singleShot(0, drive)
-    code = encore.main(["--data-dir", data_dir, "--device", device])
+    code = encore.main(argv, platform)
     marks["exit_code"] = code
     print(json.dumps(marks), flush=True)
 

@@ -4,7 +4,7 @@ A frozen bundle has no `python -m`: app/embedded.py starts the embedded platform
 `sys.executable -m server.cli serve ...`, and in the bundle `sys.executable` is this program. So
 the same executable is both:
 
-* `encore [studio options]`: the studio (`ui.main.main`), as the `encore` console script;
+* `encore [studio options]`: the studio (`ui.launch.main`), as the `encore` console script;
 * `encore -m server.cli ARGS`: the embedded platform (`server.cli.main`), which is what
   app/embedded.py asks for (also usable by hand: `encore -m server.cli serve --demo`);
 * `encore --smoke-test [studio options]`: the studio, driven through sign-in, opening a track
@@ -55,7 +55,7 @@ def main(argv: list[str] | None = None) -> int:
     if args[:1] == ["-m"]:
         print(f"encore: only `-m {PLATFORM_MODULE}` runs inside the bundle", file=sys.stderr)
         return 2
-    from ui.main import main as studio_main
+    from ui.launch import main as studio_main
 
     return studio_main(args)
 

@@ -2,7 +2,7 @@
 
 A frozen bundle cannot be driven from outside the way the tests drive the widgets (pytest-qt
 needs the app's objects in the same process), so the bundle carries this driver. It starts the
-studio exactly as `encore` does (`ui.main.main`: the embedded platform in its own process, the
+studio exactly as `encore` does (`ui.launch.main`: the embedded platform in its own process, the
 app's own choice of audio device, the theme) and then does what a fan does, through Qt events
 on the real widgets: types the account into the sign-in window and clicks Sign in, clicks the
 first track of the catalog, clicks Play, and listens for 2 s of the track's own time. Nothing is
@@ -43,6 +43,9 @@ SUBMIT = os.environ.get("ENCORE_SMOKE_SUBMIT", "") not in ("", "0")
 def run_smoke(argv: list[str]) -> int:
     """Run the studio with the driver; the studio's own exit code, or 1 if a check failed."""
     started = time.perf_counter()
+    from ui import launch  # as `encore` starts: the platform spawned, then Qt imported
+
+    platform = launch.spawn_embedded(argv)
     from PySide6.QtCore import Qt, QTimer
     from PySide6.QtTest import QTest
     from PySide6.QtWidgets import QApplication
@@ -253,7 +256,7 @@ def run_smoke(argv: list[str]) -> int:
         QTimer.singleShot(POLL_MS, drive)
 
     QTimer.singleShot(0, drive)
-    code = encore.main(argv)
+    code = encore.main(argv, platform)
     mark("exited")
     report["exit_code"] = code
     report["marks"] = marks

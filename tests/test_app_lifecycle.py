@@ -198,11 +198,14 @@ def test_a_second_launch_hands_its_link_to_the_first(qtbot, tmp_path):
     received: list[str] = []
     first.messageReceived.connect(received.append)
     env = {**os.environ, "QT_QPA_PLATFORM": "offscreen", "PYTHONPATH": str(REPO)}
-    cmd = [sys.executable, "-m", "ui.main", "--data-dir", str(tmp_path), "encore://remix/abc123"]
+    # `python -m ui.launch` is the `encore` command: it spawns the embedded platform before it
+    # can know another Encore holds the folder; that platform must not outlive the hand-over.
+    cmd = [sys.executable, "-m", "ui.launch", "--data-dir", str(tmp_path), "encore://remix/abc123"]
     proc = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=subprocess.PIPE, text=True)
     qtbot.waitUntil(lambda: proc.poll() is not None, timeout=60000)
     assert proc.returncode == 0
     assert "already running" in proc.stdout.read()
+    assert not platforms_serving(tmp_path), "the second launch left its platform running"
     qtbot.waitUntil(lambda: bool(received), timeout=5000)
     assert received == ["open encore://remix/abc123"]
     first.release()
@@ -215,7 +218,7 @@ def test_a_second_launch_hands_its_link_to_the_first(qtbot, tmp_path):
 def test_a_link_that_is_not_encores_is_refused_clearly(tmp_path):
     env = {**os.environ, "QT_QPA_PLATFORM": "offscreen", "PYTHONPATH": str(REPO)}
     out = subprocess.run(
-        [sys.executable, "-m", "ui.main", "--data-dir", str(tmp_path), "https://example.com/x"],
+        [sys.executable, "-m", "ui.launch", "--data-dir", str(tmp_path), "https://example.com/x"],
         cwd=REPO,
         env=env,
         capture_output=True,
@@ -224,6 +227,21 @@ def test_a_link_that_is_not_encores_is_refused_clearly(tmp_path):
     )
     assert out.returncode == 2
     assert "is not an Encore link" in out.stderr and "encore://remix/" in out.stderr
+    assert not platforms_serving(tmp_path)
+
+
+def platforms_serving(data_dir: Path) -> list[str]:
+    """Command lines of live platform processes on this data dir (zombies do not count)."""
+    found = []
+    for proc in Path("/proc").iterdir():
+        try:
+            cmdline = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+            state = (proc / "stat").read_text().rsplit(")", 1)[1].split()[0]
+        except (OSError, IndexError):
+            continue
+        if "server.cli serve" in cmdline and str(data_dir) in cmdline and state != "Z":
+            found.append(cmdline)
+    return found
 
 
 def test_opening_a_link_shows_and_plays_the_remix(encore_env):

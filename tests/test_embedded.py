@@ -8,6 +8,12 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+import requests
+
+from app.embedded import PlatformStartError, start_platform
+from ui.launch import spawn_embedded
+
 CHILD = """
 import os, sys
 from pathlib import Path
@@ -41,3 +47,33 @@ def test_platform_exits_when_the_app_is_killed(tmp_path, demo_cache):
     while alive(pid) and time.monotonic() < deadline:
         time.sleep(0.1)
     assert not alive(pid), "the platform outlived the app that started it"
+
+
+def test_a_second_platform_on_the_same_data_dir_is_refused(tmp_path, demo_cache):
+    """Two SQLite platforms on one data dir would share its database and render queue: the
+    second start says so and leaves, and the first carries on serving."""
+    env = {"ENCORE_DEMO_CACHE": str(demo_cache), "ENCORE_DEMO_REMIXES": "0"}
+    first = start_platform(tmp_path / "platform", env=env)
+    try:
+        with pytest.raises(PlatformStartError) as refused:
+            start_platform(tmp_path / "platform", env=env, timeout=60)
+        assert "Another platform already serves" in str(refused.value)
+        assert "--data-dir" in str(refused.value)
+        assert requests.get(f"{first.url}/v1/health", timeout=10).status_code == 200
+    finally:
+        first.stop()
+    again = start_platform(tmp_path / "platform", env=env)  # the lock went with the process
+    again.stop()
+
+
+def test_the_encore_command_spawns_the_embedded_platform_only_when_it_is_used(tmp_path):
+    assert spawn_embedded(["--platform", "http://127.0.0.1:9", "--data-dir", str(tmp_path)]) is None
+    assert spawn_embedded(["--help"]) is None
+    assert spawn_embedded(["--data-dir"]) is None  # unreadable: the studio's parser says why
+    pending = spawn_embedded(["--data-dir", str(tmp_path), "--device", "3"])
+    assert pending is not None
+    try:
+        assert pending.data_dir == tmp_path / "platform"
+        assert pending.process.poll() is None
+    finally:
+        pending.kill()

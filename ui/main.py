@@ -9,16 +9,17 @@ import sys
 import time
 from pathlib import Path
 
-import platformdirs
 from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QApplication, QToolTip
 
+from app.embedded import PendingPlatform
 from app.playback import warm_up
 from app.settings import BLOCK_SIZES
 from core.links import LinkError, parse_remix_link
 from ui.instance import OPEN_PREFIX, RAISE, SingleInstance
+from ui.launch import default_data_dir
 from ui.palette import theme_palette
-from ui.shell import APP_NAME, Options, Shell
+from ui.shell import Options, Shell
 from ui.tasks import TaskRunner
 
 
@@ -32,7 +33,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument(
         "--data-dir",
         type=Path,
-        default=Path(platformdirs.user_data_dir(APP_NAME)),
+        default=default_data_dir(),
         help="where drafts and the embedded platform's data live",
     )
     parser.add_argument(
@@ -76,8 +77,17 @@ def quit_on_ctrl_c(app: QApplication) -> None:
     waker.start()
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = parse_args(sys.argv[1:] if argv is None else argv)
+def main(argv: list[str] | None = None, platform: PendingPlatform | None = None) -> int:
+    """The studio. `platform`: the embedded platform, already spawned by `ui.launch` (the
+    `encore` command); without it the studio spawns its own when it needs one."""
+    try:
+        return _studio(parse_args(sys.argv[1:] if argv is None else argv), platform)
+    finally:
+        if platform is not None:
+            platform.kill()  # after the shell stopped it (then a no-op), or when it never ran
+
+
+def _studio(args: argparse.Namespace, platform: PendingPlatform | None) -> int:
     link = args.open or args.link
     if link:
         try:
@@ -95,7 +105,7 @@ def main(argv: list[str] | None = None) -> int:
     tasks = TaskRunner(app)
     # Compile the engine's DSP while the fan signs in, not when the first track opens.
     tasks.run(warm_up)
-    options = Options(args.data_dir, args.platform, args.device, args.blocksize, link)
+    options = Options(args.data_dir, args.platform, args.device, args.blocksize, link, platform)
     shell = Shell(app, options, tasks)
     instance.messageReceived.connect(shell.handle_message)
     try:

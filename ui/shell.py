@@ -19,17 +19,17 @@ from PySide6.QtWidgets import QApplication, QWidget
 
 from app.client import PlatformClient
 from app.drafts import DraftStore
-from app.embedded import PlatformProcess, PlatformStartError, start_platform
+from app.embedded import PendingPlatform, PlatformProcess, PlatformStartError, start_platform
 from app.midi import default_path as midi_path
 from app.playback import AudioOutput, Engine
 from app.session import TokenVault
 from app.settings import Settings, load_settings
 from ui.instance import OPEN_PREFIX, RAISE
+from ui.launch import APP_NAME
 from ui.login import LoginDialog
 from ui.mainwindow import MainWindow
 from ui.tasks import TaskRunner
 
-APP_NAME = "encore"
 WATCH_MS = 1000
 RESTARTS_PER_MINUTE = 3  # a platform that keeps dying is not restarted forever: Retry is offered
 
@@ -41,6 +41,7 @@ class Options:
     device: str | int | None
     blocksize: int | None
     link: str | None
+    spawned: PendingPlatform | None = None  # the embedded platform, spawned by ui/launch.py
 
 
 class Shell(QObject):
@@ -66,8 +67,12 @@ class Shell(QObject):
     def start(self) -> None:
         self._show_login()
         if self.demo:
-            data = self.options.data_dir / "platform"
-            self.tasks.run(lambda: start_platform(data), self._embedded_up, self._start_failed)
+            data, spawned = self.options.data_dir / "platform", self.options.spawned
+            self.tasks.run(
+                lambda: spawned.wait() if spawned is not None else start_platform(data),
+                self._embedded_up,
+                self._start_failed,
+            )
             self._watch.start()
 
     def shutdown(self) -> None:
