@@ -28,6 +28,7 @@ class Studio:
         self._loop_listeners: list[LoopListener] = []
         self._suspended: Engine | None = None  # the real engine while a render is heard
         self._resume_at = 0.0  # seconds: where the suspended track resumes
+        self._resume_loop: tuple[float, float] | None = None  # and the loop it had
         # Automation recording (UI thread only): armed flag, the open latch passes per
         # (stem id, parameter) -> ([(t, value)], value before the touch), and the latest
         # playhead seen while they were open.
@@ -72,7 +73,7 @@ class Studio:
 
     def close(self) -> None:
         self.arm_automation(False)
-        self.stop_listening(restore=False)
+        self.resume(restore=False)
         if self.track is not None:
             self.engine.pause()
             self.engine.unload()
@@ -167,7 +168,7 @@ class Studio:
         )
         self._notify()
 
-    def _push_all(self) -> None:
+    def _push_all(self, *, notify: bool = True) -> None:
         assert self.track is not None and self.document is not None
         for i, stem_id in enumerate(self.track.stem_ids):
             s = self.stem(stem_id)
@@ -180,7 +181,8 @@ class Studio:
         self._push_arrangement()
         self._push_automation()
         self._push_stretch()
-        self._notify()
+        if notify:
+            self._notify()
 
     def _notify(self) -> None:
         if self.document is not None:
@@ -241,33 +243,33 @@ class Studio:
         """The engine wired to the audio device (while listening, `engine` is a stand-in)."""
         return self._suspended if self._suspended is not None else self.engine
 
-    def listen(self, audio: np.ndarray, name: str) -> None:
-        """Play a render (1, 2, N) through the device's engine in place of the open track.
+    def suspend(self) -> Engine:
+        """Hand the device's engine over (to a listening route, app/listening.py): the mix stops
+        being heard until `resume`.
 
-        The track is suspended, not closed: its stream and document stay, and edits made meanwhile
-        still land in the document and in a detached stand-in engine (so stem indices stay valid
-        and nothing writes to the render's controls). `stop_listening` puts the track back as it
-        was: the recipe pushed again and the playhead where it stood."""
-        from audio import dsp  # as in _push_effects: keep numba out of plain app imports
-
-        if self._suspended is None:
-            real = self.engine
-            self._resume_at = real.position_seconds
-            real.pause()
-            stand_in = Engine(real.sample_rate, real.max_block, real.max_stems)
-            if self.track is not None:
-                stand_in.load_source(self.track.source, [s.name for s in self.track.stems])
-            self._suspended, self.engine = real, stand_in
-        real = self._suspended
+        The track is suspended, not closed: its stream and document stay, and an edit made
+        meanwhile still lands in the document and in a detached stand-in engine (stem indices stay
+        valid and nothing writes to what the device plays). A pass being recorded ends here, where
+        the playhead stood. Returns the device's engine (paused); suspending twice returns it
+        again."""
+        if self._suspended is not None:
+            return self._suspended
+        real = self.engine
+        if self._passes:
+            self._finish_passes(self._pass_end)
+        self._resume_at = real.position_seconds
+        self._resume_loop = real.loop_seconds
         real.pause()
-        real.load(audio, [name])  # resets the per-stem controls
-        real.set_master_gain_db(0.0)  # the render is mastered: the remix's own master gain is in
-        real.set_bus(dsp.BUS_DEFAULTS)
-        real.play()
+        stand_in = Engine(real.sample_rate, real.max_block, real.max_stems)
+        if self.track is not None:
+            stand_in.load_source(self.track.source, [s.name for s in self.track.stems])
+        self._suspended, self.engine = real, stand_in
+        return real
 
-    def stop_listening(self, *, restore: bool = True) -> None:
-        """End listening: the open track goes back into the device's engine (paused, at the
-        position it had), or the engine is emptied when no track is open or `restore` is off."""
+    def resume(self, *, restore: bool = True) -> None:
+        """Take the device's engine back: the open track goes back into it (paused, at the
+        position and the loop it had), or the engine is emptied when no track is open or
+        `restore` is off."""
         real = self._suspended
         if real is None:
             return
@@ -275,10 +277,31 @@ class Studio:
         real.pause()
         if restore and self.track is not None:
             real.load_source(self.track.source, [s.name for s in self.track.stems])
+            self._push_all(notify=False)  # the arrangement first: a cut that clears the loop
+            loop, self._resume_loop = self._resume_loop, None
+            if loop is not None:
+                real.set_loop(*loop)
             real.seek(self._resume_at)
-            self._push_all()
+            self._notify()  # listeners (drafts, undo) see the mix as it was, loop and all
         else:
             real.unload()
+
+    @property
+    def resume_at(self) -> float:
+        """Seconds where the suspended track resumes (its playhead when it was suspended)."""
+        return self._resume_at
+
+    def listen(self, audio: np.ndarray, name: str) -> None:
+        """Play a render (1, 2, N) through the device's engine in place of the open track
+        (kept for callers of the first API: the studio session routes listening through
+        app.listening.RenderRoute, which does exactly this)."""
+        from app.listening import RenderRoute
+
+        RenderRoute(self.suspend(), audio, remix_id="", name=name).play()
+
+    def stop_listening(self, *, restore: bool = True) -> None:
+        """End listening: `resume` (kept name)."""
+        self.resume(restore=restore)
 
     # -- transport: arrangement and loop (issue 3) -----------------------------------------------
 

@@ -35,7 +35,7 @@ from app.playback import LOST_MESSAGE, AudioOutput, Engine
 from app.session import TokenVault
 from app.settings import Settings
 from app.streaming import TrackStream
-from app.studio import Studio
+from app.studiosession import OpenedTrack, StudioSession
 from core.contract import Account, RemixDocument, RemixInfo, RemixStatus, TrackDetail, TrackSummary
 from core.links import LinkError, parse_remix_link
 from core.text import isolate
@@ -106,14 +106,22 @@ class MainWindow(QMainWindow):
         self.client, self.engine, self.tasks, self.drafts = client, engine, tasks, drafts
         self.cache_dir = cache_dir
         self.vault = vault
-        self.cache: EncryptedCache | None = None
+        # The session owns the engine, the stream, the cache and who is heard (app/
+        # studiosession.py); this window shows its state and forwards the user's acts to it.
+        self.session = StudioSession(
+            client,
+            engine,
+            tasks,
+            drafts,
+            cache_dir,
+            vault=vault,
+            cache_limit_bytes=lambda: self._cache_limit_bytes(),
+        )
         self._reconnect_shown = False
-        self._play_pending = False
         self._closed = False
-        self.studio = Studio(engine)
+        self.studio = self.session.studio
         self.account = account or client.account
-        self.detail: TrackDetail | None = None
-        self._loading_id: str | None = None
+        self._rested_tips: dict[QWidget, str] = {}  # controls resting while a remix is heard
         self.preview_as_fan = False  # an artist hears their track as fans get it
         self.setWindowTitle("Encore — Superfan remix studio")
         self.undo_stack: QUndoStack | None = None  # set_undo_stack: Edit ▸ Undo names the step
@@ -135,10 +143,12 @@ class MainWindow(QMainWindow):
         banner_row.addWidget(self.banner_action, 0, Qt.AlignmentFlag.AlignVCenter)
         self.transport = TransportBar()
         self.arrangement = ArrangementEditor()
-        self.transport_ctl = TransportController(self.studio, self.transport, self.arrangement)
+        self.transport_ctl = TransportController(
+            self.studio, self.transport, self.arrangement, self.session
+        )
         # Every stem's waveform with sections, loop, automation and playhead (ui/timeline.py).
         self.timeline = TimelineView()
-        self.timeline_feed = TimelineFeed(self.studio, self.timeline)
+        self.timeline_feed = TimelineFeed(self.studio, self.timeline, self.session)
         self.timeline.seekRequested.connect(self._timeline_seek)
         self.timeline.loopRequested.connect(self._timeline_loop)
         self.mixer = MixerPanel()  # strips scroll sideways inside it; returns, master pinned
@@ -190,9 +200,10 @@ class MainWindow(QMainWindow):
         studio_page.setAutoFillBackground(False)
         # Catalog · My remixes · Review (artists): the sidebar switch also switches this area.
         self.sections = Sections(
-            self.catalog, self.page_scroll, client, tasks, self.studio, self.account
+            self.catalog, self.page_scroll, client, tasks, self.session, self.account
         )
         self.sections.listener.changed.connect(self._follow_listening)
+        self.session.on_listening_change(self._listening_changed)
         # The sidebar in a splitter: narrower on a laptop, wider on a desk, remembered.
         self.splitter = QSplitter(Qt.Orientation.Horizontal)
         self.splitter.setObjectName("central")
@@ -217,7 +228,7 @@ class MainWindow(QMainWindow):
         self.catalog.trackActivated.connect(self.open_track)
         self.catalog.searchChanged.connect(self.refresh_catalog)
         self.transport.playToggled.connect(self.toggle_play)
-        self.transport.seekRequested.connect(self.engine.seek)
+        self.transport.seekRequested.connect(self.session.seek)  # what is heard
         self.submit_button.clicked.connect(self.open_submit)
         self.mixer.master.gainChanged.connect(self._master_gain)
         self.mixer.returns.reverbChanged.connect(self._reverb_bus)
@@ -356,19 +367,34 @@ class MainWindow(QMainWindow):
             return
         self.catalog.set_tracks(tracks)
 
+    @property
+    def cache(self) -> EncryptedCache | None:
+        return self.session.cache
+
+    @property
+    def detail(self) -> TrackDetail | None:
+        """The open track's details (the session's)."""
+        return self.session.detail
+
+    @property
+    def _play_pending(self) -> bool:
+        return self.session.play_pending
+
     def open_track(self, track_id: str) -> None:
-        if self._loading_id is not None:
+        if self.session.loading_id is not None:
             return
-        self._loading_id = track_id
         self.hide_banner()
-        client = self.client
-        self.tasks.run(
-            lambda: client.track(track_id),
-            self._on_detail,
-            lambda exc: self._on_open_error(exc, track_id),
+        self.session.open_track(
+            track_id,
+            as_fan=self.preview_as_fan,
+            shown=self._on_detail,
+            opened=self._on_opened,
+            failed=self._on_open_error,
         )
 
-    def _on_detail(self, detail: TrackDetail) -> None:
+    def _on_detail(self, detail: TrackDetail) -> bool:
+        """The track's details arrived: shown in the header. False when the user may not
+        stream it (the upgrade panel says why, and how): the session stops there."""
         self.track_title.setText(detail.title)
         self.track_meta.setText(
             f"{isolate(detail.artist)} · {detail.bpm:g} BPM · {detail.key} · "
@@ -377,41 +403,13 @@ class MainWindow(QMainWindow):
         self.preview_button.setVisible(detail.owned)
         if not detail.owned:
             self._set_preview(False)
-        if self.upgrade.show_for(detail, self.account):  # not entitled: says why, and how
-            self._loading_id = None
-            return
-        self.tasks.run(
-            self._ensure_cache,
-            lambda _c: self._start_stream(detail),
-            lambda exc: self._on_open_error(exc, detail.id),
-        )
+        return not self.upgrade.show_for(detail, self.account)
 
-    def _ensure_cache(self) -> EncryptedCache:
-        """The encrypted stem cache, under this user's content key (fetched once, kept in RAM)."""
-        if self.cache is None:
-            self.cache = EncryptedCache(
-                self.cache_dir, self.client.content_key(), self._cache_limit_bytes()
-            )
-        return self.cache
-
-    def _start_stream(self, detail: TrackDetail) -> None:
-        assert self.cache is not None
-        self._loading_id = None
-        engine, rate = self.engine, detail.stems[0].sample_rate if detail.stems else 48000
-        locked = detail.locked_stems(as_fan=self.preview_as_fan)
-        stream = TrackStream(
-            self.client,
-            detail,
-            self.cache,
-            playhead=lambda: int(engine.source_position_seconds * rate),
-            upcoming=engine.upcoming_source_ranges,
-            locked=locked,
-        )
-        draft = self.drafts.load(detail.id)
-        if draft is not None and draft.track_version != detail.version:
-            draft = None
-        doc = self.studio.open(stream, draft)
-        self.detail = detail
+    def _on_opened(self, opened: OpenedTrack) -> None:
+        """The session opened the track (stream started, draft restored): show it."""
+        detail, stream, doc, locked = opened.detail, opened.stream, opened.document, opened.locked
+        draft = opened.restored_draft
+        self._follow_listening()  # opening ends any listening: the mix wakes
         strips = self.mixer.set_stems(
             detail.stems, doc.stems, set(detail.policy.solo_forbidden_stems), locked
         )
@@ -460,23 +458,15 @@ class MainWindow(QMainWindow):
         self.preview_as_fan = on
 
     def _on_open_error(self, exc: BaseException, track_id: str) -> None:
-        self._loading_id = None
         self._show_loading(False)
         self._on_error(exc, lambda: self.open_track(track_id))
 
     # -- transport and meters ---------------------------------------------------------------------
 
     def toggle_play(self) -> None:
-        stream = self.studio.track
-        if stream is None:
-            return
-        if self.engine.playing or self._play_pending:
-            self._play_pending = False
-            self.engine.pause()
-        elif stream.ready_at(int(self.engine.source_position_seconds * stream.sample_rate)):
-            self.engine.play()
-        else:
-            self._play_pending = True  # starts on the tick the first chunk is decoded: no skip
+        """Play/pause what is heard (the remix being listened to, else the track; a track
+        starts on the tick its playhead's chunk is decoded: no skip)."""
+        self.session.toggle_play()
 
     def _tempo_ratio(self, ratio: float) -> None:
         if self.studio.document is not None:
@@ -499,16 +489,20 @@ class MainWindow(QMainWindow):
             self.studio.set_delay(beats=beats, feedback=feedback, wet=wet)
 
     def _tick(self) -> None:
+        render = self.session.render
+        if render is not None:  # another remix is heard: the transport shows and drives it
+            self.session.tick()
+            if self.studio.track is not None:
+                self.transport.show_state(render.position_seconds, render.playing, "Listening")
+                self.timeline_feed.tick()
+                _stems, master_peak = self.engine.meters()  # the master meter: what is heard
+                self.mixer.master.meter.push(float(master_peak[0]), float(master_peak[1]))
+            return
         stream = self.studio.track
-        if stream is None or self.studio.listening:  # the engine plays a render (ui/sections)
+        if stream is None or self.studio.listening:  # suspended by a caller of Studio.listen
             return
         self._show_streaming(stream)
-        if self._play_pending and stream.ready_at(
-            int(self.engine.source_position_seconds * stream.sample_rate)
-        ):
-            self._play_pending = False
-            self.engine.play()
-        self.studio.poll_automation()  # ends a recording pass when playback stops or jumps
+        self.session.tick()  # a pending play starts; a recording pass ends on stop or jump
         self.track_controls.show_stretch_lag(self.studio.stretch_late_seconds, time.monotonic())
         self._follow_automation()
         stem_peaks, master_peak = self.engine.meters()
@@ -528,14 +522,18 @@ class MainWindow(QMainWindow):
             )
 
     def _timeline_seek(self, seconds: float) -> None:
-        """A click or drag on the timeline: the position bar's seek (not while a render plays)."""
-        if self.studio.track is not None and not self.studio.listening:
-            self.engine.seek(seconds)
+        """A click or drag on the timeline: the position bar's seek, of what is heard (while
+        another remix plays, the timeline shows that remix and the click moves in it)."""
+        if self.studio.track is not None:
+            self.session.seek(seconds)
 
     def _timeline_loop(self, start: float, end: float) -> None:
         """A loop drawn or moved on the timeline: as the transport's loop controls set it (snapped
-        to bars when Snap is on), remembered for L."""
-        if self.studio.document is None or self.studio.listening:
+        to bars when Snap is on), remembered for L. The loop rests while another remix plays."""
+        if self.studio.document is not None and self.studio.listening:
+            self.statusBar().showMessage(LISTENING_TIP, 5000)
+            return
+        if self.studio.document is None:
             return
         try:
             self.transport_ctl.set_loop(start, end)
@@ -598,7 +596,7 @@ class MainWindow(QMainWindow):
     def _save_draft(self) -> None:
         self._autosave.stop()
         if self.studio.document is not None:
-            self.drafts.save(self.studio.document)
+            self.session.save_draft()
             self._saved_at = time.monotonic()
 
     def open_submit(self) -> SubmitDialog | None:
@@ -622,20 +620,13 @@ class MainWindow(QMainWindow):
         """End the session (revoked on the platform, no audio left behind) and hand back to the
         sign-in window (`signedOut`): switching accounts needs no relaunch."""
         self.sign_out.setEnabled(False)
-        self.engine.pause()
-        self._save_draft()
-        self.studio.close()
-        if self.cache is not None:
-            self.cache.purge()  # signing out leaves no audio behind, not even encrypted
-        if self.vault is not None:
-            self.vault.clear()
-        client = self.client
+        self._autosave.stop()
 
-        def done(_result: object = None) -> None:
+        def done() -> None:
             self.signedOut.emit()  # the sign-in window opens before this one closes
             self.close()
 
-        self.tasks.run(client.logout, done, done)
+        self.session.sign_out(done)  # draft kept, no audio left behind, token revoked
 
     # -- links, drafts at sign-in, the platform coming back ----------------------------------------
 
@@ -704,11 +695,7 @@ class MainWindow(QMainWindow):
 
     def _settings_changed(self, settings: Settings) -> None:
         self.settings = settings
-        if self.cache is not None:
-            self.cache.limit_bytes = self._cache_limit_bytes()
-            track = self.studio.track
-            keep = {track.cache_name(s) for s in track.stems} if track else set()
-            self.cache.evict(keep=keep)
+        self.session.set_cache_limit(self._cache_limit_bytes())
 
     def open_audio_settings(self) -> AudioSettingsDialog | None:
         if self.output is None:
@@ -752,12 +739,44 @@ class MainWindow(QMainWindow):
 
     def _follow_listening(self) -> None:
         """While another remix plays in place of the track, the mix's controls rest: an edit
-        would change a remix the fan cannot hear. Back to my mix (or the catalog) wakes them."""
+        would change a remix the fan cannot hear. That is the mixer, the arrangement, tempo and
+        key, and the transport's loop (L) and automation buttons (the menus follow them); play,
+        the position bar and the timeline stay, driving the remix that is heard. Back to my mix
+        (or the catalog) wakes them."""
         editable = not self.studio.listening
         for controls in (self.mixer, self.arrangement, self.track_controls):
             if controls.isEnabled() != editable:
                 controls.setEnabled(editable)
                 controls.setToolTip("" if editable else LISTENING_TIP)
+        t = self.transport
+        for button in (
+            t.loop_button,
+            t.loop_section_button,
+            t.snap_button,
+            t.record_button,
+            t.clear_automation_button,
+        ):
+            if not editable and button not in self._rested_tips:
+                self._rested_tips[button] = button.toolTip()
+                button.setEnabled(False)
+                button.setToolTip(LISTENING_TIP)
+            elif editable and button in self._rested_tips:
+                button.setToolTip(self._rested_tips.pop(button))
+                button.setEnabled(self.studio.track is not None)
+
+    def _listening_changed(self) -> None:
+        """Listening started or ended (the session's word): the transport and the timeline
+        show what is heard now (the remix's length and no loop, or the track's again)."""
+        self._follow_listening()
+        if self.studio.track is None:
+            return
+        self.transport_ctl.show_heard()
+        self.timeline_feed.heard_changed()
+        render = self.session.render
+        if render is None:  # the mix is back: its position at once, not at the next tick
+            tempo = self.studio.document.tempo_ratio if self.studio.document else 1.0
+            section = self._section_at(self.engine.source_position_seconds)
+            self.transport.show_state(self.studio.resume_at, False, section, tempo)
 
     def closeEvent(self, event) -> None:
         # A signed-out window stays (hidden) until the process ends: nothing of it keeps
@@ -768,5 +787,5 @@ class MainWindow(QMainWindow):
         self.midi.close()
         self.window_state.save(self, self.splitters)
         self._save_draft()
-        self.studio.close()
+        self.session.close()
         super().closeEvent(event)

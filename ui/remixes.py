@@ -29,7 +29,7 @@ from PySide6.QtWidgets import (
 
 from app.client import PlatformClient, PlatformError
 from app.listening import decode_render
-from app.studio import Studio
+from app.studiosession import StudioSession
 from core.contract import (
     Disclosure,
     PlayCount,
@@ -286,16 +286,18 @@ class DisclosureView(QWidget):
 
 class Listener(QObject):
     """In-app listening: fetch a render into memory, decode it, and play it through the app's
-    engine in place of the studio track (`Studio.listen`). Nothing touches the disk.
+    engine in place of the studio track (the session's listening route,
+    `StudioSession.listen`). Nothing touches the disk.
 
     One per window, shared by My remixes and the review queue, so only one render plays."""
 
     changed = Signal()
     played = Signal(object)  # PlayCount: the platform counted (or had counted) a play
 
-    def __init__(self, client: PlatformClient, tasks: TaskRunner, studio: Studio) -> None:
+    def __init__(self, client: PlatformClient, tasks: TaskRunner, session: StudioSession) -> None:
         super().__init__()
-        self.client, self.tasks, self.studio = client, tasks, studio
+        self.client, self.tasks, self.session = client, tasks, session
+        self.studio = session.studio
         self.remix_id: str | None = None  # the render loaded in the engine
         self.loading_id: str | None = None
         self.fraction = 0.0
@@ -306,13 +308,14 @@ class Listener(QObject):
 
     @property
     def engine(self):
-        return self.studio.output_engine
+        return self.session.engine  # the device's: the render's while one is heard
 
     def is_playing(self, remix_id: str) -> bool:
         return self.active(remix_id) and self.engine.playing
 
     def active(self, remix_id: str) -> bool:
-        return self.studio.listening and self.remix_id == remix_id
+        render = self.session.render
+        return render is not None and self.remix_id == remix_id
 
     def toggle(self, remix: RemixInfo) -> None:
         """Listen / pause / resume the given remix."""
@@ -340,7 +343,7 @@ class Listener(QObject):
 
     def stop(self) -> None:
         """Back to the studio: the suspended track returns exactly as it was."""
-        self.studio.stop_listening()
+        self.session.back_to_mix()
         self.remix_id = self.loading_id = None  # a fetch still running is dropped when it lands
         self._timer.stop()
         self.changed.emit()
@@ -349,7 +352,7 @@ class Listener(QObject):
         if self.loading_id != remix.id:
             return  # the listener went back to the studio meanwhile
         self.loading_id = None
-        self.studio.listen(audio, remix.title)
+        self.session.listen(audio, remix_id=remix.id, name=remix.title)
         self.remix_id = remix.id
         self.duration = audio.shape[2] / self.engine.sample_rate
         self.changed.emit()
@@ -372,7 +375,8 @@ class Listener(QObject):
 
     @property
     def position(self) -> float:
-        return self.engine.position_seconds if self.studio.listening else 0.0
+        render = self.session.render
+        return render.position_seconds if render is not None else 0.0
 
 
 class ListenBar(QWidget):

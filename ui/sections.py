@@ -2,7 +2,7 @@
 that also switches the main area (the studio, a remix's page, the artist's review page).
 
 Going back to the Catalog ends any in-app listening, so the studio track is always what the
-studio shows: it comes back paused where it was (`Studio.stop_listening`).
+studio shows: it comes back paused where it was (`StudioSession.back_to_mix`).
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from PySide6.QtCore import QObject, Qt, Signal
 from PySide6.QtWidgets import QStackedWidget, QTabWidget, QWidget
 
 from app.client import PlatformClient
-from app.studio import Studio
+from app.studiosession import StudioSession
 from core.contract import Account, Role
 from ui.artist import ArtistView
 from ui.remixes import Listener, RemixesView
@@ -31,11 +31,11 @@ class Sections(QObject):
         studio_page: QWidget,
         client: PlatformClient,
         tasks: TaskRunner,
-        studio: Studio,
+        session: StudioSession,
         account: Account | None,
     ) -> None:
         super().__init__()
-        self.listener = Listener(client, tasks, studio)
+        self.listener = Listener(client, tasks, session)
         self.remixes = RemixesView(client, tasks, self.listener)
         is_artist = account is not None and Role.ARTIST in account.roles
         self.artist = ArtistView(client, tasks, self.listener) if is_artist else None

@@ -57,6 +57,7 @@ from PySide6.QtWidgets import QSizePolicy, QSplitter, QWidget
 
 from app.peaks import PeakCache
 from app.studio import Studio
+from app.studiosession import StudioSession
 
 RULER = 18
 """Height of the ruler strip (section names, loop handles)."""
@@ -797,17 +798,51 @@ class TimelineFeed:
     playhead. Kept out of ui/mainwindow.py so the window only creates it and calls `tick`.
 
     It reads the studio; every edit the view asks for (seek, loop) goes back through the
-    window's own paths (the engine's seek, `Studio.set_loop`), as the position bar's do."""
+    window's own paths (the session's seek, `Studio.set_loop`), as the position bar's do.
 
-    def __init__(self, studio: Studio, view: TimelineView) -> None:
-        self.studio, self.view = studio, view
+    While another remix is heard (the session's listening route) it shows that remix instead:
+    one lane of its waveform, its length and its playhead, so a click seeks what is heard."""
+
+    RENDER_COLOR = "#8a8f98"
+
+    def __init__(
+        self, studio: Studio, view: TimelineView, session: StudioSession | None = None
+    ) -> None:
+        self.studio, self.view, self.session = studio, view, session
         self._track: object | None = None
+        self._render: object | None = None  # the render shown in place of the track
         studio.on_change(lambda _doc: self.document_changed())
+
+    def heard_changed(self) -> None:
+        """Listening began (the render's lane) or ended (the track's lanes again)."""
+        render = self.session.render if self.session is not None else None
+        if render is None:
+            if self._render is not None:
+                self._render = None
+                self.track_opened()
+            return
+        if render is self._render:
+            return
+        self._render = render
+        keep = self.view.maximumHeight()  # the window's layout stays as it was
+        self.view.set_track(render.peaks(), [render.name], [self.RENDER_COLOR])
+        self.view.setMaximumHeight(keep)
+        duration = render.duration_seconds
+        self.view.set_structure(
+            Structure(
+                duration=duration,
+                rate=render.engine.sample_rate,
+                segments=[(0, render.n_frames)],
+                blocks=[],
+            )
+        )
+        self.view.set_levels([1.0])
 
     def track_opened(self) -> None:
         """A track opened (or closed): its lanes, in its strips' colours."""
         from ui.mixer import KIND_COLORS
 
+        self._render = None
         track = self.studio.track
         self._track = track
         if track is None:
@@ -839,6 +874,14 @@ class TimelineFeed:
 
     def tick(self) -> None:
         """Every UI tick (~30 Hz): playhead, loop, brightness, and new peaks."""
+        render = self.session.render if self.session is not None else None
+        if render is not None:
+            if render is not self._render:
+                self.heard_changed()
+            self.view.set_loop(None)
+            self.view.poll()
+            self.view.set_position(render.position_seconds, render.playing)
+            return
         if self.studio.track is None or self.studio.track is not self._track:
             return
         if self.studio.listening:

@@ -10,16 +10,23 @@ from PySide6.QtCore import QObject, Qt
 from PySide6.QtWidgets import QMessageBox
 
 from app.studio import Studio
+from app.studiosession import StudioSession
 from ui.arrangement import ArrangementEditor
 from ui.transport import TransportBar
 
 
 class TransportController(QObject):
     def __init__(
-        self, studio: Studio, transport: TransportBar, arrangement: ArrangementEditor
+        self,
+        studio: Studio,
+        transport: TransportBar,
+        arrangement: ArrangementEditor,
+        session: StudioSession | None = None,
     ) -> None:
+        """`session`: whose `heard` route the position bar shows (the remix being listened to,
+        else the track); without one, the studio's engine."""
         super().__init__(transport)
-        self.studio = studio
+        self.studio, self.session = studio, session
         self.transport = transport
         self.arrangement = arrangement
         self._last_loop: tuple[float, float] | None = None
@@ -50,13 +57,30 @@ class TransportController(QObject):
         self._show()
         self._remember()
 
+    def show_heard(self) -> None:
+        """What is heard changed (listening began or ended): its length and loop."""
+        self._show()
+
     def _show(self) -> None:
+        heard = self.session.heard if self.session is not None else None
+        if heard is not None:
+            self.transport.set_duration(heard.duration_seconds)
+            self.transport.show_loop(heard.loop_seconds)
+            return
         engine = self.studio.engine
         self.transport.set_duration(engine.duration_frames / engine.sample_rate)
         self.transport.show_loop(engine.loop_seconds)
 
+    def _resting(self) -> bool:
+        """No remix open, or another remix is heard: the loop and automation of the fan's mix
+        rest (the window disables their buttons while listening; this covers any other way in,
+        so they never change a mix that cannot be heard)."""
+        return self.studio.document is None or self.studio.listening
+
     def _loop_toggled(self, on: bool) -> None:
-        if self.studio.document is None:
+        if self._resting():
+            if self.studio.listening:
+                self._show()  # the button shows what is heard again: no loop
             return
         if not on:
             self.studio.clear_loop()
@@ -67,23 +91,23 @@ class TransportController(QObject):
         self._remember()
 
     def _loop_section(self) -> None:
-        if self.studio.document is not None:
+        if not self._resting():
             self.studio.loop_current_section()
             self._remember()
 
     def _snap_toggled(self, on: bool) -> None:
         loop = self.studio.engine.loop_seconds
-        if on and loop is not None:
+        if on and loop is not None and not self._resting():
             self.studio.set_loop(*loop, snap=True)
             self._remember()
 
     def _record_toggled(self, on: bool) -> None:
-        if self.studio.document is not None:
+        if not self._resting():
             self.studio.arm_automation(on)
 
     def _clear_automation(self) -> None:
         """Clear auto: deleting every recorded move is asked first (Cancel is the default)."""
-        if self.studio.document is None:
+        if self._resting():
             return
         if not self.studio.has_automation:
             return  # nothing recorded: nothing to clear, nothing to ask
@@ -116,13 +140,13 @@ class TransportController(QObject):
         """A loop drawn or moved elsewhere (the timeline): set as the transport's own controls set
         it (snapped to bars when Snap is on), shown on the transport, and remembered as the one L
         turns back on. Raises ValueError saying why (outside the piece, too short)."""
-        if self.studio.document is None:
+        if self._resting():
             return
         self.studio.set_loop(start, end, snap=self.snap)
         self._remember()
 
     def _arrangement_changed(self, indices: list[int]) -> None:
-        if self.studio.document is None:
+        if self._resting():
             return
         self.studio.set_arrangement(indices or None)
         self._last_loop = None
