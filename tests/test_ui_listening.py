@@ -14,6 +14,7 @@ track's stream at the render's position, (d) L and automation still edited the w
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 from PySide6.QtCore import QPoint, Qt
 from PySide6.QtGui import QMouseEvent
@@ -98,8 +99,16 @@ def test_the_session_opens_plays_when_ready_listens_and_signs_out(
     assert not session.play_pending
     engine.seek(20.0)
     session.studio.set_loop(10.0, 30.0)
-    session.toggle_play()  # pause
-    assert not engine.playing
+
+    # A fader move being recorded when the fan presses Listen is written where it stood.
+    studio, stem = session.studio, track.stream.stem_ids[0]
+    studio.arm_automation(True)
+    studio.set_gain_db(stem, -3.0)
+    out = np.zeros((256, 2), dtype=np.float32)
+    for _ in range(40):  # ~0.2 s, as the device callback would (no device here)
+        engine.process(out)
+    studio.set_gain_db(stem, -6.0)
+    assert studio.document.automation == []  # a pass is open, not written yet
 
     # Listening: the render takes the device's engine; the mix waits where it was.
     rate = engine.sample_rate
@@ -107,6 +116,11 @@ def test_the_session_opens_plays_when_ready_listens_and_signs_out(
     render = session.listen(audio, remix_id=faster_remix["id"], name="Faster, please")
     assert session.listening and session.heard is render and render.engine is engine
     assert session.studio.engine is not engine  # the mix's edits go to a stand-in
+    (lane,) = studio.document.automation
+    assert lane.stem == stem and lane.param == "gain_db" and lane.points[-2][1] == -6.0
+    studio.set_gain_db(stem, -9.0)  # (the mixer rests in the window) no pass while listening
+    assert studio.document.automation == [lane]
+    studio.arm_automation(False)
     assert engine.playing and engine.n_stems == 1
     track_seconds = track.stream.n_frames / track.stream.sample_rate
     assert render.duration_seconds == pytest.approx(audio.shape[2] / rate)
@@ -123,11 +137,13 @@ def test_the_session_opens_plays_when_ready_listens_and_signs_out(
     assert session.studio.track is track.stream  # the track waits, open
 
     # Back to my mix: the track, paused at its place, with its loop.
+    render_from = session.studio.resume_at  # where the pass above left the playhead
+    assert 20.0 < render_from < 21.0
     session.back_to_mix()
     assert not session.listening and isinstance(session.heard, TrackRoute)
     assert session.studio.engine is engine and not engine.playing
     assert engine.n_stems == len(track.stream.stems)
-    assert engine.position_seconds == pytest.approx(20.0, abs=0.05)
+    assert engine.position_seconds == pytest.approx(render_from, abs=0.01)
     assert engine.loop_seconds == pytest.approx((10.0, 30.0))
     assert session.heard.duration_seconds == pytest.approx(track_seconds, abs=0.01)
 
@@ -217,6 +233,10 @@ def test_while_a_remix_is_heard_the_transport_and_timeline_follow_it(
         mouse(view, QMouseEvent.Type.MouseButtonRelease, 300, y, Qt.MouseButton.NoButton, shift)
         assert window.statusBar().currentMessage() == LISTENING_TIP
         assert window.studio.document.automation == []
+        assert window.remix_undo.stack.canUndo()  # the loop set above
+        assert not window.menus.undo.isEnabled()  # yet Ctrl+Z rests: the mix is not heard
+        qtbot.keyClick(window, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
+        assert window.remix_undo.stack.count() == steps and window.remix_undo.stack.index() == steps
 
         # Back to my mix: the track's length, loop, place, lanes and controls come back.
         listener.stop()
@@ -228,6 +248,7 @@ def test_while_a_remix_is_heard_the_transport_and_timeline_follow_it(
         assert t.loop_button.isEnabled() and t.loop_button.toolTip() == "Loop on/off (L)"
         assert t.record_button.isEnabled() and t.record_button.toolTip() != LISTENING_TIP
         assert window.remix_undo.stack.count() == steps  # listening and coming back: no edit
+        assert window.menus.undo.isEnabled()
     finally:
         window.close()
         tasks.wait(10000)

@@ -740,9 +740,9 @@ class MainWindow(QMainWindow):
     def _follow_listening(self) -> None:
         """While another remix plays in place of the track, the mix's controls rest: an edit
         would change a remix the fan cannot hear. That is the mixer, the arrangement, tempo and
-        key, and the transport's loop (L) and automation buttons (the menus follow them); play,
-        the position bar and the timeline stay, driving the remix that is heard. Back to my mix
-        (or the catalog) wakes them."""
+        key, the transport's loop (L) and automation buttons (the menus follow them), undo and
+        redo; play, the position bar and the timeline stay, driving the remix that is heard.
+        Back to my mix (or the catalog) wakes them."""
         editable = not self.studio.listening
         for controls in (self.mixer, self.arrangement, self.track_controls):
             if controls.isEnabled() != editable:
@@ -763,6 +763,14 @@ class MainWindow(QMainWindow):
             elif editable and button in self._rested_tips:
                 button.setToolTip(self._rested_tips.pop(button))
                 button.setEnabled(self.studio.track is not None)
+        # Undo and redo too: a step undone now would change a mix nobody hears.
+        stack, menus = self.undo_stack, self.menus
+        if stack is not None and not editable:
+            menus.undo.setEnabled(False)
+            menus.redo.setEnabled(False)
+        elif stack is not None and menus.undo_stack is stack:
+            menus.undo.setEnabled(stack.canUndo())
+            menus.redo.setEnabled(stack.canRedo())
 
     def _listening_changed(self) -> None:
         """Listening started or ended (the session's word): the transport and the timeline
