@@ -16,6 +16,10 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
+import resource
+import shutil
+import signal
 import statistics
 import subprocess
 import sys
@@ -111,7 +115,18 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
-def run_level(url: str, tokens: list[str], clients: int, rounds: int) -> dict:
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of process `pid` (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def own_cpu_seconds() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+def run_level(url: str, pid: int, tokens: list[str], clients: int, rounds: int) -> dict:
     session = requests.Session()
     session.headers["Authorization"] = f"Bearer {tokens[0]}"
     first = session.get(f"{url}/v1/tracks", timeout=30).json()["tracks"][0]["id"]
@@ -135,11 +150,13 @@ def run_level(url: str, tokens: list[str], clients: int, rounds: int) -> dict:
     ]
     for t in threads:
         t.start()
+    server_cpu, client_cpu = cpu_seconds(pid), own_cpu_seconds()
     start = time.perf_counter()
     go.set()
     for t in threads:
         t.join()
     wall = time.perf_counter() - start
+    server_cpu, client_cpu = cpu_seconds(pid) - server_cpu, own_cpu_seconds() - client_cpu
     total = sum(rec.statuses.values())
     health = requests.get(f"{url}/v1/health", timeout=30)
     return {
@@ -159,6 +176,10 @@ def run_level(url: str, tokens: list[str], clients: int, rounds: int) -> dict:
             for name, v in sorted(rec.times.items())
         },
         "health_after": health.status_code,
+        # Both run on this machine: the clients' own CPU is CPU the platform did not get.
+        "platform_cpu_ms_per_request": round(1000 * server_cpu / max(1, total), 2),
+        "platform_cpu_s": round(server_cpu, 1),
+        "clients_cpu_s": round(client_cpu, 1),
     }
 
 
@@ -167,6 +188,12 @@ def main() -> None:
     parser.add_argument("--clients", type=int, nargs="+", default=[50, 200, 500])
     parser.add_argument("--rounds", type=int, default=2, help="request rounds per client")
     parser.add_argument("--accounts", type=int, default=20, help="accounts the clients share")
+    parser.add_argument(
+        "--py-spy",
+        metavar="FILE",
+        default=None,
+        help="profile the platform process with py-spy while the levels run (collapsed stacks)",
+    )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         data_dir = Path(tmp)
@@ -176,11 +203,24 @@ def main() -> None:
             signing = time.perf_counter()
             tokens = [sign_in(proc.url, n, requests.Session()) for n in names]
             sign_in_s = (time.perf_counter() - signing) / len(names)
+            spy = None
+            if args.py_spy:
+                spy_exe = shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")
+                spy = subprocess.Popen(
+                    [spy_exe, "record", "--pid", str(proc.process.pid), "--format", "raw",
+                     "--rate", "100", "--gil", "-o", args.py_spy],
+                    stdout=subprocess.DEVNULL,
+                    stderr=subprocess.DEVNULL,
+                )  # fmt: skip
+                time.sleep(1.0)
             for clients in args.clients:
-                result = run_level(proc.url, tokens, clients, args.rounds)
+                result = run_level(proc.url, proc.process.pid, tokens, clients, args.rounds)
                 result["sign_in_s_each"] = round(sign_in_s, 3)
                 result["machine"] = machine_info()
                 print(json.dumps(result), flush=True)
+            if spy is not None:
+                spy.send_signal(signal.SIGINT)  # py-spy writes its file on SIGINT
+                spy.wait(timeout=60)
         finally:
             proc.stop()
 

@@ -29,10 +29,20 @@ from sqlalchemy import (
     UniqueConstraint,
     create_engine,
     event,
+    inspect,
     make_url,
+    select,
     text,
+    update,
 )
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship, sessionmaker
+from sqlalchemy.orm import (
+    DeclarativeBase,
+    Mapped,
+    Session,
+    mapped_column,
+    relationship,
+    sessionmaker,
+)
 
 
 def utcnow() -> datetime:
@@ -265,6 +275,44 @@ class AuditRecord(Base):
     actor: Mapped[User] = relationship()
 
 
+class CatalogState(Base):
+    """One row: the catalog's revision, raised in the same transaction as any change to a track,
+    a stem or an artist's name (`_bump_catalog_revision`). The catalog and track-detail
+    responses are cached per revision (server/catalog_cache.py); every API process reads it from
+    the shared database, so a policy change in one invalidates the caches of all."""
+
+    __tablename__ = "catalog_state"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    revision: Mapped[int] = mapped_column(Integer, default=1)
+
+
+def catalog_revision(db: Session) -> int | None:
+    """The catalog's current revision (None on a database without the row: do not cache)."""
+    return db.scalar(select(CatalogState.revision).where(CatalogState.id == 1))
+
+
+def _changes_catalog(session: Session) -> bool:
+    for obj in (*session.new, *session.dirty, *session.deleted):
+        if isinstance(obj, Track | Stem):
+            return True
+        if isinstance(obj, User) and inspect(obj).attrs.display_name.history.has_changes():
+            return True  # the catalog shows artists' names
+    return False
+
+
+@event.listens_for(Session, "after_flush")
+def _bump_catalog_revision(session: Session, _context: Any) -> None:
+    """Every flush that changes a track, a stem or a name raises the revision with it (one
+    transaction: a cache can never hold a response newer than its revision says)."""
+    if _changes_catalog(session):
+        session.connection().execute(
+            update(CatalogState)
+            .where(CatalogState.id == 1)
+            .values(revision=CatalogState.revision + 1)
+        )
+
+
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     """WAL lets readers run during the worker's writes; busy_timeout queues concurrent writers."""
     cursor = dbapi_connection.cursor()
@@ -327,6 +375,7 @@ def init_db(engine: Engine) -> None:
 __all__ = [
     "AuditRecord",
     "Base",
+    "CatalogState",
     "Remix",
     "RemixPlay",
     "Stem",
@@ -334,6 +383,7 @@ __all__ = [
     "Token",
     "Track",
     "User",
+    "catalog_revision",
     "init_db",
     "make_engine",
     "make_sessionmaker",

@@ -23,29 +23,33 @@ oauth2_scheme = OAuth2PasswordBearer(tokenUrl="/v1/auth/token", auto_error=False
 BEARER_CHALLENGE = {"WWW-Authenticate": "Bearer"}
 
 
+# Dependencies that only read app.state are `async def`: FastAPI runs a plain `def` dependency
+# in the thread pool, a hop (and a wait for a pool thread under load) per dependency per request.
+
+
 def get_db(request: Request) -> Iterator[Session]:
     with request.app.state.sessions() as session:
         yield session
 
 
-def get_settings(request: Request) -> Settings:
+async def get_settings(request: Request) -> Settings:
     return request.app.state.settings
 
 
-def get_clock(request: Request) -> Clock:
+async def get_clock(request: Request) -> Clock:
     """The platform's clock (server/clock.py): every time-of-day rule reads it."""
     return request.app.state.clock
 
 
-def get_storage(request: Request) -> Storage:
+async def get_storage(request: Request) -> Storage:
     return request.app.state.storage
 
 
-def get_signin_throttle(request: Request) -> SignInThrottle:
+async def get_signin_throttle(request: Request) -> SignInThrottle:
     return request.app.state.signin_throttle
 
 
-def get_hash_gate(request: Request) -> HashGate:
+async def get_hash_gate(request: Request) -> HashGate:
     return request.app.state.hash_gate
 
 
@@ -76,7 +80,8 @@ def get_access_token(db: SessionDep, clock: ClockDep, token: BearerToken) -> Tok
 AccessToken = Annotated[Token, Depends(get_access_token)]
 
 
-def get_current_user(token: AccessToken) -> User:
+async def get_current_user(token: AccessToken) -> User:
+    """The token's user, loaded with it (security.find_token): no database work here."""
     return token.user
 
 

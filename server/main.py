@@ -11,6 +11,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from core.contract import API_PREFIX, ErrorResponse, Health
 from server.admission import Admission
+from server.catalog_cache import CatalogCache
 from server.config import Settings
 from server.db import init_db, make_engine, make_sessionmaker
 from server.delivery import DeliveryLimiter
@@ -71,6 +72,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.state.pipeline = pipeline
     app.state.secret = load_or_create_secret(settings.storage_root)  # one for every process
     app.state.clock = clock
+    app.state.catalog_cache = CatalogCache()  # server/catalog_cache.py
     app.state.delivery = DeliveryLimiter(settings.delivery_tracks_per_hour, clock=clock.monotonic)
     app.state.signin_throttle = SignInThrottle(
         settings.signin_account_failures,

@@ -19,7 +19,7 @@ from datetime import datetime, timedelta
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import select, update
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, joinedload
 
 from server.db import Token, User
 
@@ -31,6 +31,7 @@ def _dummy_hash() -> str:
     """Verified against when the username is unknown, so response time does not reveal which
     usernames exist. Made on first use: hashing at import cost every platform start 130 ms."""
     return _hasher.hash("encore-not-a-password")
+
 
 _REPLACED = "This session was signed out or replaced. Sign in again."
 
@@ -169,7 +170,11 @@ class TokenProblem(Exception):
 def find_token(db: Session, token: str, kind: str, *, now: datetime) -> Token:
     """The live token row, or `TokenProblem`; expired when `now` (the platform's clock) has
     reached its expiry."""
-    row = db.scalar(select(Token).where(Token.token_hash == hash_token(token), Token.kind == kind))
+    row = db.scalar(
+        select(Token)
+        .where(Token.token_hash == hash_token(token), Token.kind == kind)
+        .options(joinedload(Token.user))  # every caller needs the user: one query, not two
+    )
     if row is None:
         raise TokenProblem("invalid_token", "This sign-in is not valid. Sign in again.")
     if row.revoked:

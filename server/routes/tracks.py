@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request
+from typing import Any
+
+from fastapi import APIRouter, Request, Response
 from fastapi.responses import StreamingResponse
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session, selectinload
@@ -112,8 +114,26 @@ def _escape_like(text: str) -> str:
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
-@router.get("", response_model=TrackList, responses={401: {"model": ErrorResponse}})
-def list_tracks(db: SessionDep, user: CurrentUser, q: str | None = None) -> TrackList:
+_NOT_MODIFIED: dict[int | str, dict[str, Any]] = {
+    304: {"description": "Not modified: the ETag sent in If-None-Match is current."}
+}
+
+
+@router.get(
+    "",
+    response_model=TrackList,
+    responses={401: {"model": ErrorResponse}, **_NOT_MODIFIED},
+)
+def list_tracks(
+    request: Request, db: SessionDep, user: CurrentUser, q: str | None = None
+) -> Response:
+    """The catalog the caller may see, cached per catalog revision (server/catalog_cache.py)."""
+    cache = request.app.state.catalog_cache
+    key = cache.list_key(db, user, q)
+    return cache.respond(request, key, lambda: _track_list(db, user, q))
+
+
+def _track_list(db: Session, user: User, q: str | None) -> TrackList:
     query = (
         select(Track)
         .join(Track.artist)
@@ -135,9 +155,17 @@ def list_tracks(db: SessionDep, user: CurrentUser, q: str | None = None) -> Trac
 @router.get(
     "/{track_id}",
     response_model=TrackDetail,
-    responses={401: {"model": ErrorResponse}, 404: {"model": ErrorResponse}},
+    responses={401: {"model": ErrorResponse}, 404: {"model": ErrorResponse}, **_NOT_MODIFIED},
 )
-def get_track(track_id: str, db: SessionDep, user: CurrentUser) -> TrackDetail:
+def get_track(track_id: str, request: Request, db: SessionDep, user: CurrentUser) -> Response:
+    """A track's stems, analysis, policy and the caller's entitlement, cached per catalog
+    revision and caller class (server/catalog_cache.py)."""
+    cache = request.app.state.catalog_cache
+    key = cache.detail_key(db, user, track_id)
+    return cache.respond(request, key, lambda: _track_detail(db, user, track_id))
+
+
+def _track_detail(db: Session, user: User, track_id: str) -> TrackDetail:
     track = get_visible_track(db, user, track_id)
     problem = entitlement_problem(user, track)
     return TrackDetail(
