@@ -1,13 +1,25 @@
 """Load on the platform: many clients at once, over loopback, bounded in requests and time.
 
-Starts its own demo platform (SQLite, one process, as `make run` does) in a temporary data dir,
-signs a pool of Superfan accounts in, then runs N concurrent clients, each doing a fixed mix of
-requests: catalog, track detail, a stem Range read and a remix check (the same work as a
-submission up to storing it), plus sign-ins. Prints one JSON line per concurrency level:
-requests per second, p50/p99 per endpoint, and the status counts (5xx split into 503s that came
-with Retry-After — the platform shedding load on purpose — and everything else).
+Starts its own platform in a temporary data dir: by default the embedded one (SQLite, one API
+process, as `make run` does); with `--processes N` the README's scale-out mode (a throwaway
+PostgreSQL cluster and N API processes sharing it, clients spread over them). Creates a pool of
+Superfan accounts, signs them in, then runs N concurrent clients, each doing a fixed mix of
+requests per round: catalog, track detail, a stem Range read, a remix check (the same work as a
+submission up to storing it: no renders run) and /me. Sign-ins are timed separately.
+
+The user model is part of the result: `--think 0` (the default) is a closed loop, every client
+sending its next request the moment the last answer arrives, which measures queueing at
+saturation; `--think S` waits an exponential think time of mean S before each request (people
+reading between clicks); `--revalidate` sends the last ETag of catalog and detail back.
+
+Prints one JSON line per concurrency level: requests per second, p50/p99 per endpoint, status
+counts (5xx split into 503s with Retry-After, the platform shedding load on purpose, and
+everything else), the CPU the platform and the clients used (both run on this machine), and
+the load average.
 
     PYTHONPATH=. .venv/bin/python benchmarks/load.py --clients 50 200 500
+    PYTHONPATH=. .venv/bin/python benchmarks/load.py --clients 500 --think 5 --rounds 4
+    PYTHONPATH=. .venv/bin/python benchmarks/load.py --clients 500 --processes 2
 
 Loopback only; every level is bounded (each client makes `--rounds` rounds, then stops).
 """
@@ -17,6 +29,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import random
 import resource
 import shutil
 import signal
@@ -27,6 +40,8 @@ import tempfile
 import threading
 import time
 from collections import Counter, defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import requests
@@ -36,19 +51,97 @@ from benchmarks.machine import machine_info
 
 REPO = Path(__file__).resolve().parent.parent
 PASSWORD = "load-test-password"
+ENV = {
+    "ENCORE_DELIVERY_TRACKS_PER_HOUR": "1000",  # 500 clients share 20 accounts
+    "ENCORE_DEMO_CACHE": str(REPO / ".cache" / "demo-catalog"),  # composed once per machine
+    "ENCORE_DEMO_REMIXES": "0",  # no background renders competing with the load
+}
 
 
-def create_users(url: str, data_dir: Path, count: int) -> list[str]:
+@dataclass
+class Deployment:
+    """The platform under load: its API processes' URLs and pids, and how to stop it."""
+
+    urls: list[str]
+    pids: list[int]
+    database: str
+    db_url: str = ""
+    stops: list[Callable[[], None]] = field(default_factory=list)
+
+    def stop(self) -> None:
+        for stop in reversed(self.stops):
+            stop()
+
+
+def create_users(db_url: str, count: int) -> list[str]:
+    """`count` Superfan accounts sharing one password (hashed once), written to the database."""
+    from core.contract import Role, Tier
+    from server.db import make_engine, make_sessionmaker
+    from server.demo import ensure_user
+    from server.security import hash_password
+
+    hashed = hash_password(PASSWORD)
+    engine = make_engine(db_url, requests_in_flight=2)
     names = [f"load{i:03d}" for i in range(count)]
-    for name in names:
-        cmd = [sys.executable, "-m", "server.cli", "create-user", name, "--tier", "superfan"]
-        subprocess.run(
-            [*cmd, "--password", PASSWORD, "--data-dir", str(data_dir)],
-            check=True,
-            capture_output=True,
-            cwd=REPO,
-        )
+    with make_sessionmaker(engine)() as db:
+        for name in names:
+            ensure_user(
+                db,
+                name,
+                PASSWORD,
+                display_name=name,
+                tier=Tier.SUPERFAN,
+                roles=[Role.FAN],
+                password_hash=lambda: hashed,
+            )
+        db.commit()
+    engine.dispose()
     return names
+
+
+def one_process(root: Path) -> Deployment:
+    """The embedded default: one API process on SQLite, rendering in a thread of its own."""
+    from server.config import Settings
+
+    proc = start_platform(root / "platform", env=ENV)
+    db_url = Settings(data_dir=root / "platform").db_url
+    return Deployment([proc.url], [proc.process.pid], "sqlite", db_url, [proc.stop])
+
+
+def scaled_out(root: Path, processes: int) -> Deployment:
+    """The README's scale-out mode: PostgreSQL and `processes` API processes sharing it and one
+    storage directory (no render workers: the load submits checks, not renders)."""
+    from server.db import init_db, make_engine, make_sessionmaker
+    from server.demo import seed_demo
+    from server.storage import Storage
+    from tests.plugins.postgres import _bin_dir, _Cluster, create_database
+
+    bin_dir = _bin_dir()
+    if bin_dir is None:
+        raise SystemExit("PostgreSQL is not installed: run scripts/bootstrap.sh")
+    cluster = _Cluster(bin_dir)
+    problem = cluster.start()
+    if problem:
+        raise SystemExit(problem)
+    deployment = Deployment([], [], "postgresql", stops=[cluster.stop])
+    try:
+        db_url = deployment.db_url = create_database(cluster.url)
+        storage = root / "storage"
+        engine = make_engine(db_url, requests_in_flight=2)
+        init_db(engine)
+        with make_sessionmaker(engine)() as db:
+            seed_demo(db, Storage(storage), Path(ENV["ENCORE_DEMO_CACHE"]))
+        engine.dispose()
+        args = ["--database-url", db_url, "--storage-dir", str(storage), "--no-worker"]
+        for i in range(processes):
+            proc = start_platform(root / f"api{i}", demo=False, extra_args=args, env=ENV)
+            deployment.urls.append(proc.url)
+            deployment.pids.append(proc.process.pid)
+            deployment.stops.append(proc.stop)
+    except BaseException:
+        deployment.stop()
+        raise
+    return deployment
 
 
 def sign_in(url: str, name: str, session: requests.Session) -> str:
@@ -87,16 +180,49 @@ class Recorder:
         return resp
 
 
+@dataclass(frozen=True)
+class UserModel:
+    """How each client behaves. think_s = 0: a closed loop (the next request the moment the
+    last answer arrives), which measures queueing at saturation, not what a person sees; a mean
+    think time (exponential, before every request) models people reading between clicks.
+    revalidate: send the ETag of the last catalog/detail answer back (an HTTP cache's 304s)."""
+
+    think_s: float = 0.0
+    revalidate: bool = False
+
+
 def client_rounds(
-    url: str, token: str, track: dict, doc: dict, rounds: int, rec: Recorder, go: threading.Event
+    url: str,
+    token: str,
+    track: dict,
+    doc: dict,
+    rounds: int,
+    rec: Recorder,
+    go: threading.Event,
+    model: UserModel,
 ) -> None:
     session = requests.Session()
     session.headers["Authorization"] = f"Bearer {token}"
     stem = track["stems"][0]["id"]
+    etags: dict[str, str] = {}
+    rng = random.Random()
+
+    def get_cached(endpoint: str, path: str) -> None:
+        headers = {"If-None-Match": etags[path]} if model.revalidate and path in etags else {}
+        think()
+        resp = rec.call(endpoint, session, "GET", f"{url}{path}", headers=headers)
+        if resp is not None and "etag" in resp.headers:
+            etags[path] = resp.headers["etag"]
+
+    def think() -> None:
+        if model.think_s > 0:
+            time.sleep(rng.expovariate(1.0 / model.think_s))
+
     go.wait()
     for _ in range(rounds):
-        rec.call("catalog", session, "GET", f"{url}/v1/tracks")
-        rec.call("detail", session, "GET", f"{url}/v1/tracks/{track['id']}")
+        get_cached("catalog", "/v1/tracks")
+        get_cached("detail", f"/v1/tracks/{track['id']}")
+        think()
         rec.call(
             "stem_range",
             session,
@@ -104,7 +230,9 @@ def client_rounds(
             f"{url}/v1/tracks/{track['id']}/stems/{stem}/audio",
             headers={"Range": "bytes=0-262143"},
         )
+        think()
         rec.call("remix_check", session, "POST", f"{url}/v1/remixes/check", json=doc)
+        think()
         rec.call("me", session, "GET", f"{url}/v1/me")
 
 
@@ -126,7 +254,10 @@ def own_cpu_seconds() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-def run_level(url: str, pid: int, tokens: list[str], clients: int, rounds: int) -> dict:
+def run_level(
+    deployment: Deployment, tokens: list[str], clients: int, rounds: int, model: UserModel
+) -> dict:
+    url = deployment.urls[0]
     session = requests.Session()
     session.headers["Authorization"] = f"Bearer {tokens[0]}"
     first = session.get(f"{url}/v1/tracks", timeout=30).json()["tracks"][0]["id"]
@@ -140,27 +271,34 @@ def run_level(url: str, pid: int, tokens: list[str], clients: int, rounds: int) 
     }
     rec = Recorder()
     go = threading.Event()
+    urls = deployment.urls
     threads = [
-        threading.Thread(
+        threading.Thread(  # clients spread over the API processes (a load balancer's job)
             target=client_rounds,
-            args=(url, tokens[i % len(tokens)], track, doc, rounds, rec, go),
+            args=(urls[i % len(urls)], tokens[i % len(tokens)], track, doc, rounds, rec, go, model),
             daemon=True,
         )
         for i in range(clients)
     ]
     for t in threads:
         t.start()
-    server_cpu, client_cpu = cpu_seconds(pid), own_cpu_seconds()
+    server_cpu = sum(cpu_seconds(pid) for pid in deployment.pids)
+    client_cpu = own_cpu_seconds()
     start = time.perf_counter()
     go.set()
     for t in threads:
         t.join()
     wall = time.perf_counter() - start
-    server_cpu, client_cpu = cpu_seconds(pid) - server_cpu, own_cpu_seconds() - client_cpu
+    server_cpu = sum(cpu_seconds(pid) for pid in deployment.pids) - server_cpu
+    client_cpu = own_cpu_seconds() - client_cpu
     total = sum(rec.statuses.values())
-    health = requests.get(f"{url}/v1/health", timeout=30)
+    health = [requests.get(f"{u}/v1/health", timeout=30).status_code for u in urls]
     return {
         "clients": clients,
+        "api_processes": len(urls),
+        "database": deployment.database,
+        "think_s_mean": model.think_s,
+        "revalidate": model.revalidate,
         "requests": total,
         "seconds": round(wall, 2),
         "req_per_s": round(total / wall, 1),
@@ -175,7 +313,7 @@ def run_level(url: str, pid: int, tokens: list[str], clients: int, rounds: int) 
             }
             for name, v in sorted(rec.times.items())
         },
-        "health_after": health.status_code,
+        "health_after": health,
         # Both run on this machine: the clients' own CPU is CPU the platform did not get.
         "platform_cpu_ms_per_request": round(1000 * server_cpu / max(1, total), 2),
         "platform_cpu_s": round(server_cpu, 1),
@@ -189,32 +327,56 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=2, help="request rounds per client")
     parser.add_argument("--accounts", type=int, default=20, help="accounts the clients share")
     parser.add_argument(
+        "--processes",
+        type=int,
+        default=1,
+        help="1: the embedded default (SQLite, one process); more: that many API processes "
+        "on PostgreSQL (the README's scale-out mode)",
+    )
+    parser.add_argument(
+        "--think",
+        type=float,
+        default=0.0,
+        metavar="SECONDS",
+        help="mean think time before each request (exponential); 0: a closed loop",
+    )
+    parser.add_argument(
+        "--revalidate",
+        action="store_true",
+        help="clients send the last ETag of the catalog and detail back (If-None-Match)",
+    )
+    parser.add_argument(
         "--py-spy",
         metavar="FILE",
         default=None,
-        help="profile the platform process with py-spy while the levels run (collapsed stacks)",
+        help="profile the (first) API process with py-spy while the levels run (collapsed "
+        "stacks of the thread holding the GIL)",
     )
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory() as tmp:
-        data_dir = Path(tmp)
-        proc = start_platform(data_dir, env={"ENCORE_DELIVERY_TRACKS_PER_HOUR": "1000"})
+    model = UserModel(think_s=args.think, revalidate=args.revalidate)
+    with tempfile.TemporaryDirectory(prefix="encore-load-") as tmp:
+        root = Path(tmp)
+        many = args.processes > 1
+        deployment = scaled_out(root, args.processes) if many else one_process(root)
         try:
-            names = create_users(proc.url, data_dir, args.accounts)
+            names = create_users(deployment.db_url, args.accounts)
             signing = time.perf_counter()
-            tokens = [sign_in(proc.url, n, requests.Session()) for n in names]
+            tokens = [sign_in(deployment.urls[0], n, requests.Session()) for n in names]
             sign_in_s = (time.perf_counter() - signing) / len(names)
             spy = None
             if args.py_spy:
                 spy_exe = shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")
                 spy = subprocess.Popen(
-                    [spy_exe, "record", "--pid", str(proc.process.pid), "--format", "raw",
+                    [spy_exe, "record", "--pid", str(deployment.pids[0]), "--format", "raw",
                      "--rate", "100", "--gil", "-o", args.py_spy],
                     stdout=subprocess.DEVNULL,
                     stderr=subprocess.DEVNULL,
                 )  # fmt: skip
                 time.sleep(1.0)
             for clients in args.clients:
-                result = run_level(proc.url, proc.process.pid, tokens, clients, args.rounds)
+                load_before = os.getloadavg()[0]
+                result = run_level(deployment, tokens, clients, args.rounds, model)
+                result["loadavg_before"] = round(load_before, 2)
                 result["sign_in_s_each"] = round(sign_in_s, 3)
                 result["machine"] = machine_info()
                 print(json.dumps(result), flush=True)
@@ -222,7 +384,7 @@ def main() -> None:
                 spy.send_signal(signal.SIGINT)  # py-spy writes its file on SIGINT
                 spy.wait(timeout=60)
         finally:
-            proc.stop()
+            deployment.stop()
 
 
 if __name__ == "__main__":
