@@ -32,7 +32,6 @@ Transport policy (documented because the UI relies on it):
 
 from __future__ import annotations
 
-from collections import deque
 from collections.abc import Sequence
 from typing import Any
 
@@ -41,13 +40,42 @@ import numpy as np
 from audio import automation as auto_mod
 from audio import dsp
 from audio.automation import Automation, LaneSpec
+from audio.commands import (
+    Command,
+    CommandQueue,
+    Load,
+    Pause,
+    Play,
+    ResetDiagnostics,
+    Seek,
+    SetArrangement,
+    SetAutomation,
+    SetLoop,
+    SetStretch,
+    Unload,
+)
 from audio.livestretch import StretchedSource
+from audio.loaded import Controls, LoadedTrack
 from audio.mixer import MixKernel
+from audio.shared import ControlBank, Published
 from audio.source import ArraySource, BlockSource
 from audio.transport import Timeline
 
 FADE_SECONDS = 0.005
 """Transport fade length: long enough to avoid a click, short enough to feel instant."""
+
+
+class _published:
+    """An Engine attribute that lives in its published block (`Engine._pub`)."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def __get__(self, engine: Engine | None, owner: type | None = None) -> Any:
+        return self if engine is None else getattr(engine._pub, self.name)
+
+    def __set__(self, engine: Engine, value: Any) -> None:
+        setattr(engine._pub, self.name, value)
 
 
 class Engine:
@@ -61,18 +89,19 @@ class Engine:
         self.max_stems = int(max_stems)
         self._fade_step = 1.0 / max(1, round(FADE_SECONDS * self.sample_rate))
 
-        # -- controls. NB: written by the UI thread, read once per block by the callback. ------
-        self._gain_db = np.zeros(max_stems)
-        self._pan = np.zeros(max_stems)
-        self._mute = np.zeros(max_stems, dtype=bool)
-        self._solo = np.zeros(max_stems, dtype=bool)
-        self._master_db = np.zeros(1)
-        self._strip = np.tile(dsp.STRIP_DEFAULTS, (max_stems, 1))  # EQ, HP/LP, sends
-        self._bus = dsp.BUS_DEFAULTS.copy()  # reverb, delay, tempo
-
-        # -- commands. NB: UI appends, callback poplefts; both atomic under the GIL. ----------
-        self._commands: deque[tuple[Any, ...]] = deque()
-        self._seq = 0  # UI thread only: sequence number of the last command sent
+        # -- the shared memory (audio.shared): controls the UI writes, state the callback
+        # publishes; and the one command queue between them (audio.commands). ---------------
+        self._bank = ControlBank(max_stems)
+        self._pub = Published(max_stems)
+        self._commands = CommandQueue()
+        # Short names for the bank's arrays (the setters, and tests that read a control back).
+        self._gain_db = self._bank.gain_db
+        self._pan = self._bank.pan
+        self._mute = self._bank.mute
+        self._solo = self._bank.solo
+        self._master_db = self._bank.master_db
+        self._strip = self._bank.strip
+        self._bus = self._bank.bus
 
         # -- UI-side view of what was requested (UI thread only). -----------------------------
         self._ui_names: list[str] = []
@@ -82,36 +111,15 @@ class Engine:
         self._ui_seek_frame = 0
         self._ui_timeline: Timeline | None = None
 
-        # -- published by the callback. NB: written by the callback, read by the UI. ----------
-        self._playhead = np.zeros(1, dtype=np.int64)  # timeline frame
-        self._src_playhead = np.zeros(1, dtype=np.int64)  # source frame under the playhead
-        self._pub_playing = np.zeros(1, dtype=bool)
-        self._applied_seq = np.zeros(1, dtype=np.int64)
-        self._stem_peaks = np.zeros(max_stems, dtype=np.float32)
-        self._master_peak = np.zeros(2, dtype=np.float32)
-        self._master_rms = np.zeros(2, dtype=np.float32)
-        # NB: diagnostics, written by the callback (underflows by the stream callback), polled
-        # by the UI. Plain attributes: an int/float rebind is atomic under the GIL.
-        self.callback_count = 0
-        self.frames_rendered = 0
-        self.underflows = 0
-        self.callback_errors = 0
-        self.last_error: str | None = None
-        self.output_peak = 0.0
-        self.missing_frames = 0
-        """Frames the source could not deliver in time (played as silence, never waited for)."""
-
         # -- callback-owned state (only `process` touches these after construction). ---------
-        self._source: BlockSource | None = None
-        self._scratch: np.ndarray | None = None  # (S, 2, max_block) float32, made by load_source
-        self._kernel: MixKernel | None = None
-        self._controls: tuple[Any, ...] | None = None
+        self._track: LoadedTrack | None = None
+        self._applied = 0  # seq of the last command applied; published with the playhead
         self._n_frames = 0
         self._pos = 0
         self._playing = False  # audible: the track is being rendered (possibly fading)
         self._want_play = False
         self._fade = 1.0
-        self._pend_load: tuple[Any, ...] | None = None
+        self._pend_load: Load | Unload | None = None
         self._pend_seek = -1
         self._timeline: Timeline | None = None
         self._pend_timeline: Timeline | None = None
@@ -126,25 +134,38 @@ class Engine:
 
         # -- automation (audio.automation). The callback owns `_automation` (swapped in by a
         # command) and the effective control arrays it fills per sub-block; the UI writes
-        # `_auto_override` (NB: read by the callback) while a control is being recorded.
+        # the bank's `auto_override` while a control is being recorded.
         self._automation: Automation | None = None
         self._ui_automation: Automation | None = None
-        self._auto_override = np.zeros((max_stems, len(auto_mod.PARAMS)), dtype=bool)
+        self._auto_override = self._bank.auto_override
         self._eff_gain = np.zeros(max_stems)
         self._eff_pan = np.zeros(max_stems)
         self._eff_mute = np.zeros(max_stems, dtype=bool)
         self._eff_strip = np.tile(dsp.STRIP_DEFAULTS, (max_stems, 1))
-        self._eff: tuple[Any, ...] | None = None
         self._peak_acc = np.zeros(max_stems, dtype=np.float32)
+
+    # -- diagnostics: the published block's counters (audio.shared.Published). Attributes as
+    # before (readable and, for audio.device and tests that stand in for a device, writable).
+    callback_count = _published("callback_count")
+    frames_rendered = _published("frames_rendered")
+    underflows = _published("underflows")
+    """Device underflows; added by audio.device on the thread that runs `process`."""
+    callback_errors = _published("callback_errors")
+    last_error = _published("last_error")
+    output_peak = _published("output_peak")
+    missing_frames = _published("missing_frames")
+    """Frames the source could not deliver in time (played as silence, never waited for)."""
 
     # ---------------------------------------------------------------------------- UI thread
 
-    def _send(self, *cmd: Any) -> int:
-        # Snapshot the effective play state first so `playing` stays truthful while queued.
+    def _next_seq(self) -> int:
+        """The seq for the next command; first snapshot the effective play state so `playing`
+        stays truthful while it is queued."""
         self._ui_playing = self.playing
-        self._seq += 1
-        self._commands.append((*cmd, self._seq))  # NB: crosses to the callback thread
-        return self._seq
+        return self._commands.next_seq()
+
+    def _send(self, command: Command) -> int:
+        return self._commands.put(command)  # NB: crosses to the callback thread
 
     def load(self, stems: np.ndarray, names: list[str]) -> None:
         """Queue new stems (S, 2, N) float32: `load_source(ArraySource(stems), names)`."""
@@ -167,13 +188,9 @@ class Engine:
             raise ValueError(f"{n_stems} stems exceeds max_stems={self.max_stems}")
         if len(names) != n_stems:
             raise ValueError(f"{len(names)} names for {n_stems} stems")
-        self._gain_db.fill(0.0)
-        self._pan.fill(0.0)
-        self._mute.fill(False)
-        self._solo.fill(False)
-        self._strip[:] = dsp.STRIP_DEFAULTS
+        self._bank.reset_stems()
         kernel = MixKernel(n_stems, self.max_block, self.sample_rate)
-        controls = (
+        controls: Controls = (
             self._gain_db[:n_stems],
             self._pan[:n_stems],
             self._mute[:n_stems],
@@ -183,7 +200,7 @@ class Engine:
             self._bus,
         )
         kernel.reset(*controls)
-        eff = (
+        eff: Controls = (
             self._eff_gain[:n_stems],
             self._eff_pan[:n_stems],
             self._eff_mute[:n_stems],
@@ -200,7 +217,8 @@ class Engine:
         self._ui_names = list(names)
         self._ui_frames = timeline.length
         self._ui_timeline = timeline
-        self._ui_seek_seq = self._send("load", source, kernel, controls, scratch, timeline, eff)
+        track = LoadedTrack(source, kernel, controls, eff, scratch, timeline)
+        self._ui_seek_seq = self._send(Load(track, self._next_seq()))
         self._ui_seek_frame = 0
 
     def unload(self) -> None:
@@ -210,7 +228,7 @@ class Engine:
         self._ui_frames = 0
         self._ui_timeline = None
         self._ui_automation = None
-        self._ui_seek_seq = self._send("load", None, None, None, None, None, None)
+        self._ui_seek_seq = self._send(Unload(self._next_seq()))
         self._ui_seek_frame = 0
         self._ui_playing = False
 
@@ -329,15 +347,15 @@ class Engine:
     @property
     def latency_frames(self) -> int:
         """Processing latency the engine compensates (the source is read this far ahead)."""
-        kernel = self._kernel
-        return 0 if kernel is None else kernel.latency
+        track = self._track
+        return 0 if track is None else track.kernel.latency
 
     def play(self) -> None:
-        self._send("play")
+        self._send(Play(self._next_seq()))
         self._ui_playing = True
 
     def pause(self) -> None:
-        self._send("pause")
+        self._send(Pause(self._next_seq()))
         self._ui_playing = False
 
     def seek(self, seconds: float) -> None:
@@ -346,7 +364,7 @@ class Engine:
         frame = min(max(frame, 0), max(self._ui_frames - 1, 0))
         if self._ui_timeline is not None:
             frame = self._ui_timeline.play_frame_for_seek(frame)
-        self._ui_seek_seq = self._send("seek", frame)
+        self._ui_seek_seq = self._send(Seek(frame, self._next_seq()))
         self._ui_seek_frame = frame
 
     # -- arrangement and loop (audio.transport) --------------------------------------------------
@@ -391,7 +409,7 @@ class Engine:
         here = timeline.timeline_of_source(old.source_frame(t)) if t > 0 else 0
         self._ui_timeline = timeline
         self._ui_frames = timeline.length
-        self._ui_seek_seq = self._send("timeline", timeline, True)
+        self._ui_seek_seq = self._send(SetArrangement(timeline, self._next_seq()))
         self._ui_seek_frame = timeline.play_frame_for_seek(here)
 
     def set_loop(self, start_s: float, end_s: float) -> None:
@@ -403,7 +421,7 @@ class Engine:
         timeline = self._timeline_for(self._segments(), (a, b))
         pos = round(self.position_seconds * self.sample_rate)
         self._ui_timeline = timeline
-        seq = self._send("timeline", timeline, False)
+        seq = self._send(SetLoop(timeline, self._next_seq()))
         if pos >= b:
             self._ui_seek_seq, self._ui_seek_frame = seq, a
 
@@ -413,7 +431,7 @@ class Engine:
             return
         timeline = self._timeline_for(self._segments(), None)
         self._ui_timeline = timeline
-        self._send("timeline", timeline, False)
+        self._send(SetLoop(timeline, self._next_seq()))
 
     @property
     def loop_seconds(self) -> tuple[float, float] | None:
@@ -430,120 +448,110 @@ class Engine:
     def source_position_seconds(self) -> float:
         """The source (stem) time under the playhead: what a streaming reader must fetch."""
         tl = self._ui_timeline
-        if int(self._applied_seq[0]) < self._ui_seek_seq and tl is not None:
+        pub = self._pub.snapshot()  # NB: one consistent read of the published group
+        if pub.applied_seq < self._ui_seek_seq and tl is not None:
             return tl.source_frame(self._ui_seek_frame) / self.sample_rate
-        return int(self._src_playhead[0]) / self.sample_rate  # NB: published by the callback
+        return pub.source_playhead / self.sample_rate
 
     def reset_diagnostics(self) -> None:
         """Zero the counters, last_error and output_peak (done by the callback, at a block edge)."""
-        self._send("reset_diag")
-
-    def _pending(self) -> bool:
-        return int(self._applied_seq[0]) != self._seq  # NB: published by the callback
+        self._send(ResetDiagnostics(self._next_seq()))
 
     @property
     def playing(self) -> bool:
         """The requested state while a command is queued, otherwise the callback's state
         (which turns False by itself at the end of the track)."""
-        if self._pending():
+        pub = self._pub.snapshot()  # NB: applied seq and play state from the same block
+        if pub.applied_seq != self._commands.last_seq:
             return self._ui_playing
-        return bool(self._pub_playing[0])
+        return pub.playing
 
     @property
     def position_seconds(self) -> float:
         """Playhead in seconds; a queued seek/load reports its target at once."""
-        if int(self._applied_seq[0]) < self._ui_seek_seq:
+        pub = self._pub.snapshot()  # NB: applied seq and playhead from the same block
+        if pub.applied_seq < self._ui_seek_seq:
             return self._ui_seek_frame / self.sample_rate
-        return int(self._playhead[0]) / self.sample_rate
+        return pub.playhead / self.sample_rate
 
     def meters(self) -> tuple[np.ndarray, np.ndarray]:
         """(stem post-fader peaks (S,), master peak (2,)) of the latest block, as copies."""
-        return self._stem_peaks[: self.n_stems].copy(), self._master_peak.copy()
+        return self._pub.stem_peaks[: self.n_stems].copy(), self._pub.master_peak.copy()
 
     def master_rms(self) -> np.ndarray:
         """Master RMS (2,) of the latest block, as a copy."""
-        return self._master_rms.copy()
+        return self._pub.master_rms.copy()
 
     # ----------------------------------------------------------------------- audio callback
 
     def process(self, out: np.ndarray) -> None:
         """The callback body: fill `out` (F, 2) float32 in place. Never raises."""
-        self.callback_count += 1
+        pub = self._pub
+        pub.callback_count += 1
         try:
             self._process(out)
         except Exception as exc:  # any fault -> silence + flag; never into PortAudio
             try:
                 out.fill(0.0)
                 self._fade = 0.0  # fade back in once the fault clears: no click
-                self._stem_peaks.fill(0.0)
-                self._master_peak.fill(0.0)
-                self._master_rms.fill(0.0)
+                pub.silence_meters()
+                self._publish()  # the commands drained before the fault count as applied
             except Exception:
                 pass
-            self.callback_errors += 1
-            self.last_error = f"{type(exc).__name__}: {exc}"
-        self.frames_rendered += len(out)
+            pub.callback_errors += 1
+            pub.last_error = f"{type(exc).__name__}: {exc}"
+        pub.frames_rendered += len(out)
 
     def _drain(self) -> None:
-        commands = self._commands
-        while commands:
-            cmd = commands.popleft()
-            kind = cmd[0]
-            if kind == "load":
+        get = self._commands.get
+        cmd = get()
+        while cmd is not None:
+            if isinstance(cmd, Load | Unload):
                 self._pend_load = cmd
                 self._pend_seek = -1
                 self._automation = None  # lanes meant the old stems; a later command sets new
                 self._pend_stretch = None  # likewise the stretcher (set_stretch sends a new one)
-                if cmd[1] is None:
+                if isinstance(cmd, Unload):
                     self._want_play = False
-            elif kind == "seek":
-                self._pend_seek = cmd[1]
-            elif kind == "automation":
-                self._automation = cmd[1]
-            elif kind == "stretch":
+            elif isinstance(cmd, Seek):
+                self._pend_seek = cmd.frame
+            elif isinstance(cmd, SetAutomation):
+                self._automation = cmd.automation
+            elif isinstance(cmd, SetStretch):
                 if self._pend_load is not None:
-                    self._pend_stretch = cmd[1]
+                    self._pend_stretch = cmd.stretcher
                 else:
-                    self._stretch = cmd[1]  # starts direct; its first read crossfades in
-            elif kind == "timeline":
-                if cmd[2] or self._pend_load is not None or self._pend_timeline is not None:
-                    self._pend_timeline = cmd[1]  # applied at the cut, after a pending load
+                    self._stretch = cmd.stretcher  # starts direct; its first read crossfades in
+            elif isinstance(cmd, SetArrangement):
+                self._pend_timeline = cmd.timeline  # applied at the cut, after a pending load
+            elif isinstance(cmd, SetLoop):
+                if self._pend_load is not None or self._pend_timeline is not None:
+                    self._pend_timeline = cmd.timeline  # applied at the cut, after the load
                 else:
-                    self._swap_loop(cmd[1])
-            elif kind == "play":
-                self._want_play = self._source is not None or (
-                    self._pend_load is not None and self._pend_load[1] is not None
-                )
-            elif kind == "pause":
+                    self._swap_loop(cmd.timeline)
+            elif isinstance(cmd, Play):
+                self._want_play = self._track is not None or isinstance(self._pend_load, Load)
+            elif isinstance(cmd, Pause):
                 self._want_play = False
-            elif kind == "reset_diag":
-                self.callback_count = 0
-                self.frames_rendered = 0
-                self.underflows = 0
-                self.callback_errors = 0
-                self.last_error = None
-                self.output_peak = 0.0
-                self.missing_frames = 0
-            self._applied_seq[0] = cmd[-1]
+            elif isinstance(cmd, ResetDiagnostics):
+                self._pub.reset_diagnostics()
+            self._applied = cmd.seq
+            cmd = get()
 
     def _apply_cut(self) -> None:
         """Apply pending load/seek while silent."""
         load = self._pend_load
         if load is not None:
             self._pend_load = None
-            _, source, kernel, controls, scratch, timeline, eff, _ = load
-            self._source = source
-            self._timeline = timeline
-            self._scratch = scratch
-            self._kernel = kernel
-            self._controls = controls
-            self._eff = eff
+            track = load.track if isinstance(load, Load) else None
+            self._track = track
+            self._timeline = None if track is None else track.timeline
             self._stretch, self._pend_stretch = self._pend_stretch, None
-            self._n_frames = 0 if timeline is None else timeline.end
+            self._n_frames = 0 if track is None else track.timeline.end
             self._pos = 0
-            self.output_peak = 0.0
-            if kernel is not None:
-                kernel.reset(*controls)
+            self._pub.output_peak = 0.0
+            if track is not None:
+                track.kernel.reset(*track.controls)
         new = self._pend_timeline
         if new is not None:
             self._pend_timeline = None
@@ -563,8 +571,8 @@ class Engine:
     def _swap_loop(self, new: Timeline) -> None:
         """A loop set/clear at a block edge: same arrangement, so the timeline position carries
         over; only a playhead after the new loop's end needs a (faded) jump to its start."""
-        old = self._timeline
-        if old is None or new.source_frames != old.source_frames:
+        old, track = self._timeline, self._track
+        if old is None or track is None or new.source_frames != old.source_frames:
             return  # stale: built for a track that is no longer loaded
         t = old.timeline_frame(self._pos)
         if new.loop is not None and t >= new.loop[1]:
@@ -575,15 +583,8 @@ class Engine:
         self._timeline = new
         self._n_frames = new.end
         if self._stretch is not None:
-            assert self._source is not None  # loaded with the timeline it retimes
-            self._stretch.retime(self._source, new, t - self._pos)
+            self._stretch.retime(track.source, new, t - self._pos)
         self._pos = t
-
-    def _publish_silence(self, out: np.ndarray) -> None:
-        out.fill(0.0)
-        self._stem_peaks.fill(0.0)
-        self._master_peak.fill(0.0)
-        self._master_rms.fill(0.0)
 
     def _process(self, out: np.ndarray) -> None:
         self._drain()
@@ -602,19 +603,23 @@ class Engine:
             self._render(out, self._fade_step)
         else:
             self._apply_cut()
-            if self._want_play and self._kernel is not None:
+            track = self._track
+            if self._want_play and track is not None:
                 self._playing = True
                 self._fade = 0.0 if self._pos > 0 else 1.0
-                self._prime()
+                self._prime(track)
                 self._render(out, self._fade_step)
             else:
                 self._want_play = False
-                if self._kernel is not None and self._controls is not None:
+                if track is not None:
                     # Track the controls while silent so play starts at them with no ramp.
-                    self._kernel.reset(*self._controls)
-                self._publish_silence(out)
-        # Publish. NB: read by the UI thread.
-        self._pub_playing[0] = self._want_play
+                    track.kernel.reset(*track.controls)
+                out.fill(0.0)
+                self._pub.silence_meters()
+        self._publish()
+
+    def _publish(self) -> None:
+        """Publish the transport group (audio.shared.Published; NB: read by the UI thread)."""
         timeline = self._timeline
         if self._pend_seek >= 0:
             head = self._pend_seek
@@ -622,59 +627,59 @@ class Engine:
             head = timeline.timeline_frame(self._pos)
         else:
             head = self._pos
-        self._playhead[0] = head
-        self._src_playhead[0] = head if timeline is None else timeline.source_frame(head)
+        src = head if timeline is None else timeline.source_frame(head)
+        self._pub.publish(head, src, self._want_play, self._applied)
 
-    def _read(self, start: int, n: int) -> np.ndarray:
+    def _read(self, track: LoadedTrack, start: int, n: int) -> np.ndarray:
         """Source frames [start, start + n) into the scratch (zeros past the end)."""
-        timeline, source, scratch = self._timeline, self._source, self._scratch
-        # Rendering happens only with a track loaded (`_apply_cut` sets these together).
-        assert timeline is not None and source is not None and scratch is not None
-        block = scratch[:, :, :n]
+        timeline = self._timeline
+        assert timeline is not None  # set with the track (`_apply_cut`)
+        block = track.scratch[:, :, :n]
         avail = min(n, self._n_frames - start)
         if avail <= 0:
             block.fill(0.0)
             return block
         if self._stretch is None:
-            missing = timeline.read(source, start, block[:, :, :avail])
+            missing = timeline.read(track.source, start, block[:, :, :avail])
         else:
-            missing = self._stretch.read(source, timeline, start, block[:, :, :avail])
+            missing = self._stretch.read(track.source, timeline, start, block[:, :, :avail])
         if missing:
-            self.missing_frames += missing
+            self._pub.missing_frames += missing
         if avail < n:
             block[:, :, avail:].fill(0.0)
         return block
 
-    def _prime(self) -> None:
+    def _prime(self, track: LoadedTrack) -> None:
         """At a cut: clear the signal history and run the first `latency` frames from the
         playhead through the kernel, so the next output frame is the playhead's frame."""
-        kernel, timeline, source, eff = self._kernel, self._timeline, self._source, self._eff
-        # Only with a track loaded (`_apply_cut` sets these together).
-        assert kernel is not None and timeline is not None and source is not None
-        assert eff is not None
+        kernel, timeline = track.kernel, self._timeline
+        assert timeline is not None  # set with the track (`_apply_cut`)
         kernel.reset_state()
         if self._stretch is not None:
-            self._stretch.cut(self._pos, source, timeline)
+            self._stretch.cut(self._pos, track.source, timeline)
         auto = self._automation
         if auto is not None and auto.n_stems == kernel.n_stems:
             # Start at the automated values under the playhead (no ramp from the static ones).
-            self._automated_controls(auto, timeline.timeline_frame(self._pos))
-            kernel.reset(*eff)
+            self._automated_controls(track, auto, timeline.timeline_frame(self._pos))
+            kernel.reset(*track.effective)
         latency = kernel.latency
         for a in range(0, latency, self.max_block):
             n = min(self.max_block, latency - a)
-            self._mix(self._read(self._pos + a, n), self._prime_out[:n], self._pos + a)
+            block = self._read(track, self._pos + a, n)
+            self._mix(track, block, self._prime_out[:n], self._pos + a)
 
     def _render(self, out: np.ndarray, fade_step: float) -> None:
         """Mix from the playhead into `out`, fading by `fade_step` per frame unless at 0 or 1."""
-        kernel = self._kernel
-        assert kernel is not None  # only with a track loaded
+        track = self._track
+        assert track is not None  # only while playing, which needs a track
+        kernel = track.kernel
+        pub = self._pub
         n_out = out.shape[0]
         pos = self._pos
         n = min(n_out, self._n_frames - pos)
         # The kernel's output lags its input by kernel.latency frames: read that far ahead.
-        block = self._read(pos + kernel.latency, n)
-        self._mix(block, out[:n], pos + kernel.latency)
+        block = self._read(track, pos + kernel.latency, n)
+        self._mix(track, block, out[:n], pos + kernel.latency)
         if n < n_out:
             out[n:].fill(0.0)
         fade = self._fade
@@ -691,12 +696,12 @@ class Engine:
         elif fade_step < 0.0:
             out.fill(0.0)
             kernel.measure(out)
-        np.copyto(self._stem_peaks[: kernel.n_stems], kernel.stem_peaks)
-        np.copyto(self._master_peak, kernel.master_peak)
-        np.copyto(self._master_rms, kernel.master_rms)
-        peak = float(self._master_peak.max())
-        if peak > self.output_peak:
-            self.output_peak = peak
+        np.copyto(pub.stem_peaks[: kernel.n_stems], kernel.stem_peaks)
+        np.copyto(pub.master_peak, kernel.master_peak)
+        np.copyto(pub.master_rms, kernel.master_rms)
+        peak = float(pub.master_peak.max())
+        if peak > pub.output_peak:
+            pub.output_peak = peak
         self._pos = pos + (n if self._stretch is None else self._stretch.advance())
         if self._pos >= self._n_frames:
             # End of track: pause and rewind. A pending seek/load still applies afterwards.
@@ -706,10 +711,9 @@ class Engine:
             self._fade = 1.0
             self._apply_cut()
 
-    def _automated_controls(self, auto: Automation, frame: int) -> None:
+    def _automated_controls(self, track: LoadedTrack, auto: Automation, frame: int) -> None:
         """Effective controls = the UI's controls with every automated value at `frame`."""
-        controls, eff = self._controls, self._eff
-        assert controls is not None and eff is not None  # only with a track loaded
+        controls, eff = track.controls, track.effective
         np.copyto(eff[0], controls[0])
         np.copyto(eff[1], controls[1])
         np.copyto(eff[2], controls[2])
@@ -728,17 +732,16 @@ class Engine:
             eff[5],
         )
 
-    def _mix(self, block: np.ndarray, out: np.ndarray, v: int) -> None:
+    def _mix(self, track: LoadedTrack, block: np.ndarray, out: np.ndarray, v: int) -> None:
         """`kernel.process` of kernel-input play frames [v, v + F), with automation played back
         in sub-blocks cut on its cell grid (audio.automation). Callback only; allocation-free."""
-        kernel, controls, eff, timeline = self._kernel, self._controls, self._eff, self._timeline
-        # Only with a track loaded (`_apply_cut` sets these together).
-        assert kernel is not None and controls is not None and eff is not None
-        assert timeline is not None
+        kernel, timeline = track.kernel, self._timeline
+        assert timeline is not None  # set with the track (`_apply_cut`)
         auto = self._automation
         if auto is None or auto.n_stems != kernel.n_stems:
-            kernel.process(block, out, *controls)
+            kernel.process(block, out, *track.controls)
             return
+        eff = track.effective
         n = out.shape[0]
         loop = timeline.loop
         peaks = self._peak_acc[: kernel.n_stems]
@@ -750,7 +753,7 @@ class Engine:
             if loop is not None:
                 m = min(m, loop[1] - t)  # a wrap jumps the timeline: cut there
             step, frame = auto_mod.span(auto.cells, t, m, auto.step)
-            self._automated_controls(auto, frame)
+            self._automated_controls(track, auto, frame)
             kernel.process(block[:, :, done : done + step], out[done : done + step], *eff)
             np.maximum(peaks, kernel.stem_peaks, out=peaks)
             done += step
@@ -782,7 +785,7 @@ class Engine:
                 )
             auto_mod.warm_up()  # compile here, never in the callback
         self._ui_automation = automation
-        self._send("automation", automation)
+        self._send(SetAutomation(automation, self._next_seq()))
 
     @property
     def automation(self) -> Automation | None:
@@ -820,7 +823,7 @@ class Engine:
             st = StretchedSource(len(self._ui_names), self.sample_rate, self.max_block)
             st.set_params(ratio, key)
             self._ui_stretch = st
-            self._send("stretch", st)
+            self._send(SetStretch(st, self._next_seq()))
         else:
             st.set_params(ratio, key)
 
