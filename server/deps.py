@@ -67,6 +67,12 @@ def unauthorized(code: str, message: str) -> ApiError:
 
 
 def get_access_token(db: SessionDep, clock: ClockDep, token: BearerToken) -> Token:
+    return access_token_in(db, clock, token)
+
+
+def access_token_in(db: Session, clock: Clock, token: str | None) -> Token:
+    """The live access token presented (its user loaded), or the 401 that says why not. For
+    routes that do all their database work in one thread-pool call, as for the dependency."""
     if not token:
         raise unauthorized(
             "invalid_token", "Sign in first: this request needs an 'Authorization: Bearer' token."

@@ -4,6 +4,8 @@ benchmarks/load.py's job."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from concurrent.futures import ThreadPoolExecutor
 
 import requests
@@ -54,3 +56,69 @@ def test_a_saturated_platform_turns_requests_away_with_retry_after(tmp_path, dem
         assert requests.get(f"{proc.url}/v1/ready", timeout=30).status_code == 200
     finally:
         proc.stop()
+
+
+# -- the two lanes (server/admission.PrioritySlots), driven on an event loop of the test's own --
+
+
+def test_a_freed_slot_goes_to_a_light_request_before_older_heavy_ones():
+    from server.admission import PrioritySlots
+
+    async def scenario() -> list[str]:
+        slots = PrioritySlots(1)
+        order: list[str] = []
+        assert await slots.acquire(light=False, timeout=1)  # the one slot, taken
+
+        async def request(name: str, light: bool) -> None:
+            if await slots.acquire(light, timeout=30):
+                order.append(name)
+                await asyncio.sleep(0)
+                slots.release()
+
+        tasks = [asyncio.create_task(request("heavy1", False))]
+        await asyncio.sleep(0)
+        tasks.append(asyncio.create_task(request("heavy2", False)))
+        await asyncio.sleep(0)
+        tasks.append(asyncio.create_task(request("light", True)))
+        await asyncio.sleep(0)
+        assert slots.waiting() == 3
+        slots.release()
+        await asyncio.gather(*tasks)
+        assert slots.free == 1 and slots.waiting() == 0  # every slot back, none lost
+        return order
+
+    assert asyncio.run(scenario()) == ["light", "heavy1", "heavy2"]
+
+
+def test_a_wait_that_runs_out_or_is_abandoned_loses_no_slot():
+    from server.admission import PrioritySlots
+
+    async def scenario() -> None:
+        slots = PrioritySlots(1)
+        assert await slots.acquire(light=True, timeout=1)
+        assert not await slots.acquire(light=True, timeout=0.01)  # busy: turned away
+        abandoned = asyncio.create_task(slots.acquire(light=False, timeout=30))
+        await asyncio.sleep(0)
+        slots.release()  # handed to the waiter ...
+        abandoned.cancel()  # ... whose client goes away before it runs
+        with contextlib.suppress(asyncio.CancelledError):
+            await abandoned
+        assert abandoned.cancelled()
+        assert slots.waiting() == 0 and slots.free == 1  # the slot was passed on, not lost
+        assert await slots.acquire(light=False, timeout=1)
+
+    asyncio.run(scenario())
+
+
+def test_catalog_detail_and_me_are_the_light_requests():
+    from server.admission import is_light
+
+    def scope(method: str, path: str) -> dict:
+        return {"type": "http", "method": method, "path": path}
+
+    assert is_light(scope("GET", "/v1/tracks"))
+    assert is_light(scope("GET", "/v1/tracks/neon-harbor"))
+    assert is_light(scope("GET", "/v1/me"))
+    assert not is_light(scope("GET", "/v1/tracks/neon-harbor/stems/a/audio"))
+    assert not is_light(scope("POST", "/v1/remixes/check"))
+    assert not is_light(scope("PUT", "/v1/tracks/neon-harbor/policy"))

@@ -8,6 +8,7 @@ from fastapi import APIRouter, Request, Response
 from fastapi.responses import StreamingResponse
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session, selectinload
+from starlette.concurrency import run_in_threadpool
 
 from core.contract import (
     Analysis,
@@ -23,7 +24,14 @@ from core.contract import (
 )
 from server.db import Stem, Track, User
 from server.delivery import DeliveryLimited
-from server.deps import AccessToken, ClockDep, CurrentUser, SessionDep, StorageDep
+from server.deps import (
+    AccessToken,
+    BearerToken,
+    ClockDep,
+    SessionDep,
+    StorageDep,
+    access_token_in,
+)
 from server.devices import current_device
 from server.errors import ApiError, not_found
 from server.sealing import SEALED_MEDIA_TYPE, device_key, sealed_response
@@ -124,13 +132,20 @@ _NOT_MODIFIED: dict[int | str, dict[str, Any]] = {
     response_model=TrackList,
     responses={401: {"model": ErrorResponse}, **_NOT_MODIFIED},
 )
-def list_tracks(
-    request: Request, db: SessionDep, user: CurrentUser, q: str | None = None
-) -> Response:
-    """The catalog the caller may see, cached per catalog revision (server/catalog_cache.py)."""
-    cache = request.app.state.catalog_cache
-    key = cache.list_key(db, user, q)
-    return cache.respond(request, key, lambda: _track_list(db, user, q))
+async def list_tracks(request: Request, token: BearerToken, q: str | None = None) -> Response:
+    """The catalog the caller may see, cached per catalog revision (server/catalog_cache.py).
+
+    The most requested route: its token check, revision read and body take one trip to the
+    thread pool together (dependencies would take one each)."""
+    return await run_in_threadpool(_cached_list, request, token, q)
+
+
+def _cached_list(request: Request, token: str | None, q: str | None) -> Response:
+    state = request.app.state
+    with state.sessions() as db:
+        user = access_token_in(db, state.clock, token).user
+        key = state.catalog_cache.list_key(db, user, q)
+        return state.catalog_cache.respond(request, key, lambda: _track_list(db, user, q))
 
 
 def _track_list(db: Session, user: User, q: str | None) -> TrackList:
@@ -157,12 +172,18 @@ def _track_list(db: Session, user: User, q: str | None) -> TrackList:
     response_model=TrackDetail,
     responses={401: {"model": ErrorResponse}, 404: {"model": ErrorResponse}, **_NOT_MODIFIED},
 )
-def get_track(track_id: str, request: Request, db: SessionDep, user: CurrentUser) -> Response:
+async def get_track(track_id: str, request: Request, token: BearerToken) -> Response:
     """A track's stems, analysis, policy and the caller's entitlement, cached per catalog
-    revision and caller class (server/catalog_cache.py)."""
-    cache = request.app.state.catalog_cache
-    key = cache.detail_key(db, user, track_id)
-    return cache.respond(request, key, lambda: _track_detail(db, user, track_id))
+    revision and caller class (server/catalog_cache.py); one thread-pool trip, as the catalog."""
+    return await run_in_threadpool(_cached_detail, request, token, track_id)
+
+
+def _cached_detail(request: Request, token: str | None, track_id: str) -> Response:
+    state = request.app.state
+    with state.sessions() as db:
+        user = access_token_in(db, state.clock, token).user
+        key = state.catalog_cache.detail_key(db, user, track_id)
+        return state.catalog_cache.respond(request, key, lambda: _track_detail(db, user, track_id))
 
 
 def _track_detail(db: Session, user: User, track_id: str) -> TrackDetail:
