@@ -1,11 +1,21 @@
-"""The real-time engine: one playhead, stems, transport, and the callback body `Engine.process`.
+"""The real-time engine's public API: one playhead, stems, transport; `Engine.process` is the
+callback body.
 
-Threads and who owns what:
+`Engine` is a thin API over named parts; what crosses threads crosses in exactly three places:
 
-* UI thread: calls the control setters (they write into preallocated numpy arrays) and the
-  transport/load methods (they append small command tuples to a deque).
-* Audio callback: `process` drains the deque without blocking, reads the control arrays once per
-  block, mixes through a `MixKernel`, and publishes the playhead, meters and counters.
+* audio.commands: typed command records (Load, Seek, SetLoop, SetArrangement, SetAutomation,
+  SetStretch, Play, Pause...) on ONE single-producer/single-consumer queue, UI thread to
+  callback, drained at the top of every block;
+* audio.shared.ControlBank: every parameter the UI sets (faders, pans, strips, bus, automation
+  overrides), one element per store, read by the callback once per block;
+* audio.shared.Published: what the callback tells the UI (playhead group under a sequence lock,
+  meters, diagnostics counters).
+
+The callback side is audio.parts: `Transport` (play state, fades, playhead, seeks, loads, end of
+track; it drains the queue) runs each block through `Arrangement` (timeline: arrangement + loop),
+`LiveStretch` (tempo/key) and `AutomationPlayback` (lanes over the controls), which share one
+small interface (`load` a track, hear about a `cut`). Everything else here is the UI thread's
+view (names, length, the timeline it last asked for, queued seeks) and argument checking.
 
 The callback takes no locks, allocates no buffers, does no I/O and never raises: a fault renders
 silence, bumps `callback_errors` and records `last_error` for the UI to poll.
@@ -57,6 +67,7 @@ from audio.commands import (
 from audio.livestretch import StretchedSource
 from audio.loaded import Controls, LoadedTrack
 from audio.mixer import MixKernel
+from audio.parts.transport import Transport
 from audio.shared import ControlBank, Published
 from audio.source import ArraySource, BlockSource
 from audio.transport import Timeline
@@ -111,38 +122,20 @@ class Engine:
         self._ui_seek_frame = 0
         self._ui_timeline: Timeline | None = None
 
-        # -- callback-owned state (only `process` touches these after construction). ---------
-        self._track: LoadedTrack | None = None
-        self._applied = 0  # seq of the last command applied; published with the playhead
-        self._n_frames = 0
-        self._pos = 0
-        self._playing = False  # audible: the track is being rendered (possibly fading)
-        self._want_play = False
-        self._fade = 1.0
-        self._pend_load: Load | Unload | None = None
-        self._pend_seek = -1
-        self._timeline: Timeline | None = None
-        self._pend_timeline: Timeline | None = None
-        # Live tempo/key (audio.livestretch): None until a non-identity tempo/key is set.
-        self._stretch: StretchedSource | None = None  # callback-owned
-        self._pend_stretch: StretchedSource | None = None  # attached at a pending load's cut
-        self._ui_stretch: StretchedSource | None = None  # UI thread's; closed on load/unload
-        self._prime_out = np.zeros((max_block, 2), dtype=np.float32)
-        self._env = np.zeros(max_block, dtype=np.float32)
-        self._env64 = np.zeros(max_block)
-        self._idx = np.arange(1, max_block + 1, dtype=np.float64)
-
-        # -- automation (audio.automation). The callback owns `_automation` (swapped in by a
-        # command) and the effective control arrays it fills per sub-block; the UI writes
-        # the bank's `auto_override` while a control is being recorded.
-        self._automation: Automation | None = None
-        self._ui_automation: Automation | None = None
+        # -- the callback's side: the transport and its parts (audio.parts), which only
+        # `process` touches after construction. The effective-control arrays are the
+        # automation part's, allocated here so `load_source` can hand out views of them.
         self._auto_override = self._bank.auto_override
         self._eff_gain = np.zeros(max_stems)
         self._eff_pan = np.zeros(max_stems)
         self._eff_mute = np.zeros(max_stems, dtype=bool)
         self._eff_strip = np.tile(dsp.STRIP_DEFAULTS, (max_stems, 1))
-        self._peak_acc = np.zeros(max_stems, dtype=np.float32)
+        self._transport = Transport(
+            self._commands, self._bank, self._pub, self.max_block, max_stems, self._fade_step
+        )
+        # -- UI-side state of the parts (UI thread only).
+        self._ui_automation: Automation | None = None
+        self._ui_stretch: StretchedSource | None = None  # closed on load/unload
 
     # -- diagnostics: the published block's counters (audio.shared.Published). Attributes as
     # before (readable and, for audio.device and tests that stand in for a device, writable).
@@ -347,7 +340,7 @@ class Engine:
     @property
     def latency_frames(self) -> int:
         """Processing latency the engine compensates (the source is read this far ahead)."""
-        track = self._track
+        track = self._transport.track  # NB: one reference read (the callback swaps it)
         return 0 if track is None else track.kernel.latency
 
     def play(self) -> None:
@@ -485,280 +478,26 @@ class Engine:
     # ----------------------------------------------------------------------- audio callback
 
     def process(self, out: np.ndarray) -> None:
-        """The callback body: fill `out` (F, 2) float32 in place. Never raises."""
+        """The callback body: fill `out` (F, 2) float32 in place. Never raises.
+
+        Drains the command queue, runs the block through the transport and its parts
+        (audio.parts) and publishes the playhead (audio.shared.Published)."""
         pub = self._pub
         pub.callback_count += 1
+        transport = self._transport
         try:
-            self._process(out)
+            transport.process(out)
         except Exception as exc:  # any fault -> silence + flag; never into PortAudio
             try:
                 out.fill(0.0)
-                self._fade = 0.0  # fade back in once the fault clears: no click
+                transport.fade = 0.0  # fade back in once the fault clears: no click
                 pub.silence_meters()
-                self._publish()  # the commands drained before the fault count as applied
+                transport.publish()  # the commands drained before the fault count as applied
             except Exception:
                 pass
             pub.callback_errors += 1
             pub.last_error = f"{type(exc).__name__}: {exc}"
         pub.frames_rendered += len(out)
-
-    def _drain(self) -> None:
-        get = self._commands.get
-        cmd = get()
-        while cmd is not None:
-            if isinstance(cmd, Load | Unload):
-                self._pend_load = cmd
-                self._pend_seek = -1
-                self._automation = None  # lanes meant the old stems; a later command sets new
-                self._pend_stretch = None  # likewise the stretcher (set_stretch sends a new one)
-                if isinstance(cmd, Unload):
-                    self._want_play = False
-            elif isinstance(cmd, Seek):
-                self._pend_seek = cmd.frame
-            elif isinstance(cmd, SetAutomation):
-                self._automation = cmd.automation
-            elif isinstance(cmd, SetStretch):
-                if self._pend_load is not None:
-                    self._pend_stretch = cmd.stretcher
-                else:
-                    self._stretch = cmd.stretcher  # starts direct; its first read crossfades in
-            elif isinstance(cmd, SetArrangement):
-                self._pend_timeline = cmd.timeline  # applied at the cut, after a pending load
-            elif isinstance(cmd, SetLoop):
-                if self._pend_load is not None or self._pend_timeline is not None:
-                    self._pend_timeline = cmd.timeline  # applied at the cut, after the load
-                else:
-                    self._swap_loop(cmd.timeline)
-            elif isinstance(cmd, Play):
-                self._want_play = self._track is not None or isinstance(self._pend_load, Load)
-            elif isinstance(cmd, Pause):
-                self._want_play = False
-            elif isinstance(cmd, ResetDiagnostics):
-                self._pub.reset_diagnostics()
-            self._applied = cmd.seq
-            cmd = get()
-
-    def _apply_cut(self) -> None:
-        """Apply pending load/seek while silent."""
-        load = self._pend_load
-        if load is not None:
-            self._pend_load = None
-            track = load.track if isinstance(load, Load) else None
-            self._track = track
-            self._timeline = None if track is None else track.timeline
-            self._stretch, self._pend_stretch = self._pend_stretch, None
-            self._n_frames = 0 if track is None else track.timeline.end
-            self._pos = 0
-            self._pub.output_peak = 0.0
-            if track is not None:
-                track.kernel.reset(*track.controls)
-        new = self._pend_timeline
-        if new is not None:
-            self._pend_timeline = None
-            old = self._timeline
-            if old is not None and new.source_frames == old.source_frames:
-                t = old.timeline_frame(self._pos)
-                self._timeline = new
-                self._n_frames = new.end
-                # At the very start stay there (a fresh arranged play starts at its first
-                # section); elsewhere keep the music under the playhead.
-                here = new.timeline_of_source(old.source_frame(t)) if t > 0 else 0
-                self._pos = new.play_frame_for_seek(here)
-        if self._pend_seek >= 0:
-            self._pos = min(self._pend_seek, max(self._n_frames - 1, 0))
-            self._pend_seek = -1
-
-    def _swap_loop(self, new: Timeline) -> None:
-        """A loop set/clear at a block edge: same arrangement, so the timeline position carries
-        over; only a playhead after the new loop's end needs a (faded) jump to its start."""
-        old, track = self._timeline, self._track
-        if old is None or track is None or new.source_frames != old.source_frames:
-            return  # stale: built for a track that is no longer loaded
-        t = old.timeline_frame(self._pos)
-        if new.loop is not None and t >= new.loop[1]:
-            # Past the new loop: keep reading the old way while fading out, then jump.
-            self._pend_timeline = new
-            self._pend_seek = new.loop[0]
-            return
-        self._timeline = new
-        self._n_frames = new.end
-        if self._stretch is not None:
-            self._stretch.retime(track.source, new, t - self._pos)
-        self._pos = t
-
-    def _process(self, out: np.ndarray) -> None:
-        self._drain()
-        cut_pending = (
-            self._pend_load is not None
-            or self._pend_seek >= 0
-            or self._pend_timeline is not None
-            or not self._want_play
-        )
-        if self._playing and cut_pending:
-            self._render(out, -self._fade_step)
-            if self._fade <= 0.0 or not self._playing:
-                self._playing = False
-                self._apply_cut()
-        elif self._playing:
-            self._render(out, self._fade_step)
-        else:
-            self._apply_cut()
-            track = self._track
-            if self._want_play and track is not None:
-                self._playing = True
-                self._fade = 0.0 if self._pos > 0 else 1.0
-                self._prime(track)
-                self._render(out, self._fade_step)
-            else:
-                self._want_play = False
-                if track is not None:
-                    # Track the controls while silent so play starts at them with no ramp.
-                    track.kernel.reset(*track.controls)
-                out.fill(0.0)
-                self._pub.silence_meters()
-        self._publish()
-
-    def _publish(self) -> None:
-        """Publish the transport group (audio.shared.Published; NB: read by the UI thread)."""
-        timeline = self._timeline
-        if self._pend_seek >= 0:
-            head = self._pend_seek
-        elif timeline is not None:
-            head = timeline.timeline_frame(self._pos)
-        else:
-            head = self._pos
-        src = head if timeline is None else timeline.source_frame(head)
-        self._pub.publish(head, src, self._want_play, self._applied)
-
-    def _read(self, track: LoadedTrack, start: int, n: int) -> np.ndarray:
-        """Source frames [start, start + n) into the scratch (zeros past the end)."""
-        timeline = self._timeline
-        assert timeline is not None  # set with the track (`_apply_cut`)
-        block = track.scratch[:, :, :n]
-        avail = min(n, self._n_frames - start)
-        if avail <= 0:
-            block.fill(0.0)
-            return block
-        if self._stretch is None:
-            missing = timeline.read(track.source, start, block[:, :, :avail])
-        else:
-            missing = self._stretch.read(track.source, timeline, start, block[:, :, :avail])
-        if missing:
-            self._pub.missing_frames += missing
-        if avail < n:
-            block[:, :, avail:].fill(0.0)
-        return block
-
-    def _prime(self, track: LoadedTrack) -> None:
-        """At a cut: clear the signal history and run the first `latency` frames from the
-        playhead through the kernel, so the next output frame is the playhead's frame."""
-        kernel, timeline = track.kernel, self._timeline
-        assert timeline is not None  # set with the track (`_apply_cut`)
-        kernel.reset_state()
-        if self._stretch is not None:
-            self._stretch.cut(self._pos, track.source, timeline)
-        auto = self._automation
-        if auto is not None and auto.n_stems == kernel.n_stems:
-            # Start at the automated values under the playhead (no ramp from the static ones).
-            self._automated_controls(track, auto, timeline.timeline_frame(self._pos))
-            kernel.reset(*track.effective)
-        latency = kernel.latency
-        for a in range(0, latency, self.max_block):
-            n = min(self.max_block, latency - a)
-            block = self._read(track, self._pos + a, n)
-            self._mix(track, block, self._prime_out[:n], self._pos + a)
-
-    def _render(self, out: np.ndarray, fade_step: float) -> None:
-        """Mix from the playhead into `out`, fading by `fade_step` per frame unless at 0 or 1."""
-        track = self._track
-        assert track is not None  # only while playing, which needs a track
-        kernel = track.kernel
-        pub = self._pub
-        n_out = out.shape[0]
-        pos = self._pos
-        n = min(n_out, self._n_frames - pos)
-        # The kernel's output lags its input by kernel.latency frames: read that far ahead.
-        block = self._read(track, pos + kernel.latency, n)
-        self._mix(track, block, out[:n], pos + kernel.latency)
-        if n < n_out:
-            out[n:].fill(0.0)
-        fade = self._fade
-        if (fade_step < 0.0 and fade > 0.0) or (fade_step > 0.0 and fade < 1.0):
-            env = self._env64[:n_out]
-            np.multiply(self._idx[:n_out], fade_step, out=env)
-            np.add(env, fade, out=env)
-            np.clip(env, 0.0, 1.0, out=env)
-            self._fade = float(env[-1])
-            env32 = self._env[:n_out]
-            np.copyto(env32, env, casting="same_kind")
-            np.multiply(out, env32[:, None], out=out)
-            kernel.measure(out)
-        elif fade_step < 0.0:
-            out.fill(0.0)
-            kernel.measure(out)
-        np.copyto(pub.stem_peaks[: kernel.n_stems], kernel.stem_peaks)
-        np.copyto(pub.master_peak, kernel.master_peak)
-        np.copyto(pub.master_rms, kernel.master_rms)
-        peak = float(pub.master_peak.max())
-        if peak > pub.output_peak:
-            pub.output_peak = peak
-        self._pos = pos + (n if self._stretch is None else self._stretch.advance())
-        if self._pos >= self._n_frames:
-            # End of track: pause and rewind. A pending seek/load still applies afterwards.
-            self._playing = False
-            self._want_play = False
-            self._pos = 0
-            self._fade = 1.0
-            self._apply_cut()
-
-    def _automated_controls(self, track: LoadedTrack, auto: Automation, frame: int) -> None:
-        """Effective controls = the UI's controls with every automated value at `frame`."""
-        controls, eff = track.controls, track.effective
-        np.copyto(eff[0], controls[0])
-        np.copyto(eff[1], controls[1])
-        np.copyto(eff[2], controls[2])
-        np.copyto(eff[5], controls[5])
-        auto_mod.apply(
-            auto.frames,
-            auto.values,
-            auto.off,
-            auto.stem,
-            auto.param,
-            frame,
-            self._auto_override,
-            eff[0],
-            eff[1],
-            eff[2],
-            eff[5],
-        )
-
-    def _mix(self, track: LoadedTrack, block: np.ndarray, out: np.ndarray, v: int) -> None:
-        """`kernel.process` of kernel-input play frames [v, v + F), with automation played back
-        in sub-blocks cut on its cell grid (audio.automation). Callback only; allocation-free."""
-        kernel, timeline = track.kernel, self._timeline
-        assert timeline is not None  # set with the track (`_apply_cut`)
-        auto = self._automation
-        if auto is None or auto.n_stems != kernel.n_stems:
-            kernel.process(block, out, *track.controls)
-            return
-        eff = track.effective
-        n = out.shape[0]
-        loop = timeline.loop
-        peaks = self._peak_acc[: kernel.n_stems]
-        peaks.fill(0.0)
-        done = 0
-        while done < n:
-            t = timeline.timeline_frame(v + done)
-            m = n - done
-            if loop is not None:
-                m = min(m, loop[1] - t)  # a wrap jumps the timeline: cut there
-            step, frame = auto_mod.span(auto.cells, t, m, auto.step)
-            self._automated_controls(track, auto, frame)
-            kernel.process(block[:, :, done : done + step], out[done : done + step], *eff)
-            np.maximum(peaks, kernel.stem_peaks, out=peaks)
-            done += step
-        np.copyto(kernel.stem_peaks, peaks)
-        kernel.measure(out)
 
     # -------------------------------------------------------------- automation (UI thread)
 
