@@ -497,6 +497,8 @@ class MainWindow(QMainWindow):
                 self.timeline_feed.tick()
                 _stems, master_peak = self.engine.meters()  # the master meter: what is heard
                 self.mixer.master.meter.push(float(master_peak[0]), float(master_peak[1]))
+                for strip in self.mixer.strips.values():  # the waiting stems are silent
+                    strip.meter.push(0.0)
             return
         stream = self.studio.track
         if stream is None or self.studio.listening:  # suspended by a caller of Studio.listen

@@ -254,9 +254,10 @@ class TimelineView(QWidget):
         x = round(self._x(seconds))
         if x != self._playhead_x:
             h = self.height()
+            # The head on the ruler is 9 px wide: repaint all of it, or it leaves a trail.
             if self._playhead_x >= 0:
-                self.update(QRect(self._playhead_x - 2, 0, 5, h))
-            self.update(QRect(x - 2, 0, 5, h))
+                self.update(QRect(self._playhead_x - 4, 0, 9, h))
+            self.update(QRect(x - 4, 0, 9, h))
             self._playhead_x = x
 
     def poll(self) -> None:
@@ -563,7 +564,7 @@ class TimelineView(QWidget):
             self._paint_names(painter, clip)
             self._paint_loop(painter, clip)
             x = round(self._x(self.position))
-            if clip.left() - 2 <= x <= clip.right() + 2:
+            if clip.left() - 4 <= x <= clip.right() + 4:
                 painter.fillRect(QRect(x - 1, 0, 2, self.height()), PLAYHEAD)
                 painter.fillRect(QRect(x - 4, 0, 9, 3), PLAYHEAD)
         elif self.structure is None:
