@@ -147,12 +147,15 @@ def test_the_session_opens_plays_when_ready_listens_and_signs_out(
     assert engine.loop_seconds == pytest.approx((10.0, 30.0))
     assert session.heard.duration_seconds == pytest.approx(track_seconds, abs=0.01)
 
-    # Sign out: draft kept, nothing playing, no audio left behind, then done.
+    # Sign out while a remix is heard: draft kept, nothing playing or loaded, no audio left
+    # behind, then done.
     session.studio.set_gain_db(track.stream.stem_ids[0], -4.0)
+    session.listen(audio, remix_id=faster_remix["id"], name="Faster, please")
     done: list[bool] = []
     session.sign_out(lambda: done.append(True))
     assert done == [True]
-    assert session.studio.track is None and not engine.playing and session.heard is None
+    assert session.studio.track is None and session.heard is None and not session.listening
+    assert not engine.playing and engine.n_stems == 0
     assert session.drafts.load(TRACK) is not None
     assert not list((tmp_path / "cache").rglob(f"*{SUFFIX}"))
 

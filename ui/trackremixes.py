@@ -6,7 +6,7 @@ the width the strips need at 1280-1366 px. It lists the track's published remixe
 played first, with their play counts, a page at a time (`GET /v1/tracks/{id}/remixes/published`).
 
 * **Listen** plays the selected remix's published render in Encore through the same path as
-  My remixes (`ui.remixes.Listener` → `Studio.listen`): fetched into memory, decoded there,
+  My remixes (`ui.remixes.Listener` → `StudioSession.listen`): fetched into memory, decoded there,
   never written anywhere; the studio's track waits, paused, until **Back to my mix**. A remix
   that starts playing counts one play (the platform counts a listener once a day).
 * **Remix this remix** asks the platform for a fork (the remix's recipe with `inspired_by`
