@@ -43,7 +43,7 @@ from typing import Any
 import numpy as np
 import sounddevice as sd
 
-from audio.compiled import callback, carray, from_ctypes, types
+from audio.compiled import callback, carray, cgutils, from_ctypes, intrinsic, kernel, types
 from audio.engine import Engine
 
 
@@ -145,6 +145,78 @@ _CAPACITY = 7  # ring size in frames
 _HEADER = 16  # slots (128 bytes: 32 float32, so the frames that follow start 16-byte aligned)
 _PA_OUTPUT_UNDERFLOW = 4  # paOutputUnderflow
 
+# -- the ring's publish order -------------------------------------------------------------------
+#
+# NB: the two indices publish the frames between them, and on a weakly ordered CPU (arm64) plain
+# stores and loads may become visible out of program order. So each side publishes its index
+# with a *release* store (every frame store or load before it is done first) and reads the
+# other side's index with an *acquire* load (no frame access after it moves before it):
+#
+#   producer (render thread, `_ring_put`):   frames -> release-store _WRITE
+#   consumer (PortAudio thread, callback):   acquire-load _WRITE -> copy frames out
+#                                            -> release-store _READ
+#   producer (`_ring_room`):                 acquire-load _READ -> overwrite those frames
+#
+# Both sides run compiled code for this (the producer's copy too: a Python-level numpy store
+# carries no ordering guarantee against the C thread). On x86-64 acquire/release cost nothing
+# (plain moves; the compiler just may not reorder across them).
+
+
+def _header_slot(context: Any, builder: Any, sig: Any, args: Any) -> Any:
+    aryty = sig.args[0]
+    ary = context.make_array(aryty)(context, builder, args[0])
+    index = context.cast(builder, args[1], sig.args[1], types.intp)
+    return cgutils.get_item_pointer(context, builder, aryty, ary, [index], wraparound=False)
+
+
+def _is_header(arr: Any) -> bool:
+    return isinstance(arr, types.Array) and arr.dtype == types.int64 and arr.ndim == 1
+
+
+@intrinsic
+def _load_acquire(typingctx, arr, i):
+    """arr[i] (int64) loaded with acquire order."""
+    if not _is_header(arr):
+        return None
+
+    def codegen(context, builder, sig, args):
+        return builder.load_atomic(_header_slot(context, builder, sig, args), "acquire", 8)
+
+    return types.int64(arr, i), codegen
+
+
+@intrinsic
+def _store_release(typingctx, arr, i, value):
+    """arr[i] = value (int64), stored with release order."""
+    if not _is_header(arr):
+        return None
+
+    def codegen(context, builder, sig, args):
+        v = context.cast(builder, args[2], sig.args[2], types.int64)
+        builder.store_atomic(v, _header_slot(context, builder, sig, args), "release", 8)
+        return context.get_dummy_value()
+
+    return types.none(arr, i, value), codegen
+
+
+@kernel(nogil=True)
+def _ring_room(header):  # pragma: no cover (native)
+    """Producer: free frames in the ring (acquire: the consumer is done with them)."""
+    return header[_CAPACITY] - (header[_WRITE] - _load_acquire(header, _READ))
+
+
+@kernel(nogil=True)
+def _ring_put(header, ring, block):  # pragma: no cover (native)
+    """Producer: copy `block` in at the write index, then publish it (release)."""
+    n = block.shape[0]
+    write = header[_WRITE]
+    start = write % header[_CAPACITY]  # a multiple of the block size: a block never wraps
+    for i in range(n):
+        ring[start + i, 0] = block[i, 0]
+        ring[start + i, 1] = block[i, 1]
+    _store_release(header, _WRITE, write + n)
+
+
 _CALLBACK_SIGNATURE = types.intc(
     types.voidptr,  # const void *input
     types.voidptr,  # void *output
@@ -158,8 +230,8 @@ _CALLBACK_SIGNATURE = types.intc(
 @callback(_CALLBACK_SIGNATURE, nogil=True)
 def _ring_callback(inp, out, frames, time_info, flags, user):  # pragma: no cover (native)
     # NB: runs on PortAudio's real-time thread, compiled: no Python, no GIL, no allocation.
-    # Single consumer of the ring: reads `_WRITE` (the producer's index) before the frames it
-    # covers, and publishes `_READ` only after copying them out (x86-64: stores stay in order).
+    # Single consumer of the ring: acquires `_WRITE` (the producer's index) before reading the
+    # frames it covers, and publishes `_READ` with a release store after copying them out.
     hdr = carray(user, (_HEADER,), np.int64)
     n = int(frames)
     o = carray(out, (2 * n,), np.float32)
@@ -173,7 +245,7 @@ def _ring_callback(inp, out, frames, time_info, flags, user):  # pragma: no cove
     cap = hdr[_CAPACITY]
     data = carray(user, (2 * _HEADER + 2 * cap,), np.float32)
     r = hdr[_READ]
-    take = min(hdr[_WRITE] - r, n)
+    take = min(_load_acquire(hdr, _WRITE) - r, n)
     pos = r % cap
     for i in range(take):
         src = 2 * _HEADER + 2 * pos
@@ -187,7 +259,7 @@ def _ring_callback(inp, out, frames, time_info, flags, user):  # pragma: no cove
     if take < n:
         hdr[_SHORT_CALLBACKS] += 1
         hdr[_SHORT_FRAMES] += n - take
-    hdr[_READ] = r + take
+    _store_release(hdr, _READ, r + take)
     return 0
 
 
@@ -278,20 +350,17 @@ class OutputStream:
 
     def _render(self) -> None:
         engine, header, ring, block = self.engine, self._header, self._ring, self._block
-        n, capacity = self.blocksize, int(header[_CAPACITY])
+        n = self.blocksize
         nap = n / engine.sample_rate / 4
         halt, filled = self._halt, self._filled
         while not halt.is_set():
             self._report_underflows()
-            write = int(header[_WRITE])
-            if capacity - (write - int(header[_READ])) < n:
+            if _ring_room(header) < n:  # NB: acquires the consumer's index
                 filled.set()
                 time.sleep(nap)
                 continue
             engine.process(block)  # never raises (faults: silence + engine.callback_errors)
-            start = write % capacity  # a multiple of n: a block never wraps
-            ring[start : start + n] = block
-            header[_WRITE] = write + n  # NB: published after the frames it covers
+            _ring_put(header, ring, block)  # NB: the frames, then the index (release)
         self._report_underflows()
 
     def _report_underflows(self) -> None:

@@ -70,6 +70,8 @@ KERNELS: dict[str, list[str]] = {
     ],
     "core.flacdec._read_planar": [f"i8({_FLAC}, {out}, i8)" for out in ("f4[:, ::1]", "f4[:, :]")],
     "core.flacdec._read_blocks": [f"UniTuple(i8, 2)({_FLAC}, f4[:, ::1], i8[:, ::1])"],
+    "audio.device._ring_room": [f"i8({_I1})"],
+    "audio.device._ring_put": [f"none({_I1}, f4[:, ::1], f4[:, ::1])"],
 }
 """Kernel (module.function) -> the signatures exported for it, "return(arguments)"."""
 
