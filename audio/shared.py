@@ -100,7 +100,9 @@ class Published:
     )
 
     def __init__(self, max_stems: int) -> None:
-        self._state = np.zeros(5, dtype=np.int64)
+        # A list, not an array: a list store is a third of a numpy item store's cost, and
+        # both threads only ever touch it from Python (under the GIL).
+        self._state: list[int] = [0, 0, 0, 0, 0]
         self.stem_peaks = np.zeros(max_stems, dtype=np.float32)
         self.master_peak = np.zeros(2, dtype=np.float32)
         self.master_rms = np.zeros(2, dtype=np.float32)
@@ -133,7 +135,7 @@ class Published:
         state[_SEQ] += 1  # NB: odd: a write is under way (stored first)
         state[_PLAYHEAD] = playhead
         state[_SRC_PLAYHEAD] = source_playhead
-        state[_PLAYING] = playing
+        state[_PLAYING] = 1 if playing else 0
         state[_APPLIED] = applied
         state[_SEQ] += 1  # NB: even again: publishes the group (stored last)
 
@@ -141,15 +143,12 @@ class Published:
         """Any thread: a consistent copy of the transport group (never a torn one)."""
         state = self._state
         while True:
-            before = int(state[_SEQ])
+            before = state[_SEQ]
             if before & 1:
                 time.sleep(0)  # the writer was switched out mid-publish: let it finish
                 continue
             pos = Position(
-                int(state[_PLAYHEAD]),
-                int(state[_SRC_PLAYHEAD]),
-                bool(state[_PLAYING]),
-                int(state[_APPLIED]),
+                state[_PLAYHEAD], state[_SRC_PLAYHEAD], bool(state[_PLAYING]), state[_APPLIED]
             )
-            if int(state[_SEQ]) == before:
+            if state[_SEQ] == before:
                 return pos

@@ -8,10 +8,11 @@
 
 Every part has the same small interface (`Part`): it hears when a track is swapped in or out
 (`load`, at the cut where that happens) and when playback (re)starts after silence at a play
-frame (`cut`: a seek, a play, a loop jump, a new arrangement), and does its work for one block
-in its own method (`Arrangement.read`, `LiveStretch.read`/`advance`,
-`AutomationPlayback.mix`). All of them run in the audio callback only, after construction:
-no locks, no allocation, no I/O. What the UI thread sees of them goes through audio.shared.
+frame (`cut`: a seek, a play, a loop jump, a new arrangement). Per block, `Transport` reads
+through what they hold (the arrangement's timeline, or the engaged stretcher: called directly,
+a Python call fewer on the hot path) and mixes through `AutomationPlayback.mix`. All of them
+run in the audio callback only, after construction: no locks, no allocation, no I/O. What the
+UI thread sees of them goes through audio.shared.
 """
 
 from __future__ import annotations

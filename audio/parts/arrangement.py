@@ -7,8 +7,6 @@ wraps); an arrangement change, or a loop that starts before the playhead, waits 
 
 from __future__ import annotations
 
-import numpy as np
-
 from audio.loaded import LoadedTrack
 from audio.transport import Timeline
 
@@ -54,19 +52,3 @@ class Arrangement:
         # elsewhere keep the music under the playhead.
         here = new.timeline_of_source(old.source_frame(t)) if t > 0 else 0
         return new.play_frame_for_seek(here)
-
-    # -- per block ----------------------------------------------------------------------------
-
-    def playhead(self, v: int) -> tuple[int, int]:
-        """(timeline frame, source frame) under play frame `v`."""
-        timeline = self.timeline
-        if timeline is None:
-            return v, v
-        t = timeline.timeline_frame(v)
-        return t, timeline.source_frame(t)
-
-    def read(self, track: LoadedTrack, v: int, out: np.ndarray) -> int:
-        """Play frames [v, v + F) of the current timeline into `out`; returns frames missing."""
-        timeline = self.timeline
-        assert timeline is not None  # set with the track (`load`)
-        return timeline.read(track.source, v, out)

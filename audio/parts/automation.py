@@ -71,8 +71,8 @@ class AutomationPlayback:
     ) -> None:
         """`kernel.process` of kernel-input play frames [v, v + F), lanes applied."""
         kernel = track.kernel
-        auto = self._active(track)
-        if auto is None:
+        auto = self.lanes
+        if auto is None or auto.n_stems != kernel.n_stems:
             kernel.process(block, out, *track.controls)
             return
         eff = track.effective

@@ -7,8 +7,6 @@ cut (it was built for the new stems).
 
 from __future__ import annotations
 
-import numpy as np
-
 from audio.livestretch import StretchedSource
 from audio.loaded import LoadedTrack
 from audio.transport import Timeline
@@ -49,14 +47,3 @@ class LiveStretch:
         """A loop swapped in at a block edge moved play frames by `delta`: follow it."""
         if self.current is not None:
             self.current.retime(track.source, timeline, delta)
-
-    def read(self, track: LoadedTrack, timeline: Timeline, v: int, out: np.ndarray) -> int:
-        """Stretched play frames from `v` into `out`; returns frames missing."""
-        current = self.current
-        assert current is not None  # callers read through the timeline when not engaged
-        return current.read(track.source, timeline, v, out)
-
-    def advance(self, n: int) -> int:
-        """Play frames the block of `n` output frames moved the playhead by."""
-        current = self.current
-        return n if current is None else current.advance()

@@ -181,14 +181,15 @@ class Transport:
 
     def publish(self) -> None:
         """Publish the transport group (audio.shared.Published; NB: read by the UI thread)."""
-        seek = self._pend_seek
-        if seek >= 0:
-            timeline = self.arrangement.timeline
-            src = seek if timeline is None else timeline.source_frame(seek)
-            self._pub.publish(seek, src, self.want_play, self.applied)
+        timeline = self.arrangement.timeline
+        if self._pend_seek >= 0:
+            head = self._pend_seek
+        elif timeline is not None:
+            head = timeline.timeline_frame(self.pos)
         else:
-            head, src = self.arrangement.playhead(self.pos)
-            self._pub.publish(head, src, self.want_play, self.applied)
+            head = self.pos
+        src = head if timeline is None else timeline.source_frame(head)
+        self._pub.publish(head, src, self.want_play, self.applied)
 
     def _read(self, track: LoadedTrack, start: int, n: int) -> np.ndarray:
         """Play frames [start, start + n) into the track's scratch (zeros past the end)."""
@@ -197,22 +198,18 @@ class Transport:
         if avail <= 0:
             block.fill(0.0)
             return block
-        if self.stretch.current is None:
-            missing = self.arrangement.read(track, start, block[:, :, :avail])
+        timeline = self.arrangement.timeline
+        assert timeline is not None  # set with the track
+        stretcher = self.stretch.current
+        if stretcher is None:
+            missing = timeline.read(track.source, start, block[:, :, :avail])
         else:
-            timeline = self.arrangement.timeline
-            assert timeline is not None  # set with the track
-            missing = self.stretch.read(track, timeline, start, block[:, :, :avail])
+            missing = stretcher.read(track.source, timeline, start, block[:, :, :avail])
         if missing:
             self._pub.missing_frames += missing
         if avail < n:
             block[:, :, avail:].fill(0.0)
         return block
-
-    def _mix(self, track: LoadedTrack, block: np.ndarray, out: np.ndarray, v: int) -> None:
-        timeline = self.arrangement.timeline
-        assert timeline is not None  # set with the track
-        self.automation.mix(track, timeline, block, out, v)
 
     def _prime(self, track: LoadedTrack) -> None:
         """At a cut: clear the signal history, tell the parts, and run the first `latency`
@@ -228,12 +225,12 @@ class Transport:
         for a in range(0, latency, self.max_block):
             n = min(self.max_block, latency - a)
             block = self._read(track, self.pos + a, n)
-            self._mix(track, block, self._prime_out[:n], self.pos + a)
+            self.automation.mix(track, timeline, block, self._prime_out[:n], self.pos + a)
 
     def _render(self, out: np.ndarray, fade_step: float) -> None:
         """Mix from the playhead into `out`, fading by `fade_step` per frame unless at 0 or 1."""
-        track = self.track
-        assert track is not None  # only while playing, which needs a track
+        track, timeline = self.track, self.arrangement.timeline
+        assert track is not None and timeline is not None  # only while playing a track
         kernel = track.kernel
         pub = self._pub
         n_out = out.shape[0]
@@ -241,7 +238,7 @@ class Transport:
         n = min(n_out, self.arrangement.n_frames - pos)
         # The kernel's output lags its input by kernel.latency frames: read that far ahead.
         block = self._read(track, pos + kernel.latency, n)
-        self._mix(track, block, out[:n], pos + kernel.latency)
+        self.automation.mix(track, timeline, block, out[:n], pos + kernel.latency)
         if n < n_out:
             out[n:].fill(0.0)
         fade = self.fade
@@ -264,7 +261,8 @@ class Transport:
         peak = float(pub.master_peak.max())
         if peak > pub.output_peak:
             pub.output_peak = peak
-        self.pos = pos + self.stretch.advance(n)
+        stretcher = self.stretch.current
+        self.pos = pos + (n if stretcher is None else stretcher.advance())
         if self.pos >= self.arrangement.n_frames:
             # End of track: pause and rewind. A pending seek/load still applies afterwards.
             self.playing = False
