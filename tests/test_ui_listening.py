@@ -252,6 +252,14 @@ def test_while_a_remix_is_heard_the_transport_and_timeline_follow_it(
         assert t.record_button.isEnabled() and t.record_button.toolTip() != LISTENING_TIP
         assert window.remix_undo.stack.count() == steps  # listening and coming back: no edit
         assert window.menus.undo.isEnabled()
+
+        # Opening a track while a remix is heard ends listening: the track is what is heard.
+        listener.toggle(window.client.remix(faster_remix["id"]))
+        pump(qtbot, lambda: listener.active(faster_remix["id"]))
+        window.open_track(TRACK)
+        pump(qtbot, lambda: window.session.render is None and window.mixer.isEnabled())
+        assert listener.remix_id is None and not window.studio.listening
+        assert t.position.maximum() == int(track_seconds * MS) and view.names == lanes
     finally:
         window.close()
         tasks.wait(10000)

@@ -305,6 +305,15 @@ class Listener(QObject):
         self.duration = 0.0
         self._timer = QTimer(self, interval=100)
         self._timer.timeout.connect(self.changed.emit)
+        session.on_listening_change(self._session_changed)
+
+    def _session_changed(self) -> None:
+        """The session ended listening by itself (a track opened, sign-out): no render is
+        loaded any more, and the bars say so."""
+        if self.session.render is None and self.remix_id is not None:
+            self.remix_id = None
+            self._timer.stop()
+            self.changed.emit()
 
     @property
     def engine(self):
