@@ -65,7 +65,7 @@ from audio.commands import (
     Unload,
 )
 from audio.livestretch import StretchedSource
-from audio.loaded import Controls, LoadedTrack
+from audio.loaded import Controls, LoadedTrack, TrackView
 from audio.mixer import MixKernel
 from audio.parts.transport import Transport
 from audio.shared import ControlBank, Published
@@ -115,12 +115,10 @@ class Engine:
         self._bus = self._bank.bus
 
         # -- UI-side view of what was requested (UI thread only). -----------------------------
-        self._ui_names: list[str] = []
-        self._ui_frames = 0
+        self._ui: TrackView | None = None  # the loaded track as the UI last asked for it
         self._ui_playing = False
         self._ui_seek_seq = -1
         self._ui_seek_frame = 0
-        self._ui_timeline: Timeline | None = None
 
         # -- the callback's side: the transport and its parts (audio.parts), which only
         # `process` touches after construction. The effective-control arrays are the
@@ -207,9 +205,7 @@ class Engine:
         scratch = np.zeros((n_stems, 2, self.max_block), dtype=np.float32)
         timeline = Timeline(n_stems, self.max_block, int(source.n_frames), self.sample_rate)
         self._close_stretch()  # tempo/key is reset like the other controls: set it after load
-        self._ui_names = list(names)
-        self._ui_frames = timeline.length
-        self._ui_timeline = timeline
+        self._ui = TrackView(tuple(names), timeline)
         track = LoadedTrack(source, kernel, controls, eff, scratch, timeline)
         self._ui_seek_seq = self._send(Load(track, self._next_seq()))
         self._ui_seek_frame = 0
@@ -217,9 +213,7 @@ class Engine:
     def unload(self) -> None:
         """Queue removal of the stems (fades out first if playing); the transport stops."""
         self._close_stretch()
-        self._ui_names = []
-        self._ui_frames = 0
-        self._ui_timeline = None
+        self._ui = None
         self._ui_automation = None
         self._ui_seek_seq = self._send(Unload(self._next_seq()))
         self._ui_seek_frame = 0
@@ -362,11 +356,27 @@ class Engine:
 
     # -- arrangement and loop (audio.transport) --------------------------------------------------
 
-    def _loaded_timeline(self) -> Timeline:
-        """The loaded track's timeline as the UI last set it; RuntimeError with no track."""
-        if self._ui_timeline is None:
+    def _loaded(self) -> TrackView:
+        """The loaded track as the UI last set it; RuntimeError with no track."""
+        if self._ui is None:
             raise RuntimeError("no track is loaded; open a track first")
-        return self._ui_timeline
+        return self._ui
+
+    def _loaded_timeline(self) -> Timeline:
+        return self._loaded().timeline
+
+    # The UI's view, read by the methods below (no track: no names, no timeline, 0 frames).
+    @property
+    def _ui_names(self) -> tuple[str, ...]:
+        return () if self._ui is None else self._ui.names
+
+    @property
+    def _ui_timeline(self) -> Timeline | None:
+        return None if self._ui is None else self._ui.timeline
+
+    @property
+    def _ui_frames(self) -> int:
+        return 0 if self._ui is None else self._ui.timeline.length
 
     def _timeline_for(
         self, segments: list[tuple[int, int]] | None, loop: tuple[int, int] | None
@@ -400,8 +410,7 @@ class Engine:
         old = self._loaded_timeline()
         t = round(self.position_seconds * self.sample_rate)
         here = timeline.timeline_of_source(old.source_frame(t)) if t > 0 else 0
-        self._ui_timeline = timeline
-        self._ui_frames = timeline.length
+        self._ui = TrackView(self._loaded().names, timeline)
         self._ui_seek_seq = self._send(SetArrangement(timeline, self._next_seq()))
         self._ui_seek_frame = timeline.play_frame_for_seek(here)
 
@@ -413,7 +422,7 @@ class Engine:
         b = round(self._finite(end_s, "loop end") * self.sample_rate)
         timeline = self._timeline_for(self._segments(), (a, b))
         pos = round(self.position_seconds * self.sample_rate)
-        self._ui_timeline = timeline
+        self._ui = TrackView(self._loaded().names, timeline)
         seq = self._send(SetLoop(timeline, self._next_seq()))
         if pos >= b:
             self._ui_seek_seq, self._ui_seek_frame = seq, a
@@ -423,7 +432,7 @@ class Engine:
         if self._ui_timeline is None or self._ui_timeline.loop is None:
             return
         timeline = self._timeline_for(self._segments(), None)
-        self._ui_timeline = timeline
+        self._ui = TrackView(self._loaded().names, timeline)
         self._send(SetLoop(timeline, self._next_seq()))
 
     @property

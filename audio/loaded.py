@@ -37,3 +37,13 @@ class LoadedTrack:
     @property
     def n_stems(self) -> int:
         return self.kernel.n_stems
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class TrackView:
+    """The UI thread's view of the loaded track: its stem names and the timeline (arrangement +
+    loop) it last asked for. Replaced whole on every change; `Engine._ui` is None with no track,
+    so names, length and timeline are there together or not at all."""
+
+    names: tuple[str, ...]
+    timeline: Timeline
