@@ -214,6 +214,13 @@ def test_while_a_remix_is_heard_the_transport_and_timeline_follow_it(
         engine.seek(render.duration_seconds - 3.0)  # far from where the track's stream waits
         qtbot.mouseClick(t.play_button, LEFT)
         assert engine.playing and not window._play_pending
+        window.menus.to_start.trigger()  # Home and the 5 s jumps move in the remix too
+        assert render.position_seconds == pytest.approx(0.0, abs=0.01)
+        window.menus.back.trigger()
+        assert render.position_seconds == pytest.approx(0.0, abs=0.01)
+        engine.seek(render.duration_seconds - 1.0)
+        window.menus.forward.trigger()
+        assert render.position_seconds >= render.duration_seconds - 0.01
 
         # (d) L, Loop section, Snap, Auto and Clear auto rest like the mixer, saying why; a
         # loop drawn on the timeline is refused with the same words; the mix is untouched.

@@ -230,15 +230,18 @@ class StudioMenus(QObject):
             QApplication.quit()
 
     def _to_start(self) -> None:
-        if self.window.studio.track is not None:
-            self.window.engine.seek(0.0)
+        """Home: the start of what is heard (the remix being listened to, else the track)."""
+        heard = self.window.session.heard
+        if self.window.studio.track is not None and heard is not None:
+            heard.seek(0.0)
 
     def _skip(self, seconds: float) -> None:
-        engine = self.window.engine
-        if self.window.studio.track is None:
+        """[ and ]: a jump in what is heard, kept inside it."""
+        heard = self.window.session.heard
+        if self.window.studio.track is None or heard is None:
             return
-        end = engine.duration_frames / engine.sample_rate
-        engine.seek(max(0.0, min(end, engine.position_seconds + seconds)))
+        end = heard.duration_seconds
+        heard.seek(max(0.0, min(end, heard.position_seconds + seconds)))
 
     def _mute(self) -> None:
         strip = self.selection.strip
