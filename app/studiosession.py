@@ -159,7 +159,8 @@ class StudioSession:
         mix (None when neither)."""
         if self.render is not None:
             return self.render
-        return self._track_route
+        route = self._track_route
+        return route if route is not None and route.stream is self.studio.track else None
 
     def on_listening_change(self, listener: Listener) -> None:
         """Called after listening starts or ends (the window rests or wakes its mix controls)."""
