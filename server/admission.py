@@ -9,11 +9,24 @@ requests in flight to the connection pool removes that cycle; a request that can
 
 Liveness (`/v1/health`) skips the queue: it never waits on the database or on other requests.
 
-Light requests first: reading the catalog, a track's detail or /me costs a cached body and a
-primary-key read or two (server/catalog_cache.py), a stem read or a remix check many times that.
-When requests wait for a slot, a freed slot goes to the oldest light request waiting before any
-other, so under a popular drop the catalog stays quick while the expensive work queues (and is
-turned away with a 503 first when the wait runs out).
+Three pools, so a popular drop's cheap reads stay quick while the expensive work queues:
+
+* **light** requests, reading the catalog, a track's detail or /me (a cached body and a
+  primary-key read or two: server/catalog_cache.py);
+* **stream** requests, stem Range reads (a file read and sealing);
+* **work**, everything else (a remix check or submission, a sign-in, an artist's change: many
+  times the CPU of a light request), at most `work_slots` at once. It is CPU-bound and one
+  process runs Python on one core at a time: more at once add no throughput, but every light
+  request's thread would wait its turn for the interpreter behind all of them (catalog p99
+  2-4 s at 500 clients with up to 32 such requests in flight; benchmarks/README.md). At most
+  `WORK_QUEUE_PER_SLOT` per slot wait for one: past that, a request is told at once to come
+  back (503 + Retry-After) rather than after waiting its `wait_s` out.
+
+The light and stream pools share what `work_slots` leaves of `slots` (the database connections
+the API keeps), two thirds and one third, and their queues are not bounded: a light request
+takes a few ms, and a studio treats a refused stem read as a failure, so stream reads wait their
+`wait_s` as before. No pool waits behind another, so none starves (a strict priority for light
+requests starved the rest: measured, then dropped).
 """
 
 from __future__ import annotations
@@ -36,35 +49,43 @@ BUSY_MESSAGE = (
 )
 
 
-# GET paths answered from cached bodies or a primary-key read: they go before other requests.
-LIGHT = re.compile(r"/v1/(me|tracks|tracks/[^/]+)")
+WORK_QUEUE_PER_SLOT = 8
+LIGHT, STREAM, WORK = "light", "stream", "work"
+
+# GET paths answered from cached bodies or a primary-key read or two; stem reads.
+_LIGHT = re.compile(r"/v1/(me|tracks|tracks/[^/]+)")
+_STREAM = re.compile(r"/v1/tracks/[^/]+/stems/[^/]+/audio")
 
 
-def is_light(scope: Scope) -> bool:
-    return scope.get("method") == "GET" and LIGHT.fullmatch(scope["path"]) is not None
+def pool_of(scope: Scope) -> str:
+    """Which admission pool a request waits in (see the module docstring)."""
+    if scope.get("method") in ("GET", "HEAD"):
+        if _LIGHT.fullmatch(scope["path"]):
+            return LIGHT
+        if _STREAM.fullmatch(scope["path"]):
+            return STREAM
+    return WORK
 
 
-class PrioritySlots:
-    """A counting semaphore for one event loop whose waiters queue in two lanes: a released
-    slot goes to the oldest light waiter, else to the oldest other one."""
+class Slots:
+    """A counting semaphore for one event loop with a bounded wait, first come first served,
+    that never loses a slot to a waiter whose wait ends (or whose client leaves) just as it is
+    handed one."""
 
     def __init__(self, slots: int) -> None:
         self.free = slots
-        self._light: deque[asyncio.Future[None]] = deque()
-        self._other: deque[asyncio.Future[None]] = deque()
+        self._waiters: deque[asyncio.Future[None]] = deque()
 
     def waiting(self) -> int:
-        return len(self._light) + len(self._other)
+        return len(self._waiters)
 
-    async def acquire(self, light: bool, timeout: float) -> bool:
+    async def acquire(self, timeout: float) -> bool:
         """Take a slot within `timeout` seconds (True), or give up (False)."""
-        lane = self._light if light else self._other
-        ahead = self._light if light else (*self._light, *self._other)
-        if self.free > 0 and not any(not f.done() for f in ahead):
+        if self.free > 0 and not self._waiters:
             self.free -= 1
             return True
         waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        lane.append(waiter)
+        self._waiters.append(waiter)
         try:
             async with asyncio.timeout(timeout):
                 await waiter
@@ -76,33 +97,48 @@ class PrioritySlots:
                 return False
             raise
         finally:
-            if waiter in lane:
-                lane.remove(waiter)
+            if waiter in self._waiters:
+                self._waiters.remove(waiter)
 
     def release(self) -> None:
-        for lane in (self._light, self._other):
-            while lane:
-                waiter = lane.popleft()
-                if not waiter.done():
-                    waiter.set_result(None)  # the slot moves to it without becoming free
-                    return
+        while self._waiters:
+            waiter = self._waiters.popleft()
+            if not waiter.done():
+                waiter.set_result(None)  # the slot moves to it without becoming free
+                return
         self.free += 1
 
 
 class Admission:
-    def __init__(self, app: ASGIApp, slots: int, wait_s: float) -> None:
+    def __init__(self, app: ASGIApp, slots: int, wait_s: float, work_slots: int = 0) -> None:
         self.app = app
         self.slots, self.wait_s = slots, wait_s
-        self._free: PrioritySlots | None = None  # used on the server's own event loop only
+        # Every pool gets at least one slot (a tiny `slots` then allows a few more in all).
+        # Of the rest, a third for stem reads: they are CPU-bound too (sealing), and every one
+        # in flight slows the light requests' threads as work does.
+        work = max(1, min(work_slots or slots // 3, slots - 2))
+        light = max(1, (slots - work) * 2 // 3)
+        self.sizes = {LIGHT: light, STREAM: max(1, slots - work - light), WORK: work}
+        self._pools: dict[str, Slots] = {}  # made and used on the server's event loop only
         self.shed = 0  # requests answered 503 (QA reads it in the log)
+
+    def _pool(self, name: str) -> Slots:
+        if not self._pools:
+            self._pools = {n: Slots(size) for n, size in self.sizes.items()}
+        return self._pools[name]
+
+    async def _admit(self, name: str) -> bool:
+        pool = self._pool(name)
+        if name == WORK and pool.waiting() >= self.sizes[WORK] * WORK_QUEUE_PER_SLOT:
+            return False  # more wait already than get in within the wait: say so now
+        return await pool.acquire(self.wait_s)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["path"] in UNQUEUED:
             await self.app(scope, receive, send)
             return
-        if self._free is None:
-            self._free = PrioritySlots(self.slots)
-        if not await self._free.acquire(is_light(scope), self.wait_s):
+        name = pool_of(scope)
+        if not await self._admit(name):
             self.shed += 1
             if self.shed % 100 == 1:
                 log.warning(
@@ -115,4 +151,4 @@ class Admission:
         try:
             await self.app(scope, receive, send)
         finally:
-            self._free.release()  # the response is out and the request's session closed
+            self._pool(name).release()  # the response is out and the request's session closed

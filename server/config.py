@@ -40,6 +40,10 @@ DEFAULT_SIGNIN_WINDOW = 15 * 60  # seconds a failed attempt counts
 DEFAULT_HASH_QUEUE = 16
 MAX_IN_FLIGHT_ENV = "ENCORE_MAX_IN_FLIGHT"
 DEFAULT_MAX_IN_FLIGHT = 32  # requests inside the API at once = database connections they use
+WORK_IN_FLIGHT_ENV = "ENCORE_WORK_IN_FLIGHT"
+# Of those, requests other than catalog, track detail, /me and stem reads (server/admission.py):
+# CPU-bound in one process, so a few at a time keep the others quick at no cost in throughput.
+DEFAULT_WORK_IN_FLIGHT = 4
 ADMISSION_WAIT_ENV = "ENCORE_ADMISSION_WAIT"
 DEFAULT_ADMISSION_WAIT = 3.0  # seconds a request waits to get in before a 503 + Retry-After
 DELIVERY_TRACKS_ENV = "ENCORE_DELIVERY_TRACKS_PER_HOUR"
@@ -130,6 +134,9 @@ class Settings:
     hash_wait: float = DEFAULT_HASH_WAIT
     max_in_flight: int = field(
         default_factory=lambda: _env_int(MAX_IN_FLIGHT_ENV, DEFAULT_MAX_IN_FLIGHT)
+    )
+    work_in_flight: int = field(
+        default_factory=lambda: _env_int(WORK_IN_FLIGHT_ENV, DEFAULT_WORK_IN_FLIGHT)
     )
     admission_wait: float = field(
         default_factory=lambda: float(os.environ.get(ADMISSION_WAIT_ENV, DEFAULT_ADMISSION_WAIT))

@@ -84,7 +84,12 @@ def create_app(settings: Settings) -> FastAPI:
     install_error_handlers(app)
     app.add_middleware(BodySizeLimit, max_body_bytes=settings.max_body_bytes)
     # Outermost: a request waits for a slot before anything else (server/admission.py).
-    app.add_middleware(Admission, slots=settings.max_in_flight, wait_s=settings.admission_wait)
+    app.add_middleware(
+        Admission,
+        slots=settings.max_in_flight,
+        wait_s=settings.admission_wait,
+        work_slots=settings.work_in_flight,
+    )
 
     # Every route: no control characters in any parameter or field (server/text.py).
     api = APIRouter(prefix=API_PREFIX, dependencies=[Depends(refuse_control_characters)])

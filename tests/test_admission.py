@@ -58,46 +58,44 @@ def test_a_saturated_platform_turns_requests_away_with_retry_after(tmp_path, dem
         proc.stop()
 
 
-# -- the two lanes (server/admission.PrioritySlots), driven on an event loop of the test's own --
+# -- the admission pools (server/admission.Slots), driven on an event loop of the test's own ------
 
 
-def test_a_freed_slot_goes_to_a_light_request_before_older_heavy_ones():
-    from server.admission import PrioritySlots
+def test_slots_are_taken_in_arrival_order_and_all_come_back():
+    from server.admission import Slots
 
     async def scenario() -> list[str]:
-        slots = PrioritySlots(1)
+        slots = Slots(1)
         order: list[str] = []
-        assert await slots.acquire(light=False, timeout=1)  # the one slot, taken
+        assert await slots.acquire(timeout=1)  # the one slot, taken
 
-        async def request(name: str, light: bool) -> None:
-            if await slots.acquire(light, timeout=30):
+        async def request(name: str) -> None:
+            if await slots.acquire(timeout=30):
                 order.append(name)
                 await asyncio.sleep(0)
                 slots.release()
 
-        tasks = [asyncio.create_task(request("heavy1", False))]
-        await asyncio.sleep(0)
-        tasks.append(asyncio.create_task(request("heavy2", False)))
-        await asyncio.sleep(0)
-        tasks.append(asyncio.create_task(request("light", True)))
-        await asyncio.sleep(0)
+        tasks = []
+        for name in ("first", "second", "third"):
+            tasks.append(asyncio.create_task(request(name)))
+            await asyncio.sleep(0)
         assert slots.waiting() == 3
         slots.release()
         await asyncio.gather(*tasks)
         assert slots.free == 1 and slots.waiting() == 0  # every slot back, none lost
         return order
 
-    assert asyncio.run(scenario()) == ["light", "heavy1", "heavy2"]
+    assert asyncio.run(scenario()) == ["first", "second", "third"]
 
 
 def test_a_wait_that_runs_out_or_is_abandoned_loses_no_slot():
-    from server.admission import PrioritySlots
+    from server.admission import Slots
 
     async def scenario() -> None:
-        slots = PrioritySlots(1)
-        assert await slots.acquire(light=True, timeout=1)
-        assert not await slots.acquire(light=True, timeout=0.01)  # busy: turned away
-        abandoned = asyncio.create_task(slots.acquire(light=False, timeout=30))
+        slots = Slots(1)
+        assert await slots.acquire(timeout=1)
+        assert not await slots.acquire(timeout=0.01)  # busy: turned away
+        abandoned = asyncio.create_task(slots.acquire(timeout=30))
         await asyncio.sleep(0)
         slots.release()  # handed to the waiter ...
         abandoned.cancel()  # ... whose client goes away before it runs
@@ -105,20 +103,61 @@ def test_a_wait_that_runs_out_or_is_abandoned_loses_no_slot():
             await abandoned
         assert abandoned.cancelled()
         assert slots.waiting() == 0 and slots.free == 1  # the slot was passed on, not lost
-        assert await slots.acquire(light=False, timeout=1)
+        assert await slots.acquire(timeout=1)
 
     asyncio.run(scenario())
 
 
-def test_catalog_detail_and_me_are_the_light_requests():
-    from server.admission import is_light
+def test_work_never_takes_the_catalogs_or_the_streams_slots():
+    """A crowd of remix checks fills the work pool and its queue; the catalog and a stem read
+    still get in at once, and the check past the queue is answered 503 without waiting."""
+    from server.admission import WORK_QUEUE_PER_SLOT, Admission
+
+    async def scenario() -> None:
+        release = asyncio.Event()
+
+        async def app(scope, receive, send) -> None:
+            if scope["method"] == "POST":
+                await release.wait()
+            await send({"type": "http.response.start", "status": 200, "headers": []})
+            await send({"type": "http.response.body", "body": b""})
+
+        async def call(admission: Admission, method: str, path: str) -> int:
+            status: list[int] = []
+
+            async def send(message) -> None:
+                if message["type"] == "http.response.start":
+                    status.append(message["status"])
+
+            scope = {"type": "http", "method": method, "path": path, "headers": []}
+            await admission(scope, lambda: None, send)
+            return status[0]
+
+        admission = Admission(app, slots=6, wait_s=30, work_slots=2)
+        crowd = [
+            asyncio.create_task(call(admission, "POST", "/v1/remixes/check"))
+            for _ in range(2 + 2 * WORK_QUEUE_PER_SLOT)
+        ]
+        await asyncio.sleep(0.01)
+        assert await call(admission, "GET", "/v1/tracks") == 200  # not behind the crowd
+        assert await call(admission, "GET", "/v1/tracks/x/stems/y/audio") == 200
+        assert await call(admission, "POST", "/v1/remixes") == 503  # at once
+        release.set()
+        assert await asyncio.gather(*crowd) == [200] * len(crowd)
+
+    asyncio.run(scenario())
+
+
+def test_requests_are_sorted_into_their_pools():
+    from server.admission import LIGHT, STREAM, WORK, pool_of
 
     def scope(method: str, path: str) -> dict:
         return {"type": "http", "method": method, "path": path}
 
-    assert is_light(scope("GET", "/v1/tracks"))
-    assert is_light(scope("GET", "/v1/tracks/neon-harbor"))
-    assert is_light(scope("GET", "/v1/me"))
-    assert not is_light(scope("GET", "/v1/tracks/neon-harbor/stems/a/audio"))
-    assert not is_light(scope("POST", "/v1/remixes/check"))
-    assert not is_light(scope("PUT", "/v1/tracks/neon-harbor/policy"))
+    assert pool_of(scope("GET", "/v1/tracks")) == LIGHT
+    assert pool_of(scope("GET", "/v1/tracks/neon-harbor")) == LIGHT
+    assert pool_of(scope("GET", "/v1/me")) == LIGHT
+    assert pool_of(scope("GET", "/v1/tracks/neon-harbor/stems/a/audio")) == STREAM
+    assert pool_of(scope("POST", "/v1/remixes/check")) == WORK
+    assert pool_of(scope("POST", "/v1/auth/token")) == WORK
+    assert pool_of(scope("PUT", "/v1/tracks/neon-harbor/policy")) == WORK
