@@ -65,7 +65,7 @@ from audio.commands import (
     Unload,
 )
 from audio.livestretch import StretchedSource
-from audio.loaded import Controls, LoadedTrack, TrackView
+from audio.loaded import LoadedTrack, TrackView
 from audio.mixer import MixKernel
 from audio.parts.transport import Transport
 from audio.shared import ControlBank, Published
@@ -121,13 +121,8 @@ class Engine:
         self._ui_seek_frame = 0
 
         # -- the callback's side: the transport and its parts (audio.parts), which only
-        # `process` touches after construction. The effective-control arrays are the
-        # automation part's, allocated here so `load_source` can hand out views of them.
+        # `process` touches after construction.
         self._auto_override = self._bank.auto_override
-        self._eff_gain = np.zeros(max_stems)
-        self._eff_pan = np.zeros(max_stems)
-        self._eff_mute = np.zeros(max_stems, dtype=bool)
-        self._eff_strip = np.tile(dsp.STRIP_DEFAULTS, (max_stems, 1))
         self._transport = Transport(
             self._commands, self._bank, self._pub, self.max_block, max_stems, self._fade_step
         )
@@ -181,25 +176,9 @@ class Engine:
             raise ValueError(f"{len(names)} names for {n_stems} stems")
         self._bank.reset_stems()
         kernel = MixKernel(n_stems, self.max_block, self.sample_rate)
-        controls: Controls = (
-            self._gain_db[:n_stems],
-            self._pan[:n_stems],
-            self._mute[:n_stems],
-            self._solo[:n_stems],
-            self._master_db,
-            self._strip[:n_stems],
-            self._bus,
-        )
+        controls = self._bank.controls(n_stems)
         kernel.reset(*controls)
-        eff: Controls = (
-            self._eff_gain[:n_stems],
-            self._eff_pan[:n_stems],
-            self._eff_mute[:n_stems],
-            self._solo[:n_stems],
-            self._master_db,
-            self._eff_strip[:n_stems],
-            self._bus,
-        )
+        eff = self._transport.automation.effective_controls(n_stems)
         self._auto_override.fill(False)
         self._ui_automation = None
         scratch = np.zeros((n_stems, 2, self.max_block), dtype=np.float32)

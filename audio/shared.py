@@ -25,6 +25,7 @@ import numpy as np
 
 from audio import automation as auto_mod
 from audio import dsp
+from audio.loaded import Controls
 
 
 class ControlBank:
@@ -47,6 +48,18 @@ class ControlBank:
         self.bus = dsp.BUS_DEFAULTS.copy()  # reverb, delay, tempo
         # While on, the live control drives (stem, param) instead of its automation lane.
         self.auto_override = np.zeros((max_stems, len(auto_mod.PARAMS)), dtype=bool)
+
+    def controls(self, n_stems: int) -> Controls:
+        """Views for `MixKernel.process`, for the first `n_stems` stems (no copies)."""
+        return (
+            self.gain_db[:n_stems],
+            self.pan[:n_stems],
+            self.mute[:n_stems],
+            self.solo[:n_stems],
+            self.master_db,
+            self.strip[:n_stems],
+            self.bus,
+        )
 
     def reset_stems(self) -> None:
         """Per-stem controls back to 0 dB / centre / unmuted / unsoloed / flat (at a load)."""

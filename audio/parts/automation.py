@@ -12,20 +12,41 @@ from __future__ import annotations
 import numpy as np
 
 from audio import automation as auto_mod
+from audio import dsp
 from audio.automation import Automation
-from audio.loaded import LoadedTrack
+from audio.loaded import Controls, LoadedTrack
+from audio.shared import ControlBank
 from audio.transport import Timeline
 
 
 class AutomationPlayback:
-    """The callback's lanes. NB: `override` is the control bank's array (the UI writes it)."""
+    """The callback's lanes. NB: reads the control bank's `auto_override` (the UI writes it)."""
 
-    __slots__ = ("_peak_acc", "lanes", "override")
+    __slots__ = ("_bank", "_eff_gain", "_eff_mute", "_eff_pan", "_eff_strip", "_peak_acc", "lanes")
 
-    def __init__(self, override: np.ndarray, max_stems: int) -> None:
+    def __init__(self, bank: ControlBank, max_stems: int) -> None:
         self.lanes: Automation | None = None
-        self.override = override
+        self._bank = bank
+        # The effective controls (the UI's, automated values replaced), per sub-block.
+        self._eff_gain = np.zeros(max_stems)
+        self._eff_pan = np.zeros(max_stems)
+        self._eff_mute = np.zeros(max_stems, dtype=bool)
+        self._eff_strip = np.tile(dsp.STRIP_DEFAULTS, (max_stems, 1))
         self._peak_acc = np.zeros(max_stems, dtype=np.float32)
+
+    def effective_controls(self, n_stems: int) -> Controls:
+        """UI thread, at a load: views of the effective arrays for `n_stems` stems (solo,
+        master and bus are never automated: the bank's own)."""
+        bank = self._bank
+        return (
+            self._eff_gain[:n_stems],
+            self._eff_pan[:n_stems],
+            self._eff_mute[:n_stems],
+            bank.solo[:n_stems],
+            bank.master_db,
+            self._eff_strip[:n_stems],
+            bank.bus,
+        )
 
     def _active(self, track: LoadedTrack) -> Automation | None:
         auto = self.lanes
@@ -59,7 +80,7 @@ class AutomationPlayback:
             auto.stem,
             auto.param,
             frame,
-            self.override,
+            self._bank.auto_override,
             eff[0],
             eff[1],
             eff[2],

@@ -56,7 +56,7 @@ class Transport:
         self.fade_step = fade_step
         self.arrangement = Arrangement()
         self.stretch = LiveStretch()
-        self.automation = AutomationPlayback(bank.auto_override, max_stems)
+        self.automation = AutomationPlayback(bank, max_stems)
         self._parts = (self.arrangement, self.stretch, self.automation)
         self.track: LoadedTrack | None = None
         self.applied = 0  # seq of the last command applied; published with the playhead
