@@ -18,6 +18,7 @@ from PySide6.QtWidgets import QSizePolicy, QWidget
 ACCENT = "#ff5c8a"
 TRACK = "#2e2f3d"
 TEXT = "#9a9bb0"
+DISABLED_OPACITY = 0.4  # a resting knob: visibly not in play, still readable
 START_DEG = 225.0  # 7:30 o'clock; the arc sweeps clockwise to 4:30
 SWEEP_DEG = 270.0
 DRAG_PIXELS = 180.0  # a full sweep takes this much vertical mouse travel (10x with Shift)
@@ -203,6 +204,8 @@ class Knob(QWidget):
     def paintEvent(self, _event: object) -> None:
         p = QPainter(self)
         p.setRenderHint(QPainter.RenderHint.Antialiasing, True)
+        if not self.isEnabled():
+            p.setOpacity(DISABLED_OPACITY)  # resting (e.g. while another remix is heard)
         w = self.width()
         label_h = 13
         d = min(w, self.height() - label_h) - 4
