@@ -43,7 +43,7 @@ Transport policy (documented because the UI relies on it):
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Generic, TypeVar, cast, overload
 
 import numpy as np
 
@@ -76,21 +76,29 @@ FADE_SECONDS = 0.005
 """Transport fade length: long enough to avoid a click, short enough to feel instant."""
 
 
-class _published:
+T = TypeVar("T")
+
+
+class _published(Generic[T]):
     """An Engine attribute that lives in its published block (`Engine._pub`)."""
 
     def __init__(self, name: str) -> None:
         self.name = name
 
-    def __get__(self, engine: Engine | None, owner: type | None = None) -> Any:
-        return self if engine is None else getattr(engine._pub, self.name)
+    @overload
+    def __get__(self, engine: None, owner: type | None = None) -> _published[T]: ...
+    @overload
+    def __get__(self, engine: Engine, owner: type | None = None) -> T: ...
+    def __get__(self, engine: Engine | None, owner: type | None = None) -> T | _published[T]:
+        return self if engine is None else cast(T, getattr(engine._pub, self.name))
 
-    def __set__(self, engine: Engine, value: Any) -> None:
+    def __set__(self, engine: Engine, value: T) -> None:
         setattr(engine._pub, self.name, value)
 
 
 class Engine:
-    """Stems + playhead + controls + transport; `process(out)` is the audio callback body."""
+    """The engine's public API (UI thread), over the shared memory, the command queue and the
+    callback's parts; `process(out)` is the audio callback body."""
 
     def __init__(self, sample_rate: int = 48000, max_block: int = 8192, max_stems: int = 32):
         if sample_rate <= 0 or max_block <= 0 or max_stems <= 0:
@@ -113,6 +121,7 @@ class Engine:
         self._master_db = self._bank.master_db
         self._strip = self._bank.strip
         self._bus = self._bank.bus
+        self._auto_override = self._bank.auto_override
 
         # -- UI-side view of what was requested (UI thread only). -----------------------------
         self._ui: TrackView | None = None  # the loaded track as the UI last asked for it
@@ -122,7 +131,6 @@ class Engine:
 
         # -- the callback's side: the transport and its parts (audio.parts), which only
         # `process` touches after construction.
-        self._auto_override = self._bank.auto_override
         self._transport = Transport(
             self._commands, self._bank, self._pub, self.max_block, max_stems, self._fade_step
         )
@@ -132,14 +140,14 @@ class Engine:
 
     # -- diagnostics: the published block's counters (audio.shared.Published). Attributes as
     # before (readable and, for audio.device and tests that stand in for a device, writable).
-    callback_count = _published("callback_count")
-    frames_rendered = _published("frames_rendered")
-    underflows = _published("underflows")
+    callback_count: _published[int] = _published("callback_count")
+    frames_rendered: _published[int] = _published("frames_rendered")
+    underflows: _published[int] = _published("underflows")
     """Device underflows; added by audio.device on the thread that runs `process`."""
-    callback_errors = _published("callback_errors")
-    last_error = _published("last_error")
-    output_peak = _published("output_peak")
-    missing_frames = _published("missing_frames")
+    callback_errors: _published[int] = _published("callback_errors")
+    last_error: _published[str | None] = _published("last_error")
+    output_peak: _published[float] = _published("output_peak")
+    missing_frames: _published[int] = _published("missing_frames")
     """Frames the source could not deliver in time (played as silence, never waited for)."""
 
     # ---------------------------------------------------------------------------- UI thread
