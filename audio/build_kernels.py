@@ -13,7 +13,7 @@ time, and none of them at run time (numpy only).
 `--cpu host` (the default) compiles for this machine's CPU, as numba's JIT would: an
 environment is built where it runs. A bundle that travels needs a CPU every target machine has
 (`--cpu x86-64-v2`, or `x86-64` for any 64-bit PC); which instructions are used never changes a
-bit of the output (no fast-math, no FMA contraction: see audio/dsp.py), only the speed.
+bit of the output (no fast-math, no FMA contraction: see audio/dsp/__init__.py), only the speed.
 
 pycc (pending deprecation since numba 0.57, still shipped) compiles functions with a Python
 wrapper; two things it does not do are added here, by wrapping its compile step: release the

@@ -54,8 +54,20 @@ _X86_64_V3 = {"avx", "avx2", "bmi1", "bmi2", "f16c", "fma", "abm", "movbe", "xsa
 MODE_ENV = "ENCORE_KERNELS"
 STRICT_ENV = "ENCORE_KERNELS_STRICT"
 ROOT = Path(__file__).resolve().parents[1]
+DSP_MODULES = (
+    "__init__",
+    "constants",
+    "simd",
+    "biquad",
+    "strip",
+    "reverb",
+    "delay",
+    "limiter",
+    "master",
+)
+"""The files of the audio.dsp package (listed, not globbed: a bundle has none of them)."""
 KERNEL_SOURCES = (
-    "audio/dsp.py",
+    *(f"audio/dsp/{name}.py" for name in DSP_MODULES),
     "audio/automation.py",
     "audio/loudness.py",
     "core/flacdec.py",
@@ -80,7 +92,7 @@ def source_digest(root: Path = ROOT) -> str | None:
 
 
 def export_name(kernel_name: str, variant: int) -> str:
-    """The extension's function for one signature of a kernel: audio_dsp__strip_mix__1."""
+    """The extension's function for one signature of a kernel: audio_dsp_strip__strip_mix__1."""
     module, _, func = kernel_name.rpartition(".")
     return f"{module.replace('.', '_')}__{func}__{variant}"
 
@@ -182,7 +194,7 @@ if MODE == "aot":
             return self
 
     class _InertType:
-        """Stands for numba.types.Type (the base of the SIMD vector types in audio.dsp)."""
+        """Stands for numba.types.Type (the base of the SIMD vector types in audio.dsp.simd)."""
 
         def __init__(self, name: str = "", *args: Any, **kwargs: Any) -> None:
             self.name = name

@@ -32,31 +32,33 @@ _BLOCKS = ("f4[:, :, ::1]", "f4[:, :, :]")  # the engine's scratch, or a strided
 _FLAC = "fnptr, fnptr, i8, i8[::1], i4[::1]"  # process_single, get_state, decoder, state, stage
 
 KERNELS: dict[str, list[str]] = {
-    "audio.dsp.biquad_coefs": [f"none(i8, f8, f8, {_C1})"],
-    "audio.dsp.compute_targets": [
+    "audio.dsp.biquad.biquad_coefs": [f"none(i8, f8, f8, {_C1})"],
+    "audio.dsp.strip.compute_targets": [
         f"i8({_C1}, {_C1}, {_B1}, {_B1}, {_C2}, f8, {_C2}, {_C3}, {_B1}, {_C1}, {_C2}, {_C1})"
     ],
-    "audio.dsp.strip_prepare": [
+    "audio.dsp.strip.strip_prepare": [
         f"Tuple((UniTuple(b1, 5), b1))(i8, {_C3}, b1, {_B1}, {_C1}, {_C1})"
     ],
-    "audio.dsp.strip_groups": [
+    "audio.dsp.strip.strip_groups": [
         f"none({block}, {_GROUPS_TAIL}, {xs})" for block in _BLOCKS for xs in ("none", _C2)
     ],
-    "audio.dsp.strip_accumulate": [f"none(i8, i8, i8, {_C2}, {_C2}, {_C2}, b1, b1, {_C2}, {_C2})"],
-    "audio.dsp.strip_finish": [
+    "audio.dsp.strip.strip_accumulate": [
+        f"none(i8, i8, i8, {_C2}, {_C2}, {_C2}, b1, b1, {_C2}, {_C2})"
+    ],
+    "audio.dsp.strip.strip_finish": [
         f"none(i8, {_ACT}, b1, {_C3}, {_C3}, {_C3}, {_C1}, {_C1}, {_C2}, {_C2})"
     ],
-    "audio.dsp.strip_mix": [f"none({block}, {_MIX_TAIL})" for block in _BLOCKS],
-    "audio.dsp.reverb_half": [f"f8({_C2}, i8, i8, {_C1}, {_REVERB_LINES})"],
-    "audio.dsp.add_wet": [f"none({_C2}, i8, {_C2})"],
-    "audio.dsp.reverb": [f"f8({_C2}, i8, {_C2}, {_C2}, {_REVERB_LINES})"],
-    "audio.dsp.delay": [f"f8({_C2}, i8, {_C2}, {_C2}, {_C1}, i8, f8, f8)"],
-    "audio.dsp.limiter": [
+    "audio.dsp.strip.strip_mix": [f"none({block}, {_MIX_TAIL})" for block in _BLOCKS],
+    "audio.dsp.reverb.reverb_half": [f"f8({_C2}, i8, i8, {_C1}, {_REVERB_LINES})"],
+    "audio.dsp.reverb.add_wet": [f"none({_C2}, i8, {_C2})"],
+    "audio.dsp.reverb.reverb": [f"f8({_C2}, i8, {_C2}, {_C2}, {_REVERB_LINES})"],
+    "audio.dsp.delay.delay": [f"f8({_C2}, i8, {_C2}, {_C2}, {_C1}, i8, f8, f8)"],
+    "audio.dsp.limiter.limiter": [
         f"none({_C2}, i8, f8, f8, f4[:, ::1], {_C2}, {_C2}, {_I1}, {_C1}, {_I1}, {_C1}, {_C2}, "
         f"{_I1}, f8, f8, {_I1}, f8)"
     ],
-    "audio.dsp.master_gain": [f"none({_C2}, i8, f8, f8, f4[:, ::1])"],
-    "audio.dsp.meter": ["none(f4[:, ::1], i8, f4[::1], f4[::1])"],
+    "audio.dsp.master.master_gain": [f"none({_C2}, i8, f8, f8, f4[:, ::1])"],
+    "audio.dsp.master.meter": ["none(f4[:, ::1], i8, f4[::1], f4[::1])"],
     "audio.automation.span": [f"UniTuple(i8, 2)({_I1}, i8, i8, i8)"],
     "audio.automation.apply": [
         f"none({_I1}, {_C1}, {_I1}, {_I1}, {_I1}, i8, b1[:, ::1], {_C1}, {_C1}, {_B1}, {_C2})"
