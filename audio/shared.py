@@ -84,6 +84,8 @@ class Position(NamedTuple):
 
 # Slots of Published._state.
 _SEQ, _PLAYHEAD, _SRC_PLAYHEAD, _PLAYING, _APPLIED = range(5)
+_MAX_RETRIES = 100_000
+"""Snapshot attempts before giving up on a writer (each yields the GIL: seconds, not ms)."""
 
 
 class Published:
@@ -155,13 +157,20 @@ class Published:
     def snapshot(self) -> Position:
         """Any thread: a consistent copy of the transport group (never a torn one)."""
         state = self._state
-        while True:
+        for _ in range(_MAX_RETRIES):
             before = state[_SEQ]
             if before & 1:
                 time.sleep(0)  # the writer was switched out mid-publish: let it finish
                 continue
-            pos = Position(
-                state[_PLAYHEAD], state[_SRC_PLAYHEAD], bool(state[_PLAYING]), state[_APPLIED]
-            )
+            pos = self._read()
             if state[_SEQ] == before:
                 return pos
+        # A writer that never finished (its thread died mid-publish): better a possibly torn
+        # position than a UI that hangs on it.
+        return self._read()
+
+    def _read(self) -> Position:
+        state = self._state
+        return Position(
+            state[_PLAYHEAD], state[_SRC_PLAYHEAD], bool(state[_PLAYING]), state[_APPLIED]
+        )
