@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QListWidget
@@ -127,18 +128,27 @@ def test_the_remixes_panel_lists_plays_and_forks(
     qtbot.mouseClick(panel.sort_buttons[FeedSort.MOST_PLAYED], LEFT)
     qtbot.waitUntil(lambda: feed_ids(panel) == [older, newer], timeout=10000)
 
-    # Listen: the published render plays through the studio's route, and counts a play.
+    # Listen: the published render plays through the studio's route, and counts a play once
+    # it has been heard for a while (30 s in the app; 1.5 s here, to keep the test short).
     panel.select(newer)
     assert panel.listen.button.isVisible() and panel.fork.isEnabled()
     assert not panel.back.isVisible()
-    qtbot.mouseClick(panel.listen.button, LEFT)
     listener = panel.listener
+    listener.play_after_s = 1.5
+    qtbot.mouseClick(panel.listen.button, LEFT)
     qtbot.waitUntil(lambda: listener.active(newer), timeout=30000)
+    assert listener.position < 1.0 and row(panel, newer).plays.text() == "No plays yet"
     assert window.studio.listening and window.studio.output_engine.playing
     assert panel.back.isVisible()
     # The mix rests while someone else's remix plays: no edit the fan cannot hear.
     qtbot.waitUntil(lambda: not window.mixer.isEnabled(), timeout=5000)
     assert not window.arrangement.isEnabled() and not window.track_controls.isEnabled()
+    # Heard: the device pulls 2 s of the render (no device here: pulled as its callback would).
+    out = np.zeros((256, 2), dtype=np.float32)
+    for _ in range(20):
+        for _ in range(19):  # ~0.1 s
+            window.studio.output_engine.process(out)
+        qtbot.wait(110)  # the listener looks at the playhead every 100 ms
     qtbot.waitUntil(lambda: row(panel, newer).plays.text() == "1 play", timeout=10000)
     assert client.remix(newer).plays == 1
     assert_no_audio(p for p in (tmp_path / "cache").rglob("*") if p.is_file())

@@ -29,6 +29,7 @@ from PySide6.QtWidgets import (
 
 from app.client import PlatformClient, PlatformError
 from app.listening import decode_render
+from app.plays import PLAY_AFTER_S, PlayTally
 from app.studiosession import StudioSession
 from core.contract import (
     Disclosure,
@@ -303,15 +304,24 @@ class Listener(QObject):
         self.fraction = 0.0
         self.error = ""
         self.duration = 0.0
+        self.play_after_s = PLAY_AFTER_S
+        self._tally: PlayTally | None = None  # the published remix being heard, until it counts
         self._timer = QTimer(self, interval=100)
-        self._timer.timeout.connect(self.changed.emit)
+        self._timer.timeout.connect(self._tick)
         session.on_listening_change(self._session_changed)
+
+    def _tick(self) -> None:
+        tally, remix_id = self._tally, self.remix_id
+        heard = tally is not None and tally.update(self.position, self.engine.playing)
+        if heard and remix_id is not None:
+            self._count_play(remix_id)
+        self.changed.emit()
 
     def _session_changed(self) -> None:
         """The session ended listening by itself (a track opened, sign-out): no render is
         loaded any more, and the bars say so."""
         if self.session.render is None and self.remix_id is not None:
-            self.remix_id = None
+            self.remix_id, self._tally = None, None
             self._timer.stop()
             self.changed.emit()
 
@@ -354,6 +364,7 @@ class Listener(QObject):
         """Back to the studio: the suspended track returns exactly as it was."""
         self.session.back_to_mix()
         self.remix_id = self.loading_id = None  # a fetch still running is dropped when it lands
+        self._tally = None  # left before it became a play
         self._timer.stop()
         self.changed.emit()
 
@@ -364,13 +375,14 @@ class Listener(QObject):
         self.session.listen(audio, remix_id=remix.id, name=remix.title)
         self.remix_id = remix.id
         self.duration = audio.shape[2] / self.engine.sample_rate
+        published = remix.status == RemixStatus.PUBLISHED
+        self._tally = PlayTally(self.duration, self.play_after_s) if published else None
         self.changed.emit()
-        if remix.status == RemixStatus.PUBLISHED:
-            self._count_play(remix.id)
 
     def _count_play(self, remix_id: str) -> None:
-        """Tell the platform a published remix started playing (it counts a listener once a
-        day); a failure costs one play in the count, never the listening."""
+        """Tell the platform a published remix has been heard long enough to be a play
+        (`app/plays.py`; it counts a listener once a day); a failure costs one play in the
+        count, never the listening."""
         client = self.client
         self.tasks.run(lambda: client.record_play(remix_id), self._counted, lambda _exc: None)
 

@@ -8,7 +8,7 @@ played first, with their play counts, a page at a time (`GET /v1/tracks/{id}/rem
 * **Listen** plays the selected remix's published render in Encore through the same path as
   My remixes (`ui.remixes.Listener` → `StudioSession.listen`): fetched into memory, decoded there,
   never written anywhere; the studio's track waits, paused, until **Back to my mix**. A remix
-  that starts playing counts one play (the platform counts a listener once a day).
+  heard for 30 s counts one play (`app/plays.py`; the platform counts a listener once a day).
 * **Remix this remix** asks the platform for a fork (the remix's recipe with `inspired_by`
   naming it) and makes it the open remix: heard, shown in the strips, autosaved as the draft,
   one undo step ("Undo Remix this remix" gives the previous mix back). Submitting it credits the
