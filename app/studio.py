@@ -13,6 +13,7 @@ import numpy as np
 
 from app.streaming import TrackStream
 from audio.engine import Engine
+from audio.mixsettings import MixSettings
 from core.contract import ArrangementSlot, RemixDocument, Section, StemSettings, TrackDetail
 
 DocumentListener = Callable[[RemixDocument], None]
@@ -136,21 +137,8 @@ class Studio:
         self._pass_end = 0.0
         self.engine.clear_automation_overrides()
         self.document = _without_locked(document.model_copy(deep=True), self.track.stem_ids)
-        new = self.document
-        for i, stem_id in enumerate(self.track.stem_ids):
-            s = self.stem(stem_id)
-            self.engine.set_gain_db(i, s.gain_db)
-            self.engine.set_pan(i, s.pan)
-            self.engine.set_mute(i, s.mute)
-            self.engine.set_solo(i, s.solo)
-        self.engine.set_master_gain_db(new.master_gain_db)
-        self._push_effects()
-        if old.arrangement != new.arrangement:
-            self._push_arrangement()
-        if old.automation != new.automation:
-            self._push_automation()
-        if (old.tempo_ratio, old.key_shift) != (new.tempo_ratio, new.key_shift):
-            self._push_stretch()
+        # The one mapping from a document to the engine, the renders' too (audio.mixsettings).
+        self._mix_settings().apply(self.engine, since=self._mix_settings(old))
         self._notify()
 
     # -- internals -------------------------------------------------------------------------------
@@ -169,20 +157,23 @@ class Studio:
         self._notify()
 
     def _push_all(self, *, notify: bool = True) -> None:
-        assert self.track is not None and self.document is not None
-        for i, stem_id in enumerate(self.track.stem_ids):
-            s = self.stem(stem_id)
-            self.engine.set_gain_db(i, s.gain_db)
-            self.engine.set_pan(i, s.pan)
-            self.engine.set_mute(i, s.mute)
-            self.engine.set_solo(i, s.solo)
-        self.engine.set_master_gain_db(self.document.master_gain_db)
-        self._push_effects()
-        self._push_arrangement()
-        self._push_automation()
-        self._push_stretch()
+        """The whole document into a freshly loaded engine."""
+        self._mix_settings().apply(self.engine)
         if notify:
             self._notify()
+
+    def _mix_settings(self, document: RemixDocument | None = None) -> MixSettings:
+        """`document` (default: the open one) as the engine takes it: core.remix.mix_settings,
+        the mapping every render uses too. Every stem gets its explicit settings in the open
+        document (as the per-stem setters always did)."""
+        from core.remix import mix_settings  # core.remix imports audio.dsp (numba)
+
+        assert self.track is not None and self.document is not None
+        for stem_id in self.track.stem_ids:
+            self.stem(stem_id)
+        bpm = self.track.detail.analysis.bpm if self.track.detail.analysis else 120.0
+        doc = self.document if document is None else document
+        return mix_settings(doc, list(self.track.stem_ids), self.track.sample_rate, bpm=bpm)
 
     def _notify(self) -> None:
         if self.document is not None:

@@ -1,13 +1,15 @@
 """Offline (faster than real time) rendering of a mix: exports, server-side previews, tests.
 
-`render_mix` drives a real `Engine` through `Engine.process` block by block, so an export is
-the very code path the user heard, not a re-implementation that could drift from it.
+`render` drives a real `Engine` through `Engine.process` block by block, so an export is
+the very code path the user heard, not a re-implementation that could drift from it; the
+settings reach that engine through `MixSettings.apply`, as they reach the live studio's.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -16,19 +18,15 @@ from audio import stretch
 from audio.automation import AUTOMATION_STEP, LaneSpec
 from audio.engine import Engine
 from audio.mixer import _StripWorker, offline_worker
+from audio.mixsettings import MixSettings
 from audio.source import ArraySource, BlockSource
 from audio.transport import Timeline
 
 OFFLINE_BLOCK = 16384
-"""The smallest block `render_mix` processes with (bit-identical to any other, see below)."""
+"""The smallest block `render` processes with (bit-identical to any other, see below)."""
 OFFLINE_BLOCK_QUANTUM = AUTOMATION_STEP
 """With automation, blocks that are multiples of this render identically
 (audio.automation.AUTOMATION_STEP); OFFLINE_BLOCK is one."""
-
-
-def _per_stem(value: Any, n_stems: int, dtype: type) -> np.ndarray:
-    """Scalar or length-S sequence -> length-S array (the Engine setters validate values)."""
-    return np.broadcast_to(np.asarray(value, dtype=dtype), (n_stems,))
 
 
 def _whole(source: BlockSource) -> np.ndarray:
@@ -108,18 +106,47 @@ def render_mix(
     automation: Sequence[LaneSpec] | None = None,
     threads: bool = True,
 ) -> np.ndarray:
-    """Render the whole mix of `stems` (S, 2, N) with constant controls -> (N, 2) float32.
+    """`render` with the settings given one by one (gain_db/pan/mute/solo scalars or length-S
+    sequences): tests, benchmarks and the worker's warm-up. See `render` and MixSettings."""
+    source = stems if isinstance(stems, BlockSource) else ArraySource(stems)
+    settings = MixSettings.of(
+        int(source.n_stems),
+        gain_db,
+        pan,
+        mute,
+        solo,
+        master_gain_db,
+        strip=strip,
+        bus=bus,
+        tempo_ratio=tempo_ratio,
+        key_shift=key_shift,
+        automation=automation,
+        arrangement=arrangement,
+    )
+    return render(source, settings, sample_rate, block, threads=threads)
+
+
+def render(
+    stems: np.ndarray | BlockSource,
+    settings: MixSettings,
+    sample_rate: int = 48000,
+    block: int = 1024,
+    *,
+    threads: bool = True,
+) -> np.ndarray:
+    """Render the whole mix of `stems` (S, 2, N) with `settings` -> (N, 2) float32.
 
     `stems` may also be any `BlockSource` (read block by block, like the live engine does).
-    `strip` (S, audio.dsp.N_STRIP) and `bus` (audio.dsp.N_BUS,) carry EQ, filters, sends and
-    the reverb/delay/tempo settings (None: flat, no sends). `arrangement` lists source frame
-    ranges played in order with crossfaded joins (audio.transport; None: the track as is); the
-    result then lasts the arranged length. The output passes the -1 dBTP
-    limiter; its latency is compensated (output frame i is the mix of stem frame i).
+    `settings` (audio.mixsettings, the same object the live studio applies) carries faders,
+    pans, mutes, solos, master, EQ, filters, sends, reverb/delay/tempo, the arrangement, tempo
+    and key, and automation. An arrangement (source frame ranges played in order with
+    crossfaded joins, audio.transport) makes the result last the arranged length. The output
+    passes the -1 dBTP limiter; its latency is compensated (output frame i is the mix of stem
+    frame i).
 
-    gain_db/pan/mute/solo are scalars or length-S sequences. The controls are in place before
-    the first block (no ramp at the start), and the result is bit-identical for any block size
-    and to `Engine.process` live with the same constant controls (see audio.mixer for why).
+    The controls are in place before the first block (no ramp at the start), and the result is
+    bit-identical for any block size and to `Engine.process` live with the same constant
+    controls (see audio.mixer for why).
 
     `tempo_ratio` (1.25 = 25 % faster, key kept) and `key_shift` (semitones) stretch every
     audible stem before the mix (audio.stretch, the live preview's stretcher and settings): the
@@ -128,9 +155,8 @@ def render_mix(
     preview and the platform's render of the same document are identical; it does not depend on
     `block`.
 
-    `automation` lists lanes (stem index, parameter, times in seconds of the arranged piece at
-    the original tempo, values) played back exactly as the live engine does (audio.automation);
-    with automation the result is bit-identical for block sizes that are multiples of
+    Automation lanes are played back exactly as the live engine does (audio.automation); with
+    automation the result is bit-identical for block sizes that are multiples of
     audio.automation.AUTOMATION_STEP (64 frames).
 
     `threads` (default True): on a multi-core machine, split each block's channel strips and
@@ -142,47 +168,32 @@ def render_mix(
     if block < 1:
         raise ValueError("block must be >= 1")
     n_stems = int(source.n_stems)
-    gains = _per_stem(gain_db, n_stems, float)
-    pans = _per_stem(pan, n_stems, float)
-    mutes = _per_stem(mute, n_stems, bool)
-    solos = _per_stem(solo, n_stems, bool)
-    if not stretch.is_identity(tempo_ratio, key_shift):
-        audible = ~mutes & (solos | ~solos.any()) & (gains > -96.0)
-        for stem, param, *_ in automation or ():
-            if param in ("gain_db", "mute"):  # may be heard at some point: stretch it
-                audible[int(stem)] = bool(solos[int(stem)] or not solos.any())
+    if settings.n_stems != n_stems:
+        raise ValueError(f"mix settings for {settings.n_stems} stems, the source has {n_stems}")
+    if not stretch.is_identity(settings.tempo_ratio, settings.key_shift):
+        arrangement = None if settings.arrangement is None else list(settings.arrangement)
         played = (
             _whole(source) if arrangement is None else _arranged(source, arrangement, sample_rate)
         )
         source = ArraySource(
-            stretch.stretch_stems(played, sample_rate, tempo_ratio, key_shift, audible)
+            stretch.stretch_stems(
+                played, sample_rate, settings.tempo_ratio, settings.key_shift, settings.audible()
+            )
         )
-        arrangement = None  # the stretched stream is already arranged, as live
+        settings = replace(settings, arrangement=None)  # already arranged, as live
     n_frames = int(source.n_frames)
     # Offline the block size is free where it provably cannot change a bit: with constant
     # controls the result is the same for any block size, and with automation for any multiple
     # of the automation step (see the docstring). Bigger blocks cut the per-block Python
     # overhead, which at 1024 frames is about a third of the render time.
-    if not automation or block % OFFLINE_BLOCK_QUANTUM == 0:
+    if not settings.automation or block % OFFLINE_BLOCK_QUANTUM == 0:
         block = max(block, OFFLINE_BLOCK)
 
     engine = Engine(sample_rate=sample_rate, max_block=block, max_stems=max(1, n_stems))
     engine.load_source(source, [f"stem{i}" for i in range(n_stems)])
-    for i in range(n_stems):
-        engine.set_gain_db(i, float(gains[i]))
-        engine.set_pan(i, float(pans[i]))
-        engine.set_mute(i, bool(mutes[i]))
-        engine.set_solo(i, bool(solos[i]))
-    engine.set_master_gain_db(master_gain_db)
-    if strip is not None:
-        engine.set_strip(np.asarray(strip, dtype=np.float64))
-    if bus is not None:
-        engine.set_bus(np.asarray(bus, dtype=np.float64))
-    if arrangement is not None:
-        engine.set_arrangement(list(arrangement))
+    settings.apply(engine, prestretched=True)
+    if settings.arrangement is not None:
         n_frames = engine.duration_frames
-    if automation:
-        engine.set_automation(engine.automation_for(list(automation), tempo_ratio))
     engine.play()
 
     out = np.empty((n_frames, 2), dtype=np.float32)

@@ -7,10 +7,14 @@ two renders cannot disagree about what a document means.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from core.contract import RemixDocument, StemSettings
+
+if TYPE_CHECKING:
+    from audio.mixsettings import MixSettings
 
 
 @dataclass(frozen=True)
@@ -76,6 +80,30 @@ def document_arrays(doc: RemixDocument, stem_ids: list[str], bpm: float = 120.0)
         tempo_ratio=doc.tempo_ratio,
         key_shift=doc.key_shift,
         automation=tuple(automation_lanes(doc, stem_ids)),
+    )
+
+
+def mix_settings(
+    doc: RemixDocument, stem_ids: list[str], sample_rate: int, bpm: float = 120.0
+) -> MixSettings:
+    """The document as the engine takes it, for the live studio and every render alike
+    (audio.mixsettings): `document_arrays` plus the arrangement in frames at `sample_rate`."""
+    from audio.mixsettings import MixSettings
+
+    arrays = document_arrays(doc, stem_ids, bpm=bpm)
+    return MixSettings.of(
+        len(stem_ids),
+        arrays.gain_db,
+        arrays.pan,
+        arrays.mute,
+        arrays.solo,
+        arrays.master_gain_db,
+        strip=arrays.strip,
+        bus=arrays.bus,
+        tempo_ratio=arrays.tempo_ratio,
+        key_shift=arrays.key_shift,
+        automation=arrays.automation,
+        arrangement=arrangement_frames(doc, sample_rate),
     )
 
 

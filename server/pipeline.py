@@ -26,10 +26,9 @@ import soundfile as sf
 from core.contract import RemixDocument, RemixStatus, RightsPolicy, StemSettings
 from core.remix import (
     arranged_seconds,
-    arrangement_frames,
     arrangement_problem,
     audible_stems,
-    document_arrays,
+    mix_settings,
 )
 from core.wording import format_seconds, param_label
 from server.db import Track
@@ -350,28 +349,15 @@ def render_document(doc: RemixDocument, track: Track, storage: Storage) -> tuple
     render holds the output and a few MB of stems, however long the track or many its stems.
     """
     # Imported late so the server starts (and reports a clear rejection) without the renderer.
-    from audio.offline import render_mix
+    from audio.offline import render
     from server.stemsource import DecodingSource
 
     policy = RightsPolicy.model_validate(track.policy or {})
     stems = [s for s in track.stems if policy.allows(s.id)]
-    arrays = document_arrays(doc, [s.id for s in stems], bpm=track.bpm)
     with DecodingSource([storage.path(s.path) for s in stems]) as source:
-        mix = render_mix(
-            source,
-            arrays.gain_db,
-            arrays.pan,
-            arrays.mute,
-            arrays.solo,
-            arrays.master_gain_db,
-            sample_rate=source.sample_rate,
-            strip=arrays.strip,
-            bus=arrays.bus,
-            tempo_ratio=arrays.tempo_ratio,
-            key_shift=arrays.key_shift,
-            arrangement=arrangement_frames(doc, source.sample_rate),
-            automation=arrays.automation,
-        )
+        # The same mapping the studio applies live (core.remix.mix_settings, audio.mixsettings).
+        settings = mix_settings(doc, [s.id for s in stems], source.sample_rate, bpm=track.bpm)
+        mix = render(source, settings, sample_rate=source.sample_rate)
         rate = source.sample_rate
     return np.asarray(mix, dtype=np.float32), rate
 
