@@ -112,6 +112,14 @@ def one_process(root: Path) -> Deployment:
     return Deployment([proc.url], [proc.process.pid], "sqlite", db_url, [proc.stop])
 
 
+PG_MAX_CONNECTIONS = 60  # tests/plugins/postgres.py's cluster
+
+
+def in_flight_for(processes: int) -> int:
+    """Requests in flight per API process that fit the cluster's connections (4 for us)."""
+    return max(4, min(32, (PG_MAX_CONNECTIONS - 4) // processes - 8))
+
+
 def scaled_out(root: Path, processes: int) -> Deployment:
     """The README's scale-out mode: PostgreSQL and `processes` API processes sharing it and one
     storage directory (no render workers: the load submits checks, not renders)."""
@@ -137,8 +145,11 @@ def scaled_out(root: Path, processes: int) -> Deployment:
             seed_demo(db, Storage(storage), Path(ENV["ENCORE_DEMO_CACHE"]))
         engine.dispose()
         args = ["--database-url", db_url, "--storage-dir", str(storage), "--no-worker"]
+        # The throwaway cluster allows 60 connections; each API process keeps one per request
+        # in flight plus 8 spare (server/db.py): the README's max_connections rule, kept here.
+        env = ENV | {"ENCORE_MAX_IN_FLIGHT": str(in_flight_for(processes))}
         for i in range(processes):
-            proc = start_platform(root / f"api{i}", demo=False, extra_args=args, env=ENV)
+            proc = start_platform(root / f"api{i}", demo=False, extra_args=args, env=env)
             deployment.urls.append(proc.url)
             deployment.pids.append(proc.process.pid)
             deployment.stops.append(proc.stop)
@@ -366,6 +377,11 @@ def run_level(
     return {
         "clients": clients,
         "api_processes": len(urls),
+        "max_in_flight_each": (
+            in_flight_for(len(urls))
+            if len(urls) > 1
+            else int(os.environ.get("ENCORE_MAX_IN_FLIGHT", "32"))
+        ),
         "database": deployment.database,
         "think_s_mean": model.think_s,
         "revalidate": model.revalidate,
