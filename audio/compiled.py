@@ -250,9 +250,14 @@ DEFINED_CALLBACKS: dict[str, tuple[Callable[..., Any], Any, bool]] = {}
 """Every @callback seen: name -> (Python function, numba signature, nogil). For the build."""
 
 
-def kernel(fn: Callable[..., Any] | None = None, *, nogil: bool = False) -> Any:
+def kernel(
+    fn: Callable[..., Any] | None = None, *, nogil: bool = False, inline: bool = False
+) -> Any:
     """A compiled kernel: `@kernel` or `@kernel(nogil=True)` (numba's njit(cache=True) in JIT
-    mode; the build's function, chosen by argument types, in AOT mode)."""
+    mode; the build's function, chosen by argument types, in AOT mode).
+
+    `inline=True`: a step of a bigger kernel, inlined into its callers by numba itself
+    (njit(inline="always")), where LLVM would leave a call in a hot loop."""
 
     def wrap(f: Callable[..., Any]) -> Any:
         name = f"{f.__module__}.{f.__qualname__}"
@@ -261,7 +266,7 @@ def kernel(fn: Callable[..., Any] | None = None, *, nogil: bool = False) -> Any:
             return _aot_kernel(name, f)
         from numba import njit
 
-        return njit(cache=MODE == "jit", nogil=nogil)(f)
+        return njit(cache=MODE == "jit", nogil=nogil, inline="always" if inline else "never")(f)
 
     return wrap(fn) if fn is not None else wrap
 

@@ -88,7 +88,6 @@ def limiter(
     taps = fir.shape[1]
     n_req = req.shape[0]
     look = rel.shape[0]
-    n_dly = dly.shape[1]
     inv_n = 1.0 / n
     inv_look = 1.0 / look
     unity_sum = look * 1.0  # the sum of L ones, exactly
@@ -106,25 +105,13 @@ def limiter(
     qi = rp % n_req  # ring slots of frame rp, kept by increment (no per-frame modulo)
     li = rp % look
     for t in range(n):
-        m = master_cur
-        if ramp:
-            m = master_cur + (master_tgt - master_cur) * ((t + 1) * inv_n)
-        h -= 1
-        if h < 0:
-            h = taps - 1
+        m = _master_at(master_cur, master_tgt, ramp, t, inv_n)
         v0 = mix[t, 0] * m
         v1 = mix[t, 1] * m
-        # Doubled ring: hist[c, h + k] is the input k frames ago, for k < taps, unwrapped.
-        hist[0, h] = v0
-        hist[0, h + taps] = v0
-        hist[1, h] = v1
-        hist[1, h + taps] = v1
+        h = _push_history(hist, h, taps, v0, v1)
         dly[0, ip] = v0
         dly[1, ip] = v1
-        if abs(v0) > quiet or abs(v1) > quiet:
-            since_hot = 0
-        elif since_hot < taps:
-            since_hot += 1
+        since_hot = _frames_since_hot(since_hot, v0, v1, quiet, taps)
         if since_hot >= taps and req_hot == 0 and rel_hot == 0:
             # Quiet, and both rings hold only 1.0: requirement 1.0, minimum 1.0, released
             # 1.0, sum L. Exactly what the general path below computes, without the work.
@@ -132,78 +119,162 @@ def limiter(
         else:
             g_need = 1.0
             if since_hot < taps:
-                pk = 0.0
-                for c in range(2):
-                    hc = hist[c]
-                    # The centre tap lines up with the input delayed by TP_DELAY frames.
-                    centre = hc[h + TP_DELAY]
-                    if abs(centre) > pk:
-                        pk = abs(centre)
-                    a0 = 0.0
-                    a1 = 0.0
-                    a2 = 0.0
-                    for k in range(taps):
-                        x = hc[h + k]
-                        a0 += f0[k] * x
-                        a1 += f1[k] * x
-                        a2 += f2[k] * x
-                    if abs(a0) > pk:
-                        pk = abs(a0)
-                    if abs(a1) > pk:
-                        pk = abs(a1)
-                    if abs(a2) > pk:
-                        pk = abs(a2)
-                if pk > ceiling:
-                    g_need = ceiling / pk
-            if req[qi] != 1.0:
-                req_hot -= 1
-            if g_need != 1.0:
-                req_hot += 1
-            req[qi] = g_need
-            mn = 1.0
-            if req_hot > 0:
-                for k in range(n_req):
-                    if req[k] < mn:
-                        mn = req[k]
-            prev = rel[li - 1 if li > 0 else look - 1]
-            r = mn
-            if mn > prev:
-                r = prev + (mn - prev) * release
-                if r > mn:
-                    r = mn
-            if rel[li] != 1.0:
-                rel_hot -= 1
-            if r != 1.0:
-                rel_hot += 1
-            rel[li] = r
-            acc = unity_sum
-            if rel_hot > 0:
-                acc = 0.0
-                for k in range(look):
-                    acc += rel[k]
-            g = acc * inv_look
-        rp += 1
-        if rp >= n_req * look:
-            rp -= n_req * look
-        qi += 1
-        if qi >= n_req:
-            qi = 0
-        li += 1
-        if li >= look:
-            li = 0
-        # Output the sample that entered `latency` frames ago.
-        op = ip + 1
-        if op >= n_dly:
-            op = 0
-        out[t, 0] = dly[0, op] * g
-        out[t, 1] = dly[1, op] * g
-        ip = op
+                g_need = _required_gain(hist, h, f0, f1, f2, taps, ceiling)
+            req_hot = _ring_put(req, qi, g_need, req_hot)
+            mn = _ring_min(req, req_hot)
+            r = _released(mn, rel[li - 1 if li > 0 else look - 1], release)
+            rel_hot = _ring_put(rel, li, r, rel_hot)
+            g = _ring_sum(rel, rel_hot, unity_sum) * inv_look
+        rp, qi, li = _advance(rp, qi, li, n_req, look)
+        ip = _delayed_out(out, t, dly, ip, g)
     hpos[0] = h
     rpos[0] = rp
     ipos[0] = ip
     lstate[0] = since_hot
     lstate[1] = req_hot
     lstate[2] = rel_hot
+
+
+# -- the limiter's steps (compiled into `limiter`; each is one idea of its docstring) ----------
+
+
+@kernel(inline=True)
+def _master_at(master_cur, master_tgt, ramp, t, inv_n):
+    """The master gain of frame t: ramped linearly across a block in which it changes."""
+    m = master_cur
+    if ramp:
+        m = master_cur + (master_tgt - master_cur) * ((t + 1) * inv_n)
+    return m
+
+
+@kernel(inline=True)
+def _push_history(hist, h, taps, v0, v1):
+    """Put one input frame into the FIR's doubled ring: afterwards hist[c, h + k] is the input k
+    frames ago for k < taps, unwrapped (no modulo in the FIR loop). Returns the new h."""
+    h -= 1
+    if h < 0:
+        h = taps - 1
+    hist[0, h] = v0
+    hist[0, h + taps] = v0
+    hist[1, h] = v1
+    hist[1, h + taps] = v1
+    return h
+
+
+@kernel(inline=True)
+def _frames_since_hot(since_hot, v0, v1, quiet, taps):
+    """Frames since an input sample above `quiet`, counted up to `taps` (the FIR's window)."""
+    if abs(v0) > quiet or abs(v1) > quiet:
+        return 0
+    if since_hot < taps:
+        return since_hot + 1
+    return since_hot
+
+
+@kernel(inline=True)
+def _channel_peak(hc, h, f0, f1, f2, taps, pk):
+    """max(pk, |input phase|, |the 3 interpolated phases|) of one channel's newest frame."""
+    # The centre tap lines up with the input delayed by TP_DELAY frames.
+    centre = hc[h + TP_DELAY]
+    if abs(centre) > pk:
+        pk = abs(centre)
+    a0 = 0.0
+    a1 = 0.0
+    a2 = 0.0
+    for k in range(taps):
+        x = hc[h + k]
+        a0 += f0[k] * x
+        a1 += f1[k] * x
+        a2 += f2[k] * x
+    if abs(a0) > pk:
+        pk = abs(a0)
+    if abs(a1) > pk:
+        pk = abs(a1)
+    if abs(a2) > pk:
+        pk = abs(a2)
+    return pk
+
+
+@kernel(inline=True)
+def _required_gain(hist, h, f0, f1, f2, taps, ceiling):
+    """The gain the newest frame needs: min(1, ceiling / its 4x-oversampled stereo peak)."""
+    pk = _channel_peak(hist[0], h, f0, f1, f2, taps, 0.0)
+    pk = _channel_peak(hist[1], h, f0, f1, f2, taps, pk)
+    if pk > ceiling:
+        return ceiling / pk
+    return 1.0
+
+
+@kernel(inline=True)
+def _ring_put(ring, i, value, off_unity):
+    """ring[i] = value, keeping the count of the ring's entries != 1.0 (returned)."""
+    if ring[i] != 1.0:
+        off_unity -= 1
+    if value != 1.0:
+        off_unity += 1
+    ring[i] = value
+    return off_unity
+
+
+@kernel(inline=True)
+def _ring_min(ring, off_unity):
+    """The smallest entry of a ring of gains <= 1 (1.0 without a look when all are 1.0)."""
+    mn = 1.0
+    if off_unity > 0:
+        for k in range(ring.shape[0]):
+            if ring[k] < mn:
+                mn = ring[k]
+    return mn
+
+
+@kernel(inline=True)
+def _released(mn, prev, release):
+    """The minimum after the one-pole release: a lower gain at once, a higher one approached
+    from the previous frame's value by `release` per frame (never past it)."""
+    r = mn
+    if mn > prev:
+        r = prev + (mn - prev) * release
+        if r > mn:
+            r = mn
+    return r
+
+
+@kernel(inline=True)
+def _ring_sum(ring, off_unity, unity_sum):
+    """The sum of a ring's entries, in ring order (`unity_sum` without a look when all are 1)."""
+    acc = unity_sum
+    if off_unity > 0:
+        acc = 0.0
+        for k in range(ring.shape[0]):
+            acc += ring[k]
+    return acc
+
+
+@kernel(inline=True)
+def _advance(rp, qi, li, n_req, look):
+    """The next frame's ring positions: rp modulo n_req * look, its slots in req and rel."""
+    rp += 1
+    if rp >= n_req * look:
+        rp -= n_req * look
+    qi += 1
+    if qi >= n_req:
+        qi = 0
+    li += 1
+    if li >= look:
+        li = 0
+    return rp, qi, li
+
+
+@kernel(inline=True)
+def _delayed_out(out, t, dly, ip, g):
+    """Output frame t: the input that entered `latency` frames ago, times the gain g. Returns
+    the delay ring's next write position."""
+    op = ip + 1
+    if op >= dly.shape[1]:
+        op = 0
+    out[t, 0] = dly[0, op] * g
+    out[t, 1] = dly[1, op] * g
+    return op
 
 
 def limiter_quiet_level(fir: np.ndarray, ceiling: float) -> float:
