@@ -92,7 +92,10 @@ def build(out_dir: Path, cpu: str = "host", verbose: bool = False, name: str = "
     fnptr = types.ExternalFunctionPointer(
         types.int32(types.voidptr), get_pointer=compiled.function_address
     )
+    from audio.dsp.limiter import LimiterParams, LimiterState  # named tuples in signatures
+
     namespace = {**vars(types), "fnptr": fnptr}
+    namespace.update(LimiterParams=LimiterParams, LimiterState=LimiterState)
 
     cc = CC(name or compiled.EXTENSION, source_module=compiled.__name__)
     cc.verbose = verbose

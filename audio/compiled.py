@@ -373,6 +373,14 @@ class _Arg:
             return lambda v: isinstance(v, bool | np.bool_)
         if t == "fnptr":
             return lambda v: isinstance(v, CFuncPtr)
+        m = re.fullmatch(r"NamedTuple\(\((.*)\), (\w+)\)", t)
+        if m:
+            fields, cls = [_Arg(a).accepts for a in _split_top(m.group(1))], m.group(2)
+            return lambda v: (
+                type(v).__name__ == cls
+                and len(v) == len(fields)
+                and all(ok(x) for ok, x in zip(fields, v, strict=True))
+            )
         m = re.fullmatch(r"UniTuple\((\w+), (\d+)\)", t)
         if m:
             item, count = _Arg(m.group(1)).accepts, int(m.group(2))

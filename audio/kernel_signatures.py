@@ -17,6 +17,9 @@ from __future__ import annotations
 
 _C1, _C2, _C3 = "f8[::1]", "f8[:, ::1]", "f8[:, :, ::1]"  # the engine's float64 state
 _I1, _B1 = "i8[::1]", "b1[::1]"
+# dsp.limiter's LimiterParams and LimiterState (named tuples: the build names their classes).
+_LIM_PARAMS = "NamedTuple((f8[:, ::1], f8, f8, f8), LimiterParams)"
+_LIM_STATE = f"NamedTuple(({_C2}, {_I1}, {_C1}, {_I1}, {_C1}, {_C2}, {_I1}, {_I1}), LimiterState)"
 _ACT = "UniTuple(b1, 5)"  # which of the five filter stages run (dsp.strip_prepare)
 
 # dsp.strip_groups / strip_mix after the block: coefficients, state, gains, sends, sums, peaks.
@@ -54,8 +57,7 @@ KERNELS: dict[str, list[str]] = {
     "audio.dsp.reverb.reverb": [f"f8({_C2}, i8, {_C2}, {_C2}, {_REVERB_LINES})"],
     "audio.dsp.delay.delay": [f"f8({_C2}, i8, {_C2}, {_C2}, {_C1}, i8, f8, f8)"],
     "audio.dsp.limiter.limiter": [
-        f"none({_C2}, i8, f8, f8, f4[:, ::1], {_C2}, {_C2}, {_I1}, {_C1}, {_I1}, {_C1}, {_C2}, "
-        f"{_I1}, f8, f8, {_I1}, f8)"
+        f"none({_C2}, i8, f8, f8, f4[:, ::1], {_LIM_PARAMS}, {_LIM_STATE})"
     ],
     "audio.dsp.master.master_gain": [f"none({_C2}, i8, f8, f8, f4[:, ::1])"],
     "audio.dsp.master.meter": ["none(f4[:, ::1], i8, f4[::1], f4[::1])"],

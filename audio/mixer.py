@@ -17,7 +17,6 @@ float32 result does not depend on the block size when the controls are constant 
 
 from __future__ import annotations
 
-import math
 import os
 import threading
 from collections.abc import Callable, Iterator
@@ -222,22 +221,10 @@ class MixKernel:
         self._master_cur = 0.0
         self._master_tgt = 0.0
         self.limiter = bool(limiter)
-        look = dsp.limiter_lookahead(sr)
         self.latency = dsp.limiter_latency(sr) if limiter else 0
         """Frames between a stem frame entering `process` and its mix leaving it."""
-        self._fir = dsp.true_peak_fir()
-        self._hist = np.zeros((2, 2 * self._fir.shape[1]))
-        self._req = np.ones(look + 1)
-        self._rel = np.ones(look)
-        self._dly = np.zeros((2, dsp.limiter_latency(sr) + 1))
-        self._hpos = np.zeros(1, dtype=np.int64)
-        self._rpos = np.zeros(1, dtype=np.int64)
-        self._ipos = np.zeros(1, dtype=np.int64)
-        self._ceiling = 10.0 ** ((dsp.LIMITER_CEILING_DBTP - dsp.LIMITER_MARGIN_DB) / 20.0)
-        self._quiet = dsp.limiter_quiet_level(self._fir, self._ceiling)
-        # [frames since a sample above _quiet, req entries != 1, rel entries != 1]: see dsp.limiter
-        self._lstate = np.array([self._fir.shape[1], 0, 0], dtype=np.int64)
-        self._release = 1.0 - math.exp(-1.0 / (dsp.LIMITER_RELEASE_S * sr))
+        self._lim_params = dsp.limiter_params(sr)
+        self._lim_state = dsp.limiter_state(sr)
         self._lane_peak_stem = np.zeros(s)
 
         self.master_chain: list[MasterProcessor] = [] if limiter else [safety_clip]
@@ -324,16 +311,7 @@ class MixKernel:
             self._dly_buf.fill(0.0)
             self._dly_alive = False
         self._dly_state.fill(0.0)
-        self._hist.fill(0.0)
-        self._req.fill(1.0)
-        self._rel.fill(1.0)
-        self._dly.fill(0.0)
-        self._hpos[0] = 0
-        self._rpos[0] = 0
-        self._ipos[0] = 0
-        self._lstate[0] = self._fir.shape[1]
-        self._lstate[1] = 0
-        self._lstate[2] = 0
+        self._lim_state.reset()
 
     # -- processing ------------------------------------------------------------------------
 
@@ -430,18 +408,8 @@ class MixKernel:
                 self._master_cur,
                 self._master_tgt,
                 out,
-                self._fir,
-                self._hist,
-                self._hpos,
-                self._req,
-                self._rpos,
-                self._rel,
-                self._dly,
-                self._ipos,
-                self._ceiling,
-                self._release,
-                self._lstate,
-                self._quiet,
+                self._lim_params,
+                self._lim_state,
             )
         else:
             dsp.master_gain(self._mix, n_frames, self._master_cur, self._master_tgt, out)

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import math
+from typing import NamedTuple
+
 import numpy as np
 
 from audio.compiled import kernel
@@ -40,26 +43,69 @@ def limiter_latency(sr: int) -> int:
     return limiter_lookahead(sr) - 1 + TP_DELAY
 
 
+class LimiterParams(NamedTuple):
+    """What the limiter is set to, for one sample rate (`limiter_params`)."""
+
+    fir: np.ndarray  # (3, taps) float64: the interpolator's phases 1..3 (true_peak_fir)
+    ceiling: float  # linear: the ceiling less LIMITER_MARGIN_DB
+    release: float  # one-pole release coefficient per frame
+    quiet: float  # the input level at or below which no phase can pass the ceiling
+
+
+class LimiterState(NamedTuple):
+    """The limiter's memory (`limiter_state`): rings and their positions, all preallocated."""
+
+    hist: np.ndarray  # (2, 2 * taps) float64: doubled ring of inputs for the FIR
+    hpos: np.ndarray  # (1,) int64: its newest slot
+    req: np.ndarray  # (L + 1,) float64: ring of required gains (1.0: none)
+    rpos: np.ndarray  # (1,) int64: frame counter modulo (L + 1) * L
+    rel: np.ndarray  # (L,) float64: ring of released minima
+    dly: np.ndarray  # (2, latency + 1) float64: ring of delayed inputs
+    ipos: np.ndarray  # (1,) int64: its write slot
+    lstate: np.ndarray  # (3,) int64: frames since a hot input, req and rel entries != 1.0
+
+    def reset(self) -> None:
+        """Forget all history (a cut): the state `limiter_state` starts with."""
+        self.hist.fill(0.0)
+        self.req.fill(1.0)
+        self.rel.fill(1.0)
+        self.dly.fill(0.0)
+        self.hpos[0] = 0
+        self.rpos[0] = 0
+        self.ipos[0] = 0
+        self.lstate[0] = self.hist.shape[1] // 2
+        self.lstate[1] = 0
+        self.lstate[2] = 0
+
+
+def limiter_params(sr: int) -> LimiterParams:
+    """The limiter's settings at sample rate `sr`: -1 dBTP less the margin, 80 ms release."""
+    fir = true_peak_fir()
+    ceiling = 10.0 ** ((LIMITER_CEILING_DBTP - LIMITER_MARGIN_DB) / 20.0)
+    release = 1.0 - math.exp(-1.0 / (LIMITER_RELEASE_S * sr))
+    return LimiterParams(fir, ceiling, release, limiter_quiet_level(fir, ceiling))
+
+
+def limiter_state(sr: int) -> LimiterState:
+    """A limiter's memory at sample rate `sr`, silent (see LimiterState.reset)."""
+    taps = -(-TP_TAPS // TP_OVERSAMPLE)
+    look = limiter_lookahead(sr)
+    state = LimiterState(
+        hist=np.zeros((2, 2 * taps)),
+        hpos=np.zeros(1, dtype=np.int64),
+        req=np.ones(look + 1),
+        rpos=np.zeros(1, dtype=np.int64),
+        rel=np.ones(look),
+        dly=np.zeros((2, limiter_latency(sr) + 1)),
+        ipos=np.zeros(1, dtype=np.int64),
+        lstate=np.zeros(3, dtype=np.int64),
+    )
+    state.reset()
+    return state
+
+
 @kernel
-def limiter(
-    mix,
-    n,
-    master_cur,
-    master_tgt,
-    out,
-    fir,
-    hist,
-    hpos,
-    req,
-    rpos,
-    rel,
-    dly,
-    ipos,
-    ceiling,
-    release,
-    lstate,
-    quiet,
-):
+def limiter(mix, n, master_cur, master_tgt, out, params, state):
     """Master gain ramp + stereo-linked true-peak lookahead limiter; float32 result into out.
 
     Per input frame: the 4x-oversampled peak (input sample and 3 interpolated phases, both
@@ -70,10 +116,9 @@ def limiter(
     by LIMITER_MARGIN_DB), with no instantaneous gain steps. Below the ceiling the gain is
     exactly 1.0 and the output is the input delayed, bit for bit.
 
-    hist (2, 2 * taps) doubled ring of inputs for the FIR; req (L + 1,) ring of requirements
-    (init 1); rel (L,) ring of released minima (init 1); dly (2, latency + 1) ring of delayed
-    inputs; their positions in hpos, rpos, ipos (1-element int64 arrays). `release` is the
-    one-pole coefficient per frame.
+    `params` (LimiterParams) holds the settings, `state` (LimiterState) the rings: hist the
+    doubled ring of inputs for the FIR, req the requirements over L + 1 frames, rel the released
+    minima over L, dly the delayed inputs; their positions in hpos, rpos, ipos.
 
     Speed without changing a bit (most frames of most mixes are below the ceiling):
     lstate = [frames since an input sample above `quiet`, req entries != 1, rel entries != 1].
@@ -85,6 +130,9 @@ def limiter(
     without touching the rings at all. Where the loops run, they run in the original order
     (sums are not reassociated). Ring slots are kept by increment, not a per-frame modulo.
     """
+    fir, ceiling, release, quiet = params.fir, params.ceiling, params.release, params.quiet
+    hist, req, rel, dly = state.hist, state.req, state.rel, state.dly
+    hpos, rpos, ipos, lstate = state.hpos, state.rpos, state.ipos, state.lstate
     taps = fir.shape[1]
     n_req = req.shape[0]
     look = rel.shape[0]
