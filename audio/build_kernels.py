@@ -93,9 +93,11 @@ def build(out_dir: Path, cpu: str = "host", verbose: bool = False, name: str = "
         types.int32(types.voidptr), get_pointer=compiled.function_address
     )
     from audio.dsp.limiter import LimiterParams, LimiterState  # named tuples in signatures
+    from audio.dsp.reverb import ReverbLines
 
     namespace = {**vars(types), "fnptr": fnptr}
     namespace.update(LimiterParams=LimiterParams, LimiterState=LimiterState)
+    namespace.update(ReverbLines=ReverbLines)
 
     cc = CC(name or compiled.EXTENSION, source_module=compiled.__name__)
     cc.verbose = verbose

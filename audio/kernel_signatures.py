@@ -30,7 +30,11 @@ _GROUPS_TAIL = (
 _MIX_TAIL = (
     f"i8, {_C3}, {_C3}, b1, {_B1}, {_C3}, {_C1}, {_C1}, {_C2}, {_C2}, {_C2}, {_C2}, b1, b1, {_C1}"
 )
-_REVERB_LINES = f"{_C1}, {_I1}, {_I1}, {_I1}, {_C1}, {_C1}, {_I1}, {_I1}, {_I1}, f8, f8, f8"
+# dsp.reverb's ReverbLines (a named tuple), then size, damping, wet.
+_REVERB_LINES = (
+    f"NamedTuple(({_C1}, {_I1}, {_I1}, {_I1}, {_C1}, {_C1}, {_I1}, {_I1}, {_I1}), ReverbLines), "
+    "f8, f8, f8"
+)
 _BLOCKS = ("f4[:, :, ::1]", "f4[:, :, :]")  # the engine's scratch, or a strided view of it
 _FLAC = "fnptr, fnptr, i8, i8[::1], i4[::1]"  # process_single, get_state, decoder, state, stage
 

@@ -203,15 +203,7 @@ class MixKernel:
         self._xs: np.ndarray | None = None  # upper stems' lanes on the offline two-thread path
         self._rev_wet = np.zeros((2, self.max_block))  # the reverb's wet channels (scratch)
         # Reverb bus.
-        comb_len, ap_len = dsp.reverb_lengths(sr)
-        self._comb_len, self._ap_len = comb_len, ap_len
-        self._comb_off = np.concatenate([[0], np.cumsum(comb_len)[:-1]]).astype(np.int64)
-        self._ap_off = np.concatenate([[0], np.cumsum(ap_len)[:-1]]).astype(np.int64)
-        self._comb_buf = np.zeros(int(comb_len.sum()))
-        self._ap_buf = np.zeros(int(ap_len.sum()))
-        self._comb_idx = np.zeros(comb_len.size, dtype=np.int64)
-        self._ap_idx = np.zeros(ap_len.size, dtype=np.int64)
-        self._comb_store = np.zeros(comb_len.size)
+        self._rev = dsp.reverb_lines(sr)
         self._rev_alive = False
         # Delay bus.
         self._dly_buf = np.zeros((2, int(dsp.MAX_DELAY_SECONDS * sr) + 1))
@@ -301,12 +293,12 @@ class MixKernel:
         """Forget all signal history (filters, reverb and delay tails, limiter): a cut."""
         self._z.fill(0.0)
         if self._rev_alive:
-            self._comb_buf.fill(0.0)
-            self._ap_buf.fill(0.0)
-            self._comb_store.fill(0.0)
+            self._rev.comb_buf.fill(0.0)
+            self._rev.ap_buf.fill(0.0)
+            self._rev.comb_store.fill(0.0)
             self._rev_alive = False
-        self._comb_idx.fill(0)
-        self._ap_idx.fill(0)
+        self._rev.comb_idx.fill(0)
+        self._rev.ap_idx.fill(0)
         if self._dly_alive:
             self._dly_buf.fill(0.0)
             self._dly_alive = False
@@ -369,15 +361,7 @@ class MixKernel:
                     n_frames,
                     self._mix,
                     self._rev_wet,
-                    self._comb_buf,
-                    self._comb_off,
-                    self._comb_len,
-                    self._comb_idx,
-                    self._comb_store,
-                    self._ap_buf,
-                    self._ap_off,
-                    self._ap_len,
-                    self._ap_idx,
+                    self._rev,
                     float(bus[dsp.B_REV_SIZE]),
                     float(bus[dsp.B_REV_DAMP]),
                     float(bus[dsp.B_REV_WET]),
@@ -457,9 +441,8 @@ class MixKernel:
         each channel's wet signal into its own row, then added to the mix as reverb adds it."""
         wet = self._rev_wet
         args = (
-            self._comb_buf, self._comb_off, self._comb_len, self._comb_idx, self._comb_store,
-            self._ap_buf, self._ap_off, self._ap_len, self._ap_idx, float(bus[dsp.B_REV_SIZE]),
-            float(bus[dsp.B_REV_DAMP]), float(bus[dsp.B_REV_WET]),
+            self._rev, float(bus[dsp.B_REV_SIZE]), float(bus[dsp.B_REV_DAMP]),
+            float(bus[dsp.B_REV_WET]),
         )  # fmt: skip
         worker.submit(dsp.reverb_half, (self._bus, n, 1, wet[1], *args))
         try:

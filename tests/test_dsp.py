@@ -436,9 +436,12 @@ def test_vector_reverb_is_bit_identical_to_the_scalar_reference():
         for fn, (cb, ci, cs, ab, ai) in ((dsp.reverb, states[0]), (reverb_reference, states[1])):
             bus = send.copy()
             mix = np.full((n, 2), 0.25)
-            extra = (np.full((2, n + 5), np.nan),) if fn is dsp.reverb else ()  # wet scratch
-            peak = fn(bus, n, mix, *extra, cb, comb_off, comb_len, ci, cs, ab, ap_off, ap_len,
-                      ai, size, damp, wet)  # fmt: skip
+            lines = (cb, comb_off, comb_len, ci, cs, ab, ap_off, ap_len, ai)
+            if fn is dsp.reverb:  # wet scratch, the lines as one named tuple
+                args = (np.full((2, n + 5), np.nan), dsp.ReverbLines(*lines))
+            else:
+                args = lines
+            peak = fn(bus, n, mix, *args, size, damp, wet)
             outs.append((mix, peak))
         # the two-thread form: one channel at a time into its own row, then added
         cb, ci, cs, ab, ai = states[2]
@@ -451,15 +454,7 @@ def test_vector_reverb_is_bit_identical_to_the_scalar_reference():
                 n,
                 c,
                 wet_rows[c],
-                cb,
-                comb_off,
-                comb_len,
-                ci,
-                cs,
-                ab,
-                ap_off,
-                ap_len,
-                ai,
+                dsp.ReverbLines(cb, comb_off, comb_len, ci, cs, ab, ap_off, ap_len, ai),
                 size,
                 damp,
                 wet,

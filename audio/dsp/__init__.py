@@ -88,7 +88,15 @@ from audio.dsp.limiter import (
     true_peak_fir,
 )
 from audio.dsp.master import master_gain, meter
-from audio.dsp.reverb import REVERB_INPUT_GAIN, add_wet, reverb, reverb_half, reverb_lengths
+from audio.dsp.reverb import (
+    REVERB_INPUT_GAIN,
+    ReverbLines,
+    add_wet,
+    reverb,
+    reverb_half,
+    reverb_lengths,
+    reverb_lines,
+)
 from audio.dsp.strip import (
     _any_active,
     compute_targets,
@@ -144,6 +152,7 @@ __all__ = [
     "_STRIP_PARAM_OF_STAGE",
     "LimiterParams",
     "LimiterState",
+    "ReverbLines",
     "_any_active",
     "add_wet",
     "biquad_coefs",
@@ -160,6 +169,7 @@ __all__ = [
     "reverb",
     "reverb_half",
     "reverb_lengths",
+    "reverb_lines",
     "stem_sos",
     "strip_accumulate",
     "strip_finish",

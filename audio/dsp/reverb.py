@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import numpy as np
 
 from audio.compiled import kernel
@@ -55,25 +57,39 @@ def _allpass(ap_buf, o, acc):
     return y
 
 
+class ReverbLines(NamedTuple):
+    """The reverb's delay lines (`reverb_lines`): 16 combs and 8 allpasses (left channel's
+    first) in two flat buffers, each line at its offset, with its length and read position."""
+
+    comb_buf: np.ndarray  # float64: every comb line, one after the other
+    comb_off: np.ndarray  # (16,) int64: where each comb line starts in comb_buf
+    comb_len: np.ndarray  # (16,) int64: its length
+    comb_idx: np.ndarray  # (16,) int64: its position
+    comb_store: np.ndarray  # (16,) float64: each comb's damping filter state
+    ap_buf: np.ndarray  # float64: every allpass line
+    ap_off: np.ndarray  # (8,) int64
+    ap_len: np.ndarray  # (8,) int64
+    ap_idx: np.ndarray  # (8,) int64
+
+
+def reverb_lines(sr: int) -> ReverbLines:
+    """Silent delay lines for the reverb at sample rate `sr` (lengths: reverb_lengths)."""
+    comb_len, ap_len = reverb_lengths(sr)
+    return ReverbLines(
+        comb_buf=np.zeros(int(comb_len.sum())),
+        comb_off=np.concatenate([[0], np.cumsum(comb_len)[:-1]]).astype(np.int64),
+        comb_len=comb_len,
+        comb_idx=np.zeros(comb_len.size, dtype=np.int64),
+        comb_store=np.zeros(comb_len.size),
+        ap_buf=np.zeros(int(ap_len.sum())),
+        ap_off=np.concatenate([[0], np.cumsum(ap_len)[:-1]]).astype(np.int64),
+        ap_len=ap_len,
+        ap_idx=np.zeros(ap_len.size, dtype=np.int64),
+    )
+
+
 @kernel(nogil=True)
-def reverb_half(
-    bus,
-    n,
-    c,
-    wet_out,
-    comb_buf,
-    comb_off,
-    comb_len,
-    comb_idx,
-    comb_store,
-    ap_buf,
-    ap_off,
-    ap_len,
-    ap_idx,
-    size,
-    damp,
-    wet,
-):
+def reverb_half(bus, n, c, wet_out, lines, size, damp, wet):
     """Freeverb, one channel c: 8 damped combs in parallel then 4 allpasses on the (mono-summed)
     reverb send bus[:, 0:2], the wet signal into wet_out[:n]. Returns this channel's output peak.
 
@@ -83,6 +99,9 @@ def reverb_half(
     their damping state in registers, then the allpass chain. Per line and frame the arithmetic
     is the scalar Freeverb's, in the same order (each line only touches its own buffer, so
     running all combs before the allpasses changes nothing)."""
+    comb_buf, comb_off, comb_len = lines.comb_buf, lines.comb_off, lines.comb_len
+    comb_idx, comb_store = lines.comb_idx, lines.comb_store
+    ap_buf, ap_off, ap_len, ap_idx = lines.ap_buf, lines.ap_off, lines.ap_len, lines.ap_idx
     feedback = size * 0.28 + 0.7
     d1 = damp * 0.4
     d2 = 1.0 - d1
@@ -183,33 +202,10 @@ def add_wet(mix, n, wet_out):
 
 
 @kernel
-def reverb(
-    bus,
-    n,
-    mix,
-    wet_out,
-    comb_buf,
-    comb_off,
-    comb_len,
-    comb_idx,
-    comb_store,
-    ap_buf,
-    ap_off,
-    ap_len,
-    ap_idx,
-    size,
-    damp,
-    wet,
-):
+def reverb(bus, n, mix, wet_out, lines, size, damp, wet):
     """Both channels of `reverb_half` on this thread, wet added to mix (wet_out (2, >= n) is
     scratch). Returns the block's output peak."""
-    p0 = reverb_half(
-        bus, n, 0, wet_out[0], comb_buf, comb_off, comb_len, comb_idx, comb_store,
-        ap_buf, ap_off, ap_len, ap_idx, size, damp, wet,
-    )  # fmt: skip
-    p1 = reverb_half(
-        bus, n, 1, wet_out[1], comb_buf, comb_off, comb_len, comb_idx, comb_store,
-        ap_buf, ap_off, ap_len, ap_idx, size, damp, wet,
-    )  # fmt: skip
+    p0 = reverb_half(bus, n, 0, wet_out[0], lines, size, damp, wet)
+    p1 = reverb_half(bus, n, 1, wet_out[1], lines, size, damp, wet)
     add_wet(mix, n, wet_out)
     return max(p0, p1)
