@@ -94,10 +94,11 @@ def build(out_dir: Path, cpu: str = "host", verbose: bool = False, name: str = "
     )
     from audio.dsp.limiter import LimiterParams, LimiterState  # named tuples in signatures
     from audio.dsp.reverb import ReverbLines
+    from audio.dsp.strip import StripState
 
     namespace = {**vars(types), "fnptr": fnptr}
     namespace.update(LimiterParams=LimiterParams, LimiterState=LimiterState)
-    namespace.update(ReverbLines=ReverbLines)
+    namespace.update(ReverbLines=ReverbLines, StripState=StripState)
 
     cc = CC(name or compiled.EXTENSION, source_module=compiled.__name__)
     cc.verbose = verbose

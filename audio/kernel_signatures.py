@@ -22,14 +22,11 @@ _LIM_PARAMS = "NamedTuple((f8[:, ::1], f8, f8, f8), LimiterParams)"
 _LIM_STATE = f"NamedTuple(({_C2}, {_I1}, {_C1}, {_I1}, {_C1}, {_C2}, {_I1}, {_I1}), LimiterState)"
 _ACT = "UniTuple(b1, 5)"  # which of the five filter stages run (dsp.strip_prepare)
 
-# dsp.strip_groups / strip_mix after the block: coefficients, state, gains, sends, sums, peaks.
-_GROUPS_TAIL = (
-    f"i8, i8, i8, {_C3}, {_C3}, b1, {_ACT}, {_C3}, {_C1}, {_C1}, b1, {_C2}, {_C2}, b1, b1, "
-    f"{_C2}, {_C2}, {_C1}"
-)
-_MIX_TAIL = (
-    f"i8, {_C3}, {_C3}, b1, {_B1}, {_C3}, {_C1}, {_C1}, {_C2}, {_C2}, {_C2}, {_C2}, b1, b1, {_C1}"
-)
+# dsp.StripState (a named tuple): coefficients cur/tgt, filter state, lane gains, sends.
+_STRIP = f"NamedTuple(({_C3}, {_C3}, {_C3}, {_C1}, {_C1}, {_C2}, {_C2}), StripState)"
+# dsp.strip_groups / strip_mix after the block: the state, flags, sums, peaks.
+_GROUPS_TAIL = f"i8, i8, i8, {_STRIP}, b1, {_ACT}, b1, b1, b1, {_C2}, {_C2}, {_C1}"
+_MIX_TAIL = f"i8, {_STRIP}, b1, {_B1}, {_C2}, {_C2}, b1, b1, {_C1}"
 # dsp.reverb's ReverbLines (a named tuple), then size, damping, wet.
 _REVERB_LINES = (
     f"NamedTuple(({_C1}, {_I1}, {_I1}, {_I1}, {_C1}, {_C1}, {_I1}, {_I1}, {_I1}), ReverbLines), "
@@ -43,18 +40,14 @@ KERNELS: dict[str, list[str]] = {
     "audio.dsp.strip.compute_targets": [
         f"i8({_C1}, {_C1}, {_B1}, {_B1}, {_C2}, f8, {_C2}, {_C3}, {_B1}, {_C1}, {_C2}, {_C1})"
     ],
-    "audio.dsp.strip.strip_prepare": [
-        f"Tuple((UniTuple(b1, 5), b1))(i8, {_C3}, b1, {_B1}, {_C1}, {_C1})"
-    ],
+    "audio.dsp.strip.strip_prepare": [f"Tuple((UniTuple(b1, 5), b1))(i8, {_STRIP}, b1, {_B1})"],
     "audio.dsp.strip.strip_groups": [
         f"none({block}, {_GROUPS_TAIL}, {xs})" for block in _BLOCKS for xs in ("none", _C2)
     ],
     "audio.dsp.strip.strip_accumulate": [
-        f"none(i8, i8, i8, {_C2}, {_C2}, {_C2}, b1, b1, {_C2}, {_C2})"
+        f"none(i8, i8, i8, {_C2}, {_STRIP}, b1, b1, {_C2}, {_C2})"
     ],
-    "audio.dsp.strip.strip_finish": [
-        f"none(i8, {_ACT}, b1, {_C3}, {_C3}, {_C3}, {_C1}, {_C1}, {_C2}, {_C2})"
-    ],
+    "audio.dsp.strip.strip_finish": [f"none(i8, {_ACT}, b1, {_STRIP})"],
     "audio.dsp.strip.strip_mix": [f"none({block}, {_MIX_TAIL})" for block in _BLOCKS],
     "audio.dsp.reverb.reverb_half": [f"f8({_C2}, i8, i8, {_C1}, {_REVERB_LINES})"],
     "audio.dsp.reverb.add_wet": [f"none({_C2}, i8, {_C2})"],

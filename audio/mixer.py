@@ -193,6 +193,10 @@ class MixKernel:
         self._lane_tgt = np.zeros(lanes)
         self._send_cur = np.zeros((2, lanes))
         self._send_tgt = np.zeros((2, lanes))
+        self._strip = dsp.StripState(
+            self._coef_cur, self._coef_tgt, self._z, self._lane_cur, self._lane_tgt,
+            self._send_cur, self._send_tgt,
+        )  # fmt: skip
         self._tmp5 = np.zeros(5)
         self._lane_peak = np.zeros(lanes)
         self._default_strip = np.tile(dsp.STRIP_DEFAULTS, (s, 1))
@@ -337,15 +341,9 @@ class MixKernel:
             dsp.strip_mix(
                 block,
                 n_frames,
-                self._coef_cur,
-                self._coef_tgt,
+                self._strip,
                 bool(flags & 1),
                 self._stage_on,
-                self._z,
-                self._lane_cur,
-                self._lane_tgt,
-                self._send_cur,
-                self._send_tgt,
                 self._mix,
                 self._bus,
                 use_rev,
@@ -414,27 +412,18 @@ class MixKernel:
         h = min(2 * ((s + 3) // 4), s - 1)  # even split (whole F64x4 groups) when possible
         if self._xs is None or self._xs.shape[1] < 2 * (s - h):
             self._xs = np.zeros((self.max_block, 2 * (s - h)))
-        act, ramp_g = dsp.strip_prepare(
-            s, self._coef_cur, ramp_coef, self._stage_on, self._lane_cur, self._lane_tgt
-        )
+        act, ramp_g = dsp.strip_prepare(s, self._strip, ramp_coef, self._stage_on)
         common = (
-            self._coef_cur, self._coef_tgt, ramp_coef, act, self._z, self._lane_cur,
-            self._lane_tgt, ramp_g, self._send_cur, self._send_tgt, use_rev, use_dly, self._mix,
-            self._bus, self._lane_peak,
+            self._strip, ramp_coef, act, ramp_g, use_rev, use_dly, self._mix, self._bus,
+            self._lane_peak,
         )  # fmt: skip
         worker.submit(dsp.strip_groups, (block, n, h, s, *common, self._xs))
         try:
             dsp.strip_groups(block, n, 0, h, *common, None)
         finally:
             worker.wait()
-        dsp.strip_accumulate(
-            n, h, s, self._xs, self._send_cur, self._send_tgt, use_rev, use_dly, self._mix,
-            self._bus,
-        )  # fmt: skip
-        dsp.strip_finish(
-            s, act, ramp_coef, self._coef_cur, self._coef_tgt, self._z, self._lane_cur,
-            self._lane_tgt, self._send_cur, self._send_tgt,
-        )  # fmt: skip
+        dsp.strip_accumulate(n, h, s, self._xs, self._strip, use_rev, use_dly, self._mix, self._bus)
+        dsp.strip_finish(s, act, ramp_coef, self._strip)
 
     def _reverb_two_threads(self, worker: _StripWorker, n: int, bus) -> float:
         """dsp.reverb with one channel per thread (offline only; they share only the input):

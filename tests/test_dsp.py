@@ -394,15 +394,20 @@ def test_vector_strip_is_bit_identical_to_the_scalar_reference(n_stems):
             mix = np.full((4096, 2), np.nan)
             bus = np.full((4096, 4), np.nan)
             peak = np.full(lanes, np.nan)
-            args = (
-                st["coef_cur"], coef_tgt.copy(), ramp_coef, stage_on, st["z"], st["lane_cur"],
-                lane_tgt.copy(), st["send_cur"], send_tgt.copy(), mix, bus, use_rev, use_dly,
-                peak,
-            )  # fmt: skip
             if impl == "vec":
-                dsp.strip_mix(block, n, *args)
+                strip = dsp.StripState(
+                    st["coef_cur"], coef_tgt.copy(), st["z"], st["lane_cur"], lane_tgt.copy(),
+                    st["send_cur"], send_tgt.copy(),
+                )  # fmt: skip
+                dsp.strip_mix(
+                    block, n, strip, ramp_coef, stage_on, mix, bus, use_rev, use_dly, peak
+                )
             else:
-                strip_mix_reference(block, n, x, *args)
+                strip_mix_reference(
+                    block, n, x, st["coef_cur"], coef_tgt.copy(), ramp_coef, stage_on, st["z"],
+                    st["lane_cur"], lane_tgt.copy(), st["send_cur"], send_tgt.copy(), mix, bus,
+                    use_rev, use_dly, peak,
+                )  # fmt: skip
             outs.append((mix, bus, peak))
         for a, b in zip(outs[0], outs[1], strict=True):
             np.testing.assert_array_equal(a, b)

@@ -98,6 +98,7 @@ from audio.dsp.reverb import (
     reverb_lines,
 )
 from audio.dsp.strip import (
+    StripState,
     _any_active,
     compute_targets,
     strip_accumulate,
@@ -105,6 +106,7 @@ from audio.dsp.strip import (
     strip_groups,
     strip_mix,
     strip_prepare,
+    strip_state,
 )
 
 __all__ = [
@@ -153,6 +155,7 @@ __all__ = [
     "LimiterParams",
     "LimiterState",
     "ReverbLines",
+    "StripState",
     "_any_active",
     "add_wet",
     "biquad_coefs",
@@ -176,5 +179,6 @@ __all__ = [
     "strip_groups",
     "strip_mix",
     "strip_prepare",
+    "strip_state",
     "true_peak_fir",
 ]

@@ -7,6 +7,9 @@ Lane = 2 * stem + channel, stored last (contiguous) in the state and coefficient
 from __future__ import annotations
 
 import math
+from typing import NamedTuple
+
+import numpy as np
 
 from audio.compiled import kernel, overload, types
 from audio.dsp.biquad import biquad_coefs
@@ -102,6 +105,35 @@ def compute_targets(
 
 
 # --------------------------------------------------------------------------- the strip
+
+
+class StripState(NamedTuple):
+    """The strip's state across blocks (`strip_state`), lane = 2 * stem + channel last: what
+    the coefficients, faders and sends ramp from (cur) and to (tgt), and the filter state."""
+
+    coef_cur: np.ndarray  # (N_STAGES, 5, L) float64: b0, b1, b2, a1, a2 per stage and lane
+    coef_tgt: np.ndarray  # (N_STAGES, 5, L)
+    z: np.ndarray  # (N_STAGES, 2, L) float64: each biquad's two state values
+    lane_cur: np.ndarray  # (L,) float64: post-fader gain incl. pan
+    lane_tgt: np.ndarray  # (L,)
+    send_cur: np.ndarray  # (2, L) float64: reverb and delay send levels
+    send_tgt: np.ndarray  # (2, L)
+
+
+def strip_state(n_stems: int) -> StripState:
+    """A silent strip for n_stems stems: identity filters, zero gains and sends."""
+    lanes = 2 * n_stems
+    coef_cur = np.zeros((N_STAGES, 5, lanes))
+    coef_cur[:, 0, :] = 1.0
+    return StripState(
+        coef_cur=coef_cur,
+        coef_tgt=coef_cur.copy(),
+        z=np.zeros((N_STAGES, 2, lanes)),
+        lane_cur=np.zeros(lanes),
+        lane_tgt=np.zeros(lanes),
+        send_cur=np.zeros((2, lanes)),
+        send_tgt=np.zeros((2, lanes)),
+    )
 
 
 @kernel
@@ -202,32 +234,14 @@ def _strip_post(y, t, r, g_cur, g_d, ramp_g, pk, s0, s1, first, use_rev, use_dly
 
 @kernel
 def _strip_group(
-    block,
-    s,
-    n,
-    coef_cur,
-    coef_tgt,
-    ramp_coef,
-    act,
-    z,
-    lane_cur,
-    lane_tgt,
-    ramp_g,
-    send_cur,
-    send_tgt,
-    use_rev,
-    use_dly,
-    mix,
-    bus,
-    lane_peak,
-    xs,
-    xl,
-    proto,
+    block, s, n, st, ramp_coef, act, ramp_g, use_rev, use_dly, mix, bus, lane_peak, xs, xl, proto
 ):
     """The whole strip for the lanes of stem s (and s + 1 if proto is F64x4), frame by frame:
     the five biquads with their state in registers, fader, peak, and their share of the stem
     sum and the sends, accumulated onto mix / bus in stem order (stem 0 starts the sums at
     0.0). With an array xs the post-fader lanes go to xs[:, xl:] instead (strip_accumulate)."""
+    coef_cur, coef_tgt, z = st.coef_cur, st.coef_tgt, st.z
+    lane_cur, lane_tgt, send_cur, send_tgt = st.lane_cur, st.lane_tgt, st.send_cur, st.send_tgt
     lane = 2 * s
     first = s == 0
     inv_n = 1.0 / n
@@ -305,10 +319,11 @@ def _strip_group(
 
 
 @kernel(nogil=True)
-def strip_prepare(n_stems, coef_cur, ramp_coef, stage_on, lane_cur, lane_tgt):
+def strip_prepare(n_stems, st, ramp_coef, stage_on):
     """(act, ramp_g) for strip_groups: which stages run (a stage is skipped, its state zeroed,
     when it is the identity on every lane and not ramping away from an active one), and
     whether any lane's fader ramps."""
+    coef_cur, lane_cur, lane_tgt = st.coef_cur, st.lane_cur, st.lane_tgt
     lanes = 2 * n_stems
     act = (
         stage_on[0] or (ramp_coef and _any_active(coef_cur[0], lanes)),
@@ -326,26 +341,7 @@ def strip_prepare(n_stems, coef_cur, ramp_coef, stage_on, lane_cur, lane_tgt):
 
 @kernel(nogil=True)
 def strip_groups(
-    block,
-    n,
-    s_lo,
-    s_hi,
-    coef_cur,
-    coef_tgt,
-    ramp_coef,
-    act,
-    z,
-    lane_cur,
-    lane_tgt,
-    ramp_g,
-    send_cur,
-    send_tgt,
-    use_rev,
-    use_dly,
-    mix,
-    bus,
-    lane_peak,
-    xs,
+    block, n, s_lo, s_hi, st, ramp_coef, act, ramp_g, use_rev, use_dly, mix, bus, lane_peak, xs
 ):
     """The strip of stems [s_lo, s_hi): two at a time (F64x4), an odd last one as F64x2.
 
@@ -356,20 +352,21 @@ def strip_groups(
     while s + 2 <= s_hi:
         xl = 2 * (s - s_lo)
         _strip_group(
-            block, s, n, coef_cur, coef_tgt, ramp_coef, act, z, lane_cur, lane_tgt, ramp_g,
-            send_cur, send_tgt, use_rev, use_dly, mix, bus, lane_peak, xs, xl, F64x4,
+            block, s, n, st, ramp_coef, act, ramp_g, use_rev, use_dly, mix, bus, lane_peak, xs,
+            xl, F64x4,
         )  # fmt: skip
         s += 2
     if s < s_hi:
         xl = 2 * (s - s_lo)
         _strip_group(
-            block, s, n, coef_cur, coef_tgt, ramp_coef, act, z, lane_cur, lane_tgt, ramp_g,
-            send_cur, send_tgt, use_rev, use_dly, mix, bus, lane_peak, xs, xl, F64x2,
+            block, s, n, st, ramp_coef, act, ramp_g, use_rev, use_dly, mix, bus, lane_peak, xs,
+            xl, F64x2,
         )  # fmt: skip
 
 
 @kernel
-def _accumulate_group(n, s, s_lo, xs, send_cur, send_tgt, use_rev, use_dly, mix, bus, proto):
+def _accumulate_group(n, s, s_lo, xs, st, use_rev, use_dly, mix, bus, proto):
+    send_cur, send_tgt = st.send_cur, st.send_tgt
     lane = 2 * s
     inv_n = 1.0 / n
     s0 = (vload(send_cur, 0, lane, proto), vload(send_cur, 1, lane, proto))
@@ -381,21 +378,22 @@ def _accumulate_group(n, s, s_lo, xs, send_cur, send_tgt, use_rev, use_dly, mix,
 
 
 @kernel(nogil=True)
-def strip_accumulate(n, s_lo, s_hi, xs, send_cur, send_tgt, use_rev, use_dly, mix, bus):
+def strip_accumulate(n, s_lo, s_hi, xs, st, use_rev, use_dly, mix, bus):
     """The deferred sums of strip_groups(xs=array): stems [s_lo, s_hi) onto mix / bus, in
     stem order, with the same grouping and the same operations as the direct path."""
     s = s_lo
     while s + 2 <= s_hi:
-        _accumulate_group(n, s, s_lo, xs, send_cur, send_tgt, use_rev, use_dly, mix, bus, F64x4)
+        _accumulate_group(n, s, s_lo, xs, st, use_rev, use_dly, mix, bus, F64x4)
         s += 2
     if s < s_hi:
-        _accumulate_group(n, s, s_lo, xs, send_cur, send_tgt, use_rev, use_dly, mix, bus, F64x2)
+        _accumulate_group(n, s, s_lo, xs, st, use_rev, use_dly, mix, bus, F64x2)
 
 
 @kernel(nogil=True)
-def strip_finish(n_stems, act, ramp_coef, coef_cur, coef_tgt, z, lane_cur, lane_tgt, send_cur,
-                 send_tgt):  # fmt: skip
+def strip_finish(n_stems, act, ramp_coef, st):
     """After the block: zero the state of skipped stages, and cur = tgt for every ramp."""
+    coef_cur, coef_tgt, z = st.coef_cur, st.coef_tgt, st.z
+    lane_cur, lane_tgt, send_cur, send_tgt = st.lane_cur, st.lane_tgt, st.send_cur, st.send_tgt
     lanes = 2 * n_stems
     for k in range(N_STAGES):
         if not act[k]:
@@ -414,24 +412,7 @@ def strip_finish(n_stems, act, ramp_coef, coef_cur, coef_tgt, z, lane_cur, lane_
 
 
 @kernel
-def strip_mix(
-    block,
-    n,
-    coef_cur,
-    coef_tgt,
-    ramp_coef,
-    stage_on,
-    z,
-    lane_cur,
-    lane_tgt,
-    send_cur,
-    send_tgt,
-    mix,
-    bus,
-    use_rev,
-    use_dly,
-    lane_peak,
-):
+def strip_mix(block, n, st, ramp_coef, stage_on, mix, bus, use_rev, use_dly, lane_peak):
     """Filters, fader/pan, sends and the stem sum for one block.
 
     block (S, 2, >=n) float32 in; mix (>=n, 2) and bus (>=n, 4) float64 out (bus = reverb L/R,
@@ -446,14 +427,12 @@ def strip_mix(
     accumulated group by group onto mix / bus, which is the same sequence of additions.
     """
     n_stems = block.shape[0]
-    act, ramp_g = strip_prepare(n_stems, coef_cur, ramp_coef, stage_on, lane_cur, lane_tgt)
+    act, ramp_g = strip_prepare(n_stems, st, ramp_coef, stage_on)
     strip_groups(
-        block, n, 0, n_stems, coef_cur, coef_tgt, ramp_coef, act, z, lane_cur, lane_tgt, ramp_g,
-        send_cur, send_tgt, use_rev, use_dly, mix, bus, lane_peak, None,
+        block, n, 0, n_stems, st, ramp_coef, act, ramp_g, use_rev, use_dly, mix, bus, lane_peak,
+        None,
     )  # fmt: skip
-    strip_finish(
-        n_stems, act, ramp_coef, coef_cur, coef_tgt, z, lane_cur, lane_tgt, send_cur, send_tgt
-    )
+    strip_finish(n_stems, act, ramp_coef, st)
 
 
 @kernel
