@@ -133,6 +133,11 @@ class PlatformClient:
             self._tokens = None
             self.account = None
 
+    def _replaced_meanwhile(self, access: str) -> bool:
+        with self._token_lock:  # NB: waits for a refresh under way, then sees its result
+            tokens = self._tokens
+        return tokens is not None and tokens.access_token != access
+
     def _refresh(self, stale_access: str) -> None:
         with self._token_lock:
             tokens = self._tokens
@@ -394,10 +399,19 @@ class PlatformClient:
                 "the platform is running, and try again.",
                 code="unreachable",
             ) from exc
-        expired = resp.status_code == 401 and _error_code(resp) == "token_expired"
-        if expired and retry_auth and access is not None:
-            self._refresh(access)
-            return self._send(method, path, auth=auth, retry_auth=False, headers=headers, **kwargs)
+        if resp.status_code == 401 and retry_auth and access is not None:
+            if self._replaced_meanwhile(access):
+                # Another thread refreshed while this request was on its way: the refresh
+                # revoked the pair it carried ("signed out or replaced"). Once more with the
+                # new one, as if it had been sent a moment later.
+                return self._send(
+                    method, path, auth=auth, retry_auth=False, headers=headers, **kwargs
+                )
+            if _error_code(resp) == "token_expired":
+                self._refresh(access)
+                return self._send(
+                    method, path, auth=auth, retry_auth=False, headers=headers, **kwargs
+                )
         if resp.status_code >= 400:
             raise _error_from(resp)
         return resp
@@ -417,5 +431,7 @@ def _error_from(resp: requests.Response) -> PlatformError:
     except (ValueError, KeyError, TypeError):
         code = f"http_{resp.status_code}"
         message = f"The platform answered {resp.status_code} {resp.reason}. Try again later."
-    cls = AuthError if resp.status_code == 401 else PlatformError
+    cls = {401: AuthError, 503: PlatformUnavailable}.get(resp.status_code, PlatformError)
+    # 503: the platform is shedding load for a moment (with Retry-After); a stem download
+    # retries with backoff (app/streaming.py) instead of failing the stem for good.
     return cls(message, code=code, status=resp.status_code)

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
 import pytest
 
 from app.client import AuthError, PlatformClient, PlatformUnavailable
@@ -52,6 +55,28 @@ def test_expired_access_token_is_refreshed_transparently(tmp_path, demo_cache):
         client.login("fan", "encore-demo")
         advance_offset_file(platform.data_dir, 61)  # the platform's clock, not a sleep
         assert client.tracks()  # the first call met 401 token_expired, refreshed, retried
+
+        # A request on its way while another thread refreshes (as a track's stems download):
+        # the refresh revokes the pair it carries, so the platform answers "signed out or
+        # replaced". It is sent again with the new pair, not shown as a sign-out. The network's
+        # delay is made here by holding that one request back until the refresh is done.
+        track_id = client.tracks()[0].id
+        advance_offset_file(platform.data_dir, 61)
+        send, refreshed, held = client._http.request, threading.Event(), threading.Event()
+
+        def delayed(method, url, **kwargs):
+            if threading.current_thread().name.startswith("held") and not held.is_set():
+                held.set()
+                assert refreshed.wait(30)
+            return send(method, url, **kwargs)
+
+        client._http.request = delayed
+        late = ThreadPoolExecutor(1, thread_name_prefix="held").submit(client.track, track_id)
+        assert held.wait(30)
+        assert client.tracks()  # this one meets token_expired and refreshes
+        refreshed.set()
+        assert late.result(30).id == track_id
+        assert client.signed_in
     finally:
         platform.stop()
 

@@ -17,7 +17,7 @@ import pytest
 import soundfile as sf
 
 from app.cache import EncryptedCache
-from app.client import PlatformClient
+from app.client import PlatformClient, PlatformUnavailable
 from app.embedded import PlatformProcess, start_platform
 from app.streaming import StemStatus, TrackStream
 from audio.chunks import CHUNK_FRAMES
@@ -340,3 +340,42 @@ def test_a_loop_start_is_decoded_before_the_wrap(fan, cache):
         np.testing.assert_array_equal(out, ref[:, :, :512])
     finally:
         stream.stop()
+
+
+def test_a_platform_shedding_load_delays_stems_but_loses_none(tmp_path, demo_env):
+    """A busy platform answers some stem reads 503 + Retry-After at once (admission: one
+    request in at a time, no waiting). The stream says it is retrying and gets every stem;
+    a 503 is never a stem's permanent failure."""
+    env = {**demo_env, "ENCORE_MAX_IN_FLIGHT": "1", "ENCORE_ADMISSION_WAIT": "0"}
+    platform = start_platform(tmp_path / "busy", env=env)
+    try:
+        client = PlatformClient(platform.url)
+
+        def admitted(call):  # as a person would: busy, so try again in a moment
+            for _ in range(50):
+                try:
+                    return call()
+                except PlatformUnavailable:
+                    time.sleep(0.1)
+            return call()
+
+        admitted(lambda: client.login("fan", "encore-demo"))
+        detail = admitted(lambda: client.track(admitted(client.tracks)[0].id))
+        key = admitted(client.content_key)
+        cache = EncryptedCache(tmp_path / "cache", key)
+        messages: set[str] = set()
+        stream = open_stream(client, detail, cache, [0])
+        try:
+
+            def seekable() -> bool:
+                messages.update(s.message for s in stream.states if s.message)
+                return stream.seekable
+
+            assert wait_for(seekable, 60), [s.message for s in stream.states]
+            assert stream.failure is None
+            assert all(s.status != StemStatus.FAILED for s in stream.states)
+        finally:
+            stream.stop()
+        assert any("Retrying in" in m for m in messages), messages  # it was shed, and said so
+    finally:
+        platform.stop()
