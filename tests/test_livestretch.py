@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from audio.engine import Engine
-from tests.plugins.jack import jackd  # noqa: F401  (fixture)
+from tests.plugins.jack import jackd, start_stream  # noqa: F401  (fixture)
 
 SR = 48000
 BLOCK = 128
@@ -232,14 +232,12 @@ def test_tempo_and_key_on_the_jack_device(jackd):  # noqa: F811
     device. The playhead runs 1.25x the device's frames, audio arrives, nothing raises in the
     callback, and what the worker could not deliver in time is counted, not hidden. (Whether it
     keeps up is a figure: `benchmarks/engine.py --tempo 1.25 2`; a busy machine may starve it.)"""
-    from audio.device import OutputStream
-
     engine = Engine(SR, max_block=1024)
     engine.load(
         np.concatenate([tone(220.0 * (s + 1), 10.0, amp=0.1) for s in range(4)]), list("abcd")
     )
     engine.set_stretch(1.25, 2)
-    stream = OutputStream(engine, device=jackd, blocksize=BLOCK)
+    stream = start_stream(engine, jackd, BLOCK)
 
     def rendered_at_least(frames: int) -> None:
         # NB: waits for the device's frames, not for wall time: a loaded machine runs JACK late.
@@ -248,7 +246,6 @@ def test_tempo_and_key_on_the_jack_device(jackd):  # noqa: F811
             time.sleep(0.05)
 
     try:
-        stream.start()
         engine.play()
         rendered_at_least(SR // 2)  # the cut at play, its priming, the fade-in
         f0, p0, m0 = engine.frames_rendered, engine.position_seconds, engine.missing_frames

@@ -20,7 +20,7 @@ import numpy as np
 import pytest
 
 from audio.engine import Engine
-from tests.plugins.jack import jackd  # noqa: F401  (fixture)
+from tests.plugins.jack import jackd, start_stream  # noqa: F401  (fixture)
 
 SR = 48000
 BLOCK = 256  # the app's default device block (app.settings.DEFAULT_BLOCKSIZE)
@@ -256,15 +256,12 @@ def test_seek_then_loop_at_tempo_1_25_on_the_jack_device(jackd, key):  # noqa: F
     A gap the user was told about (late_frames grew: the worker fell behind on a busy machine)
     is not this bug: the pitch is judged on the blocks that sounded. A gap nobody counted
     fails."""
-    from audio.device import OutputStream
-
     engine = RecordingEngine(60.0)
     engine.load(stepped_stems(4), ["drums", "bass", "keys", "lead"])
     engine.set_stretch(1.25, key)
-    stream = OutputStream(engine, device=jackd, blocksize=BLOCK)
+    stream = start_stream(engine, jackd, BLOCK)
     report = []
     try:
-        stream.start()
         engine.play()
         assert wait_for(lambda: engine.filled > SR // 2)
         st = engine.stretcher

@@ -19,9 +19,9 @@ from PySide6.QtWidgets import QAbstractButton, QAbstractItemView
 
 from app.client import PlatformClient
 from app.drafts import DraftStore
-from audio.device import OutputStream
 from audio.engine import Engine
 from core.contract import RemixStatus
+from tests.plugins.jack import start_stream
 from ui.login import LoginDialog
 from ui.main import load_theme
 from ui.mainwindow import MainWindow
@@ -89,8 +89,7 @@ def test_whole_path(qtbot, tasks, platform, jackd, tmp_path, monkeypatch):
     client = dialog.client
 
     engine = Engine()
-    stream = OutputStream(engine, device=jackd, blocksize=256)
-    stream.start()
+    stream = start_stream(engine, jackd, 256)
     try:
         drafts = DraftStore(tmp_path / "drafts")
         window = MainWindow(client, engine, tasks, drafts, tmp_path / "cache")

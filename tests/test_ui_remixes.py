@@ -16,11 +16,11 @@ from PySide6.QtCore import Qt
 
 from app.client import PlatformClient
 from app.drafts import DraftStore
-from audio.device import OutputStream
 from audio.engine import Engine
 from core.contract import RemixDocument, RemixStatus, StemSettings
 from core.text import isolate
 from tests.platform_helpers import PASSWORD, create_user
+from tests.plugins.jack import start_stream
 from tests.test_ui_e2e import assert_no_audio
 from ui.main import load_theme
 from ui.mainwindow import MainWindow
@@ -227,8 +227,7 @@ def test_listen_plays_the_render_in_memory_and_gives_the_track_back(
     track_id = fan.tracks()[0].id
     remix = submit(fan, track_id, 0, -17.2, "UI listen")
     engine = Engine()
-    stream = OutputStream(engine, device=jackd, blocksize=256)
-    stream.start()
+    stream = start_stream(engine, jackd, 256)
     try:
         window = window_for(qtbot, fan, tasks, tmp_path, engine)
         qtbot.waitUntil(lambda: window.catalog.list.count() >= 1, timeout=10000)

@@ -208,3 +208,22 @@ def jackd() -> Iterator[int]:
         yield device
     finally:
         cm.__exit__(None, None, None)
+
+
+def start_stream(engine, device: int, blocksize: int):
+    """Open and start an output stream on a JACK device as the app's `AudioOutput` does: a busy
+    JACK server refuses a start now and then (jack_connect error -1), and the app then tries once
+    more on a fresh PortAudio. Tests that open a stream themselves do the same, or a loaded
+    machine fails them for what the app survives."""
+    import sounddevice as sd
+
+    from audio.device import AudioDeviceError, open_stream, rescan_devices
+
+    try:
+        return open_stream(engine, device, blocksize)
+    except AudioDeviceError:
+        name = sd.query_devices(device)["name"]
+        rescan_devices()
+        outputs = [d for d in sd.query_devices() if d["max_output_channels"] > 0]
+        index = next(int(d["index"]) for d in outputs if d["name"] == name)
+        return open_stream(engine, index, blocksize)
