@@ -168,12 +168,12 @@ def jack_figures(window: MainWindow, quiet: bool) -> dict:
     import rtmidi
 
     from app.midiports import MidiPorts, MidiSystem
-    from tests.plugins.jack import JackProcess
+    from tests.plugins.jack import JackProcess, server_name
 
     jack = MidiSystem(rtmidi.API_UNIX_JACK, "JACK")
     strip = next(iter(window.mixer.strips.values()))
     fader = strip.fader
-    with JackProcess(f"encore-bench-midi-{os.getpid()}"):
+    with JackProcess(server_name("midi")):
         out = mido.Backend("mido.backends.rtmidi/UNIX_JACK", load=True).open_output(
             "Bench Fader", virtual=True
         )

@@ -13,7 +13,6 @@ else (engine, settings file, dialog, JACK device) is real.
 from __future__ import annotations
 
 import json
-import os
 import sys
 import threading
 import time
@@ -31,7 +30,7 @@ from audio.output import (
     AudioOutput,
     OutputState,
 )
-from tests.plugins.jack import JackProcess, rescan_jack_output
+from tests.plugins.jack import JackProcess, rescan_jack_output, server_name
 from tests.test_device import synthetic_stems
 from ui.devices import AudioSettingsDialog
 from ui.mainwindow import MainWindow
@@ -325,7 +324,7 @@ def test_jack_server_vanishes_and_comes_back():
     under the same name. Sound stops cleanly, the playhead stays, and the next polls reopen on
     the new server and play on, in this process."""
     try:
-        server = JackProcess(f"encore-{os.getpid()}-loss", period=256)
+        server = JackProcess(server_name("loss"), period=256)
         server.__enter__()
     except RuntimeError as exc:
         pytest.skip(f"JACK dummy server unavailable: {exc}")

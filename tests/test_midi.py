@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
 import shutil
 import sys
 import threading
@@ -56,7 +55,7 @@ from app.midi import (
 )
 from app.midiports import MidiPorts, MidiSystem
 from audio.engine import Engine
-from tests.plugins.jack import JackProcess
+from tests.plugins.jack import JackProcess, server_name
 from tests.test_ui_legibility import assert_none, legibility_problems, menu_problems
 from ui.main import load_theme
 from ui.mainwindow import MainWindow
@@ -779,7 +778,7 @@ def midi_system(system: MidiSystem) -> Iterator[None]:
         return
     if shutil.which("jackd") is None:
         pytest.skip("jackd is not installed (apt-get install jackd2)")
-    with JackProcess(f"encore-midi-{os.getpid()}"):
+    with JackProcess(server_name("midi")):
         yield
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import atexit
 import contextlib
 import ctypes
+import fcntl
 import os
 import shutil
 import signal
@@ -24,6 +25,30 @@ import pytest
 SAMPLE_RATE = 48000
 PERIOD = 128
 _START_TIMEOUT_S = 10.0
+_NAME_SLOTS = 6  # JACK's registry holds 8 servers; leave room for a default one and a spare
+_slot: list[int] = []  # this process's slot, held (its lock file open) for the process's life
+
+
+def server_name(suffix: str = "") -> str:
+    """A JACK server name for this test process, from a small pool of names (one slot per
+    process, by a lock file). JACK reclaims a dead server's registry entry only when a server of
+    the same name registers again; with names unique per process (encore-<pid>), every server
+    that died without unregistering kept one of the registry's 8 entries for good, until "Too
+    many servers already active" and every JACK test on the machine skipped."""
+    if not _slot:
+        for slot in range(_NAME_SLOTS):
+            path = os.path.join(tempfile.gettempdir(), f"encore-jack-slot-{slot}.lock")
+            fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError:
+                os.close(fd)
+                continue
+            _slot.append(slot)
+            break
+        else:
+            raise RuntimeError(f"all {_NAME_SLOTS} JACK test server names are in use")
+    return f"encore-t{_slot[0]}{'-' + suffix if suffix else ''}"
 PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
 
 
@@ -108,13 +133,13 @@ def jack_server(
 ) -> Iterator[int]:
     """Yield a PortAudio JACK output device index of a `jackd -d dummy` started for this process.
 
-    The server has a name of its own (`-n encore-<pid>` unless `name` is given, selected for
+    The server has a name of its own (`server_name()` unless `name` is given, selected for
     PortAudio through JACK_DEFAULT_SERVER), so concurrent test runs, benchmarks or a running app
     never share one: PortAudio's JACK host API aborts the whole process when its server vanishes
     under it. Raises RuntimeError with jackd's log when it cannot start (realtime first, then
     without). On exit a previous JACK_DEFAULT_SERVER (and its device list) is back.
     """
-    name = name or f"encore-{os.getpid()}"
+    name = name or server_name()
     previous = os.environ.get("JACK_DEFAULT_SERVER")
     logs: list[str] = []
     log_path = os.path.join(tempfile.gettempdir(), f"encore-jackd-{name}.log")
