@@ -49,6 +49,8 @@ def server_name(suffix: str = "") -> str:
         else:
             raise RuntimeError(f"all {_NAME_SLOTS} JACK test server names are in use")
     return f"encore-t{_slot[0]}{'-' + suffix if suffix else ''}"
+
+
 PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
 
 
