@@ -279,6 +279,8 @@ def test_seek_then_loop_at_tempo_1_25_on_the_jack_device(jackd, key):  # noqa: F
                 late0, pressed = st.late_frames, engine.filled
                 engine.set_loop(i + 0.05, i + 0.9)  # Loop: the bar under the playhead
                 assert wait_for(lambda p=pressed: engine.filled >= p + 2 * SR)
+                if not i + 0.05 <= engine.position_seconds < i + 0.9:
+                    report.append((i, attempt, "outside the loop", engine.position_seconds))
                 y = engine.recorded[pressed : pressed + 2 * SR]
                 gaps = silent_blocks(y)
                 late = st.late_frames - late0
