@@ -161,3 +161,46 @@ def test_requests_are_sorted_into_their_pools():
     assert pool_of(scope("POST", "/v1/remixes/check")) == WORK
     assert pool_of(scope("POST", "/v1/auth/token")) == WORK
     assert pool_of(scope("PUT", "/v1/tracks/neon-harbor/policy")) == WORK
+
+
+def test_a_light_read_is_turned_away_soon_while_work_may_wait_longer():
+    """A catalog read is served in milliseconds once in, so it does not queue for the whole
+    wait: with its pool full it is told to come back (503) while the holder is still busy, where
+    a remix check in the same position waits and gets in."""
+    from server.admission import Admission
+
+    async def scenario() -> None:
+        release = asyncio.Event()
+
+        async def app(scope, receive, send) -> None:
+            if scope["path"].endswith("/held"):
+                await release.wait()
+            await send({"type": "http.response.start", "status": 200, "headers": []})
+            await send({"type": "http.response.body", "body": b""})
+
+        async def call(admission: Admission, method: str, path: str) -> int:
+            status: list[int] = []
+
+            async def send(message) -> None:
+                if message["type"] == "http.response.start":
+                    status.append(message["status"])
+
+            scope = {"type": "http", "method": method, "path": path, "headers": []}
+            await admission(scope, lambda: None, send)
+            return status[0]
+
+        admission = Admission(app, slots=3, wait_s=30, work_slots=1)
+        assert admission.sizes["light"] == 1 and admission.sizes["work"] == 1
+        holders = [
+            asyncio.create_task(call(admission, "GET", "/v1/tracks/held")),
+            asyncio.create_task(call(admission, "POST", "/v1/remixes/held")),
+        ]
+        await asyncio.sleep(0.01)
+        asyncio.get_running_loop().call_later(5.0, release.set)  # busy for a while
+        work = asyncio.create_task(call(admission, "POST", "/v1/remixes/check"))
+        assert await call(admission, "GET", "/v1/tracks") == 503
+        assert not release.is_set()  # told before the holder finished
+        assert await work == 200  # waited its turn
+        assert await asyncio.gather(*holders) == [200, 200]
+
+    asyncio.run(scenario())
