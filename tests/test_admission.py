@@ -116,23 +116,7 @@ def test_work_never_takes_the_catalogs_or_the_streams_slots():
     async def scenario() -> None:
         release = asyncio.Event()
 
-        async def app(scope, receive, send) -> None:
-            if scope["method"] == "POST":
-                await release.wait()
-            await send({"type": "http.response.start", "status": 200, "headers": []})
-            await send({"type": "http.response.body", "body": b""})
-
-        async def call(admission: Admission, method: str, path: str) -> int:
-            status: list[int] = []
-
-            async def send(message) -> None:
-                if message["type"] == "http.response.start":
-                    status.append(message["status"])
-
-            scope = {"type": "http", "method": method, "path": path, "headers": []}
-            await admission(scope, lambda: None, send)
-            return status[0]
-
+        app = held_app(release, lambda scope: scope["method"] == "POST")
         admission = Admission(app, slots=6, wait_s=30, work_slots=2)
         crowd = [
             asyncio.create_task(call(admission, "POST", "/v1/remixes/check"))
@@ -172,23 +156,7 @@ def test_a_light_read_is_turned_away_soon_while_work_may_wait_longer():
     async def scenario() -> None:
         release = asyncio.Event()
 
-        async def app(scope, receive, send) -> None:
-            if scope["path"].endswith("/held"):
-                await release.wait()
-            await send({"type": "http.response.start", "status": 200, "headers": []})
-            await send({"type": "http.response.body", "body": b""})
-
-        async def call(admission: Admission, method: str, path: str) -> int:
-            status: list[int] = []
-
-            async def send(message) -> None:
-                if message["type"] == "http.response.start":
-                    status.append(message["status"])
-
-            scope = {"type": "http", "method": method, "path": path, "headers": []}
-            await admission(scope, lambda: None, send)
-            return status[0]
-
+        app = held_app(release, lambda scope: scope["path"].endswith("/held"))
         admission = Admission(app, slots=3, wait_s=30, work_slots=1)
         assert admission.sizes["light"] == 1 and admission.sizes["work"] == 1
         holders = [
@@ -204,3 +172,28 @@ def test_a_light_read_is_turned_away_soon_while_work_may_wait_longer():
         assert await asyncio.gather(*holders) == [200, 200]
 
     asyncio.run(scenario())
+
+
+def held_app(release: asyncio.Event, held):
+    """An ASGI app that answers 200, once `release` is set for the requests `held(scope)` picks."""
+
+    async def app(scope, receive, send) -> None:
+        if held(scope):
+            await release.wait()
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b""})
+
+    return app
+
+
+async def call(admission, method: str, path: str) -> int:
+    """One request through `admission`: the status it was answered with."""
+    status: list[int] = []
+
+    async def send(message) -> None:
+        if message["type"] == "http.response.start":
+            status.append(message["status"])
+
+    scope = {"type": "http", "method": method, "path": path, "headers": []}
+    await admission(scope, lambda: None, send)
+    return status[0]
