@@ -126,15 +126,9 @@ def scaled_out(root: Path, processes: int) -> Deployment:
     from server.db import init_db, make_engine, make_sessionmaker
     from server.demo import seed_demo
     from server.storage import Storage
-    from tests.plugins.postgres import _bin_dir, _Cluster, create_database
+    from tests.plugins.postgres import create_database, start_cluster
 
-    bin_dir = _bin_dir()
-    if bin_dir is None:
-        raise SystemExit("PostgreSQL is not installed: run scripts/bootstrap.sh")
-    cluster = _Cluster(bin_dir)
-    problem = cluster.start()
-    if problem:
-        raise SystemExit(problem)
+    cluster = start_cluster()
     deployment = Deployment([], [], "postgresql", stops=[cluster.stop])
     try:
         db_url = deployment.db_url = create_database(cluster.url)

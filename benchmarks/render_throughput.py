@@ -173,17 +173,11 @@ def throughput(jobs: int, worker_counts: list[int], database_url: str | None) ->
     from server.db import init_db, make_engine, make_sessionmaker
     from server.queue import ProcrastinateQueue, ensure_queue_schema
     from server.storage import Storage
-    from tests.plugins.postgres import _bin_dir, _Cluster, create_database
+    from tests.plugins.postgres import create_database, start_cluster
 
     cluster = None
     if database_url is None:
-        bin_dir = _bin_dir()
-        if bin_dir is None:
-            raise SystemExit("PostgreSQL is not installed: run scripts/bootstrap.sh")
-        cluster = _Cluster(bin_dir)
-        problem = cluster.start()
-        if problem:
-            raise SystemExit(problem)
+        cluster = start_cluster()
         database_url = cluster.url
     db_url = create_database(database_url)
     engine = make_engine(db_url, requests_in_flight=2)

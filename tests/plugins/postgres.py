@@ -127,6 +127,19 @@ def postgres_url() -> Iterator[str]:
         cluster.stop()
 
 
+def start_cluster() -> _Cluster:
+    """A throwaway PostgreSQL cluster for a benchmark (the tests use the fixture above); the
+    caller stops it. Exits with what to do when PostgreSQL is missing or will not start."""
+    bin_dir = _bin_dir()
+    if bin_dir is None:
+        raise SystemExit("PostgreSQL is not installed: run scripts/bootstrap.sh")
+    cluster = _Cluster(bin_dir)
+    problem = cluster.start()
+    if problem:
+        raise SystemExit(problem)
+    return cluster
+
+
 def create_database(server_url: str) -> str:
     """A new empty database on the test cluster; returns its SQLAlchemy URL."""
     import psycopg
