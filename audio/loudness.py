@@ -27,6 +27,7 @@ from concurrent.futures import Executor
 import numpy as np
 
 from audio.compiled import kernel
+from audio.truepeak_taps import METER_TAPS
 
 BLOCK_S = 0.4  # gating block (BS.1770-4)
 STEP_S = 0.1  # 75 % overlap: blocks start every 100 ms
@@ -34,7 +35,6 @@ ABSOLUTE_GATE_LUFS = -70.0
 RELATIVE_GATE_LU = -10.0
 CHANNEL_WEIGHTS = (1.0, 1.0, 1.0, 1.41, 1.41)  # L, R, C, Ls, Rs
 TP_OVERSAMPLE = 4
-_TP_HALF = 10 * TP_OVERSAMPLE  # resample_poly's default half length for up=4: 81 taps
 _TP_TILE = 2048  # frames per true-peak tile (its phase sums stay in L1)
 
 
@@ -164,9 +164,7 @@ def true_peak_phases() -> np.ndarray:
     """(4, 21) taps of resample_poly's 4x interpolator: phase p holds h[p], h[p+4], ...
 
     Output sample 4n+p of the oversampled signal is sum_k phases[p, k] * x[n + 10 - k]."""
-    from scipy.signal import firwin
-
-    h = firwin(2 * _TP_HALF + 1, 1.0 / TP_OVERSAMPLE, window=("kaiser", 5.0)) * TP_OVERSAMPLE
+    h = np.array(METER_TAPS)  # scipy's design, stored: no scipy in a render worker
     taps = -(-h.size // TP_OVERSAMPLE)
     phases = np.zeros((TP_OVERSAMPLE, taps))
     for p in range(TP_OVERSAMPLE):

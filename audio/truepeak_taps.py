@@ -1,8 +1,10 @@
-"""The master limiter's true-peak interpolator, precomputed: its 97 taps as scipy designs them.
+"""The true-peak interpolators, precomputed: their taps as scipy designs them.
 
-`scipy.signal.firwin(97, 1 / 4, window=("kaiser", 7.0)) * 4` (a 4x polyphase interpolator, see
-audio.dsp.true_peak_fir), written out to the last bit so the studio never imports scipy for
-it (scipy costs the app ~70 MB and ~1 s to import). numpy's own Kaiser window differs from
+The master limiter's is `scipy.signal.firwin(97, 1 / 4, window=("kaiser", 7.0)) * 4` (a 4x
+polyphase interpolator, see audio.dsp.true_peak_fir); the loudness meter's (audio/loudness.py)
+is resample_poly's 81-tap Kaiser-5 one. They are written out to the last bit so neither the
+studio nor a platform render imports scipy for them (scipy costs ~70 MB and ~1 s to import,
+in every render worker). numpy's own Kaiser window differs from
 scipy's in the last bits, so the taps are stored, not recomputed; tests/test_truepeak_taps.py
 checks them against scipy.
 """
@@ -43,3 +45,35 @@ TAPS = (
 )
 # fmt: on
 """The interpolator's impulse response (TP_DESIGN), phase p's taps at p, p + 4, p + 8, ..."""
+
+
+METER_DESIGN = {"numtaps": 81, "cutoff": 0.25, "window": ("kaiser", 5.0), "gain": 4}
+"""The loudness meter's true-peak interpolator (audio/loudness.py: resample_poly's default for
+up=4, as BS.1770's true peak is usually measured), made the same way."""
+
+# fmt: off
+METER_TAPS = (
+    -1.4319646207876959e-18, -0.001130597579184462, -0.0021031678617178763, -0.0019016679348927714,
+    3.709041094023897e-18, 0.002926514108961888, 0.005018530923471822, 0.004252319066855107,
+    -6.989122304361602e-18, -0.005932051843783716, -0.009790833971198894, -0.008026125461265495,
+    1.1214237028997423e-17, 0.010605090076805452, 0.017115155028976117, 0.013753959070631754,
+    -1.6183952382363033e-17, -0.017579165251157446, -0.027983277010958117, -0.02221988556769976,
+    2.1564830647503023e-17, 0.02786691635952088, 0.044051484099836266, 0.034795254750361125,
+    -2.6922559134588193e-17, -0.04342308644211485, -0.06868853498568138, -0.05442549106878252,
+    3.1772982945983186e-17, 0.06897233879817498, 0.11058973007292547, 0.08928334853204617,
+    -3.564465655764782e-17, -0.12013435015454692, -0.20188442282305535, -0.17397774297154053,
+    3.8143133424221195e-17, 0.2965428196043752, 0.6334760868798734, 0.8996325710102085,
+    1.000636565089112, 0.8996325710102085, 0.6334760868798734, 0.2965428196043752,
+    3.8143133424221195e-17, -0.17397774297154053, -0.20188442282305535, -0.12013435015454692,
+    -3.564465655764782e-17, 0.08928334853204617, 0.11058973007292547, 0.06897233879817498,
+    3.1772982945983186e-17, -0.05442549106878252, -0.06868853498568138, -0.04342308644211485,
+    -2.6922559134588193e-17, 0.034795254750361125, 0.044051484099836266, 0.02786691635952088,
+    2.1564830647503023e-17, -0.02221988556769976, -0.027983277010958117, -0.017579165251157446,
+    -1.6183952382363033e-17, 0.013753959070631754, 0.017115155028976117, 0.010605090076805452,
+    1.1214237028997423e-17, -0.008026125461265495, -0.009790833971198894, -0.005932051843783716,
+    -6.989122304361602e-18, 0.004252319066855107, 0.005018530923471822, 0.002926514108961888,
+    3.709041094023897e-18, -0.0019016679348927714, -0.0021031678617178763, -0.001130597579184462,
+    -1.4319646207876959e-18,
+)
+# fmt: on
+"""The meter's interpolator (METER_DESIGN), its impulse response, 81 taps."""
