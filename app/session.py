@@ -22,6 +22,13 @@ NO_KEYRING_MESSAGE = (
 )
 
 
+def find_keyring() -> None:
+    """Pick the system keyring now (keyring remembers it): asking every installed backend takes
+    ~70 ms, which the studio spends on a worker while the platform starts (ui/shell.py) instead
+    of on the main thread when sign-in becomes possible."""
+    keyring.get_keyring()
+
+
 class TokenVault:
     def __init__(self, platform_url: str, backend: KeyringBackend | None = None) -> None:
         self.entry = platform_url.rstrip("/")

@@ -35,6 +35,7 @@ from sqlalchemy import (
     text,
     update,
 )
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import (
     DeclarativeBase,
     Mapped,
@@ -365,11 +366,29 @@ def make_sessionmaker(engine: Engine) -> sessionmaker:
     return sessionmaker(bind=engine, expire_on_commit=False)
 
 
+SCHEMA_REVISION = "0007"
+"""The newest migration (server/migrations/versions; tests/test_migrations.py checks it)."""
+
+
 def init_db(engine: Engine) -> None:
-    """Create or upgrade the schema with the Alembic migrations (server/migrations)."""
+    """Create or upgrade the schema with the Alembic migrations (server/migrations).
+
+    A database already at SCHEMA_REVISION (every start but the first after an update) is left
+    as it is without importing Alembic, which would add ~0.1 s to the platform's start and so to
+    the studio's launch."""
+    if _schema_revision(engine) == SCHEMA_REVISION:
+        return
     from server.migrate import upgrade_to_head  # late: migrations import these models
 
     upgrade_to_head(engine)
+
+
+def _schema_revision(engine: Engine) -> str | None:
+    try:
+        with engine.connect() as conn:
+            return conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
+    except SQLAlchemyError:  # no such table yet: a new database
+        return None
 
 
 __all__ = [

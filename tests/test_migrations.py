@@ -7,10 +7,17 @@ import subprocess
 import sys
 from pathlib import Path
 
+from alembic import command
 from sqlalchemy import inspect, text
 
-from server.db import make_engine
-from server.migrate import current_revision, head_revision, schema_differences, upgrade_to_head
+from server.db import SCHEMA_REVISION, make_engine
+from server.migrate import (
+    alembic_config,
+    current_revision,
+    head_revision,
+    schema_differences,
+    upgrade_to_head,
+)
 from tests.plugins.platform import REPO
 
 LEGACY_SCHEMA = Path(__file__).parent / "data" / "legacy_schema.sql"
@@ -91,3 +98,37 @@ def test_the_cli_migrates_an_existing_data_dir_from_any_working_directory(tmp_pa
     assert con.execute("SELECT version_num FROM alembic_version").fetchall() == [(head_revision(),)]
     assert con.execute("SELECT count(*) FROM users").fetchone() == (2,)
     con.close()
+
+
+def test_schema_revision_names_the_newest_migration():
+    assert head_revision() == SCHEMA_REVISION
+
+
+def test_a_start_on_a_current_database_skips_alembic_and_an_older_one_is_upgraded(tmp_path):
+    """init_db (every platform start): no Alembic import when nothing is to do, which is most of
+    the platform's start after the first; a database one migration behind still gets it."""
+    path = tmp_path / "db.sqlite3"
+    engine = make_engine(f"sqlite:///{path}")
+    upgrade_to_head(engine)
+    with engine.begin() as conn:  # as a build before the newest migration left it
+        command.downgrade(alembic_config(conn), "-1")
+        assert current_revision(conn) != head_revision()
+    engine.dispose()
+    script = (
+        "import sys; from server.db import init_db, make_engine; "
+        f"init_db(make_engine('sqlite:///{path}')); print('alembic' in sys.modules)"
+    )
+
+    def start() -> str:
+        run = subprocess.run(
+            [sys.executable, "-c", script], cwd=REPO, capture_output=True, text=True, check=True
+        )
+        return run.stdout.strip()
+
+    assert start() == "True"  # behind: migrated with Alembic
+    assert start() == "False"  # current: left alone
+    engine = make_engine(f"sqlite:///{path}")
+    with engine.connect() as conn:
+        assert current_revision(conn) == head_revision()
+    assert schema_differences(engine) == []
+    engine.dispose()

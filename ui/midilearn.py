@@ -595,5 +595,7 @@ def install_midi(
     """MIDI learn on `window`, mappings in `midi_file` (None: kept in memory only)."""
     learn = MidiLearn(window, MidiStore(midi_file))
     if open_inputs:
-        learn.open_inputs()
+        # Once the window is up: asking the system for its MIDI ports takes ~35 ms, which then
+        # overlaps the catalog's first request instead of delaying the window (first launch).
+        QTimer.singleShot(0, learn, learn.open_inputs)
     return learn

@@ -22,7 +22,7 @@ from app.drafts import DraftStore
 from app.embedded import PendingPlatform, PlatformProcess, PlatformStartError, start_platform
 from app.midi import default_path as midi_path
 from app.playback import AudioOutput, Engine
-from app.session import TokenVault
+from app.session import TokenVault, find_keyring
 from app.settings import Settings, load_settings
 from ui.instance import OPEN_PREFIX, RAISE
 from ui.launch import APP_NAME
@@ -65,6 +65,7 @@ class Shell(QObject):
     # -- start and stop ---------------------------------------------------------------------------
 
     def start(self) -> None:
+        self.tasks.run(find_keyring)  # off the path from platform start to sign-in
         self._show_login()
         if self.demo:
             data, spawned = self.options.data_dir / "platform", self.options.spawned
