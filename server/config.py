@@ -44,6 +44,10 @@ WORK_IN_FLIGHT_ENV = "ENCORE_WORK_IN_FLIGHT"
 # Of those, requests other than catalog, track detail, /me and stem reads (server/admission.py):
 # CPU-bound in one process, so a few at a time keep the others quick at no cost in throughput.
 DEFAULT_WORK_IN_FLIGHT = 4
+REQUEST_THREADS_ENV = "ENCORE_REQUEST_THREADS"
+# Threads running request code at once (server/threads.py): Python runs one at a time per
+# process, so more only take the interpreter from the event loop that accepts connections.
+DEFAULT_REQUEST_THREADS = 2
 ADMISSION_WAIT_ENV = "ENCORE_ADMISSION_WAIT"
 DEFAULT_ADMISSION_WAIT = 3.0  # seconds a request waits to get in before a 503 + Retry-After
 DELIVERY_TRACKS_ENV = "ENCORE_DELIVERY_TRACKS_PER_HOUR"
@@ -137,6 +141,9 @@ class Settings:
     )
     work_in_flight: int = field(
         default_factory=lambda: _env_int(WORK_IN_FLIGHT_ENV, DEFAULT_WORK_IN_FLIGHT)
+    )
+    request_threads: int = field(
+        default_factory=lambda: _env_int(REQUEST_THREADS_ENV, DEFAULT_REQUEST_THREADS)
     )
     admission_wait: float = field(
         default_factory=lambda: float(os.environ.get(ADMISSION_WAIT_ENV, DEFAULT_ADMISSION_WAIT))

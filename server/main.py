@@ -26,6 +26,7 @@ from server.secrets_store import load_or_create_secret
 from server.security import HashGate
 from server.storage import Storage, make_private_dir
 from server.text import refuse_control_characters
+from server.threads import limit_request_threads, signin_threads
 from server.throttle import SignInThrottle
 
 
@@ -40,6 +41,8 @@ def create_app(settings: Settings) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        limit_request_threads(settings)  # on this loop: its default thread pool (threads.py)
+        _app.state.signin_threads = signin_threads(settings)
         init_db(engine)
         if not settings.is_sqlite:
             ensure_queue_schema(engine)

@@ -58,6 +58,38 @@ def test_a_saturated_platform_turns_requests_away_with_retry_after(tmp_path, dem
         proc.stop()
 
 
+def test_sign_ins_hash_on_their_own_threads_while_reads_go_on(tmp_path, demo_env):
+    """One request thread (server/threads.py) and ten sign-ins at once, each hashing a password
+    for a good fraction of a second. On the request thread every catalog read would queue behind
+    a sign-in's hash (one read per hash at best); on their own threads the reads go on."""
+    env = {
+        **demo_env,
+        "ENCORE_REQUEST_THREADS": "1",
+        "ENCORE_WORK_IN_FLIGHT": "12",  # every sign-in gets in: the gate is what they wait for
+        "ENCORE_DEMO_REMIXES": "0",
+    }
+    proc = start_platform(tmp_path, env=env)
+    try:
+        token = login(proc.url, "fan")["access_token"]
+        form = {"grant_type": "password", "username": "fan", "password": "encore-demo"}
+        reads = requests.Session()
+        reads.headers["Authorization"] = f"Bearer {token}"
+        with ThreadPoolExecutor(10) as pool:
+            signing = [
+                pool.submit(requests.post, f"{proc.url}/v1/auth/token", data=form, timeout=120)
+                for _ in range(10)
+            ]
+            answered = 0
+            while not all(f.done() for f in signing):
+                assert reads.get(f"{proc.url}/v1/tracks", timeout=120).status_code == 200
+                answered += 1
+            statuses = [f.result().status_code for f in signing]
+        assert set(statuses) <= {200, 503} and statuses.count(200) >= 2, statuses
+        assert answered > 2 * statuses.count(200), (answered, statuses)
+    finally:
+        proc.stop()
+
+
 # -- the admission pools (server/admission.Slots), driven on an event loop of the test's own ------
 
 

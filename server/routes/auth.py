@@ -7,8 +7,11 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request, Response
 from fastapi.security import OAuth2PasswordRequestForm
+from sqlalchemy.orm import Session
 
 from core.contract import ErrorResponse, RefreshRequest, TokenPair
+from server.clock import Clock
+from server.config import Settings
 from server.deps import (
     AccessToken,
     ClockDep,
@@ -20,6 +23,7 @@ from server.deps import (
 )
 from server.errors import ApiError, OpenApiResponses, error_responses
 from server.security import (
+    HashGate,
     HashingBusy,
     IssuedTokens,
     TokenProblem,
@@ -28,7 +32,8 @@ from server.security import (
     revoke_session,
     rotate_refresh,
 )
-from server.throttle import ACCOUNT, Throttled
+from server.threads import run_signin
+from server.throttle import ACCOUNT, SignInThrottle, Throttled
 
 router = APIRouter(prefix="/auth", tags=["auth"])
 
@@ -80,7 +85,7 @@ def throttled(problem: Throttled) -> ApiError:
 
 
 @router.post("/token", response_model=TokenPair, responses=_SIGN_IN)
-def login(
+async def login(
     form: Annotated[OAuth2PasswordRequestForm, Depends()],
     request: Request,
     db: SessionDep,
@@ -90,7 +95,22 @@ def login(
     clock: ClockDep,
 ) -> TokenPair:
     """Sign in. Failed attempts are throttled per username and per client address
-    (server/throttle.py); password hashing is bounded (security.HashGate)."""
+    (server/throttle.py); password hashing is bounded (security.HashGate), on the sign-ins' own
+    threads (server/threads.py)."""
+    return await run_signin(
+        request, lambda: _login(form, request, db, settings, throttle, gate, clock)
+    )
+
+
+def _login(
+    form: OAuth2PasswordRequestForm,
+    request: Request,
+    db: Session,
+    settings: Settings,
+    throttle: SignInThrottle,
+    gate: HashGate,
+    clock: Clock,
+) -> TokenPair:
     address = request.client.host if request.client else "unknown"
     try:
         attempt = throttle.admit(form.username, address)
