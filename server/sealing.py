@@ -35,10 +35,31 @@ def device_key(secret: bytes, key_id: str) -> bytes:
     return hmac.new(secret, f"device-key:{key_id}".encode(), hashlib.sha256).digest()
 
 
+BATCH_BYTES = 512 * 1024  # 8 records of 64 KiB
+
+
 def _sealed_bytes(
     path: Path, key: bytes, file_id: bytes, total: int, first: int, last: int
 ) -> Iterator[bytes]:
-    """Bytes [first, last] of the sealed stem, sealing only the records they touch."""
+    """Bytes [first, last] of the sealed stem, sealing only the records they touch, in pieces
+    of about BATCH_BYTES: each piece is one trip to a request thread (server/threads.py), where it
+    waits its turn behind other requests, so a read of a few records is one trip, not one per
+    record."""
+    batch: list[bytes] = []
+    size = 0
+    for piece in _sealed_pieces(path, key, file_id, total, first, last):
+        batch.append(piece)
+        size += len(piece)
+        if size >= BATCH_BYTES:
+            yield b"".join(batch)
+            batch, size = [], 0
+    if batch:
+        yield b"".join(batch)
+
+
+def _sealed_pieces(
+    path: Path, key: bytes, file_id: bytes, total: int, first: int, last: int
+) -> Iterator[bytes]:
     header = sealed_header(file_id, total)
     if first < len(header):
         yield header[first : min(last + 1, len(header))]
