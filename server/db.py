@@ -190,6 +190,9 @@ class Remix(Base):
             sqlite_where=text(LIVE_REMIX_SQL),
             postgresql_where=text(LIVE_REMIX_SQL),
         ),
+        # The near-duplicate look-up: remixes of one track and shape whose tempo is close, read
+        # from the index alone with their mean level (server/antispam.py).
+        Index("ix_remixes_near", "track_id", "shape_hash", "near_tempo", "near_level"),
     )
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True, default=lambda: uuid.uuid4().hex)
@@ -219,6 +222,10 @@ class Remix(Base):
     # the remixes that share this shape instead of re-validating every live document.
     shape_hash: Mapped[str | None] = mapped_column(String(64), nullable=True, index=True)
     near_key: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    # Two numbers of the near key, so the near-duplicate look-up narrows in the index
+    # (server/antispam.py): its tempo ratio and the mean of its stems' relative gains.
+    near_tempo: Mapped[float | None] = mapped_column(Float, nullable=True)
+    near_level: Mapped[float | None] = mapped_column(Float, nullable=True)
     # "Remix this remix": the published remix of the same track this one was forked from,
     # checked on submission (server/lineage.py). No foreign key: remixes are never deleted
     # (they are rejected or taken down), and SQLite cannot add one to an existing table.
@@ -366,7 +373,7 @@ def make_sessionmaker(engine: Engine) -> sessionmaker:
     return sessionmaker(bind=engine, expire_on_commit=False)
 
 
-SCHEMA_REVISION = "0007"
+SCHEMA_REVISION = "0008"
 """The newest migration (server/migrations/versions; tests/test_migrations.py checks it)."""
 
 

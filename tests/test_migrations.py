@@ -132,3 +132,41 @@ def test_a_start_on_a_current_database_skips_alembic_and_an_older_one_is_upgrade
         assert current_revision(conn) == head_revision()
     assert schema_differences(engine) == []
     engine.dispose()
+
+
+def test_the_near_duplicate_columns_are_filled_from_each_remixs_stored_key(tmp_path):
+    """0008 adds a remix's tempo and mean level beside its shape: a remix stored before gets
+    them from the near key it already has."""
+    path = tmp_path / "db.sqlite3"
+    engine = make_engine(f"sqlite:///{path}")
+    upgrade_to_head(engine)
+    with engine.begin() as conn:
+        command.downgrade(alembic_config(conn), "0007")
+        conn.execute(
+            text(
+                "INSERT INTO users (id, username, display_name, password_hash, tier, roles, "
+                "diagnostics, created_at) VALUES (1, 'fan', 'Fan', 'x', 'superfan', 'fan', 0, :t)"
+            ),
+            {"t": NOW},
+        )
+        conn.execute(
+            text(
+                "INSERT INTO tracks (id, version, title, artist_user_id, bpm, key, "
+                "beats_per_bar, first_beat, sections, policy, created_at) "
+                "VALUES ('t1', 1, 'Song', 1, 120.0, 'C major', 4, 0.0, '[]', '{}', :t)"
+            ),
+            {"t": NOW},
+        )
+        conn.execute(
+            text(
+                "INSERT INTO remixes (id, user_id, track_id, idempotency_key, title, document, "
+                "document_hash, status, created_at, updated_at, shape_hash, near_key) VALUES "
+                "('r1', 1, 't1', 'k1', 'T', '{}', 'h', 'published', :t, :t, 's', :key)"
+            ),
+            {"t": NOW, "key": '{"tempo": 1.05, "gains": [0.0, -3.0, -6.0]}'},
+        )
+    upgrade_to_head(engine)
+    with engine.connect() as conn:
+        row = conn.execute(text("SELECT near_tempo, near_level FROM remixes")).one()
+    assert tuple(row) == (1.05, -3.0)
+    engine.dispose()

@@ -23,7 +23,7 @@ from core.contract import (
 )
 from core.links import remix_link
 from core.remix import audible_stems
-from server.antispam import check_duplicates, check_quota, lock_for_submission
+from server.antispam import check_duplicates, check_quota, lock_for_submission, near_columns
 from server.config import Settings
 from server.db import Remix, StemRightsholder, Track, User
 from server.deps import (
@@ -278,8 +278,7 @@ def submit_remix(
         document=doc.model_dump(mode="json"),
         document_hash=doc_hash,
         canonical_hash=attribution.canonical,
-        shape_hash=attribution.near[0],
-        near_key=attribution.near[1],
+        **near_columns(attribution.near),
         split=attribution.split.model_dump(mode="json"),
         disclosure=attribution.disclosure.model_dump(mode="json"),
         inspired_by_id=attribution.original.id if attribution.original is not None else None,
