@@ -136,6 +136,10 @@ class StudioSession:
         self.cache_limit_bytes = cache_limit_bytes
         self.cache: EncryptedCache | None = None
         self.studio = Studio(engine)
+        self._unsaved = False
+        """Edits the draft store lacks: a track only opened, or a remix just submitted, leaves
+        no draft behind (one would come back as "unsubmitted" at the next sign-in)."""
+        self.studio.on_change(self._edited)
         self.detail: TrackDetail | None = None
         self.loading_id: str | None = None
         self.play_pending = False
@@ -298,6 +302,7 @@ class StudioSession:
         if draft is not None and draft.track_version != detail.version:
             draft = None
         doc = self.studio.open(stream, draft)
+        self._unsaved = False  # what was opened is the draft, or the track as it is
         self.detail = detail
         self._track_route = TrackRoute(self.studio, stream)
         return OpenedTrack(detail, stream, doc, draft is not None, locked)
@@ -313,9 +318,21 @@ class StudioSession:
 
     # -- drafts, closing and signing out -----------------------------------------------------------
 
+    def _edited(self, _doc: RemixDocument) -> None:
+        self._unsaved = True
+
     def save_draft(self) -> None:
-        if self.studio.document is not None:
+        """Write the draft, if there are edits it lacks."""
+        if self.studio.document is not None and self._unsaved:
             self.drafts.save(self.studio.document)
+            self._unsaved = False
+
+    def submitted(self) -> None:
+        """The open remix was submitted: its draft is gone, and nothing is left to save until
+        the next edit."""
+        if self.studio.document is not None:
+            self.drafts.discard(self.studio.document.track_id)
+        self._unsaved = False
 
     def close(self) -> None:
         """Stop everything heard and close the track (the window is closing)."""

@@ -611,7 +611,8 @@ class MainWindow(QMainWindow):
 
     def _after_submit(self, dialog: SubmitDialog) -> None:
         if dialog.remix is not None and self.studio.document is not None:
-            self.drafts.discard(self.studio.document.track_id)
+            self._autosave.stop()
+            self.session.submitted()
             title = isolate(dialog.remix.title)
             self.draft_label.setText(f"Submitted “{title}”: {dialog.remix.status}.")
 
