@@ -11,13 +11,14 @@ from __future__ import annotations
 import uuid
 
 import pytest
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QSize, Qt
 
 from app.drafts import DraftStore
 from audio.engine import Engine
 from core.contract import RemixDocument, RemixStatus, StemSettings
 from tests.platform_helpers import as_demo, stem_ids
 from tests.test_ui_e2e import sign_in
+from tests.test_ui_layout import clipped_strips, settle, shot
 from ui.main import load_theme
 from ui.mainwindow import MainWindow
 
@@ -79,6 +80,12 @@ def test_fan_sees_the_stem_locked_and_the_remix_goes_through(
     qtbot.waitUntil(locked.isVisible, timeout=5000)  # a layout shows a new child on its next turn
     assert "keeps this stem out" in locked.reason.text()
     assert track.stem_ids == ids[:-1] == list(window.mixer.strips)
+    # The locked strip's wrapped reason does not make the strips taller than the mixer: on a
+    # laptop every fader, mute and solo stays whole (a real-use review found them cut off).
+    for size in (QSize(1366, 768), QSize(1280, 720)):
+        settle(qtbot, window, size)
+        shot(window, f"fan-locked-stem-{size.width()}x{size.height()}")
+        assert clipped_strips(window) == [], size
     assert window.engine.n_stems == len(ids) - 1
     assert window.studio.document is not None and ids[-1] not in window.studio.document.stems
     qtbot.waitUntil(lambda: track.seekable, timeout=60000)  # every stem it asked for arrived
@@ -126,11 +133,15 @@ def test_artist_hears_everything_and_previews_as_fan(
     # The artist's own track: every stem plays, the one fans can't use is marked.
     assert window.preview_button.isVisible()
     assert list(window.mixer.strips) == ids and not window.mixer.locked
-    assert window.mixer.strips[ids[-1]].kind_label.text() == "LOCKED FOR FANS"
+    badge = window.mixer.strips[ids[-1]].kind_label
+    assert badge.text() == "NOT FOR FANS"
+    assert badge.sizeHint().width() <= badge.width()  # whole, not clipped to "CKED FOR FA"
 
     # Preview as fan: the track reopens exactly as fans get it.
     first = window.studio.track
+    assert window.preview_button.text() == "Preview as fan"
     qtbot.mouseClick(window.preview_button, Qt.MouseButton.LeftButton)
+    assert window.preview_button.text() == "Previewing as fan"  # says which view is on
     qtbot.waitUntil(
         lambda: window.studio.track is not None and window.studio.track is not first,
         timeout=30000,

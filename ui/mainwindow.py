@@ -336,6 +336,7 @@ class MainWindow(QMainWindow):
         grid.addWidget(self.track_controls, 1, 1, Qt.AlignmentFlag.AlignRight)
         grid.setColumnStretch(0, 1)
         self.preview_button = QPushButton("Preview as fan")
+        self.preview_button.setObjectName("previewButton")  # lit while on (theme.qss)
         self.preview_button.setCheckable(True)
         self.preview_button.setVisible(False)  # only on the artist's own tracks
         self.preview_button.setToolTip(
@@ -447,6 +448,7 @@ class MainWindow(QMainWindow):
     def _preview_toggled(self, on: bool) -> None:
         """Reopen the artist's track as fans get it (or in full): same draft, other stems."""
         self.preview_as_fan = on
+        self._label_preview(on)
         if self.detail is not None and self.detail.owned:
             self._save_draft()
             self.open_track(self.detail.id)
@@ -456,6 +458,11 @@ class MainWindow(QMainWindow):
         self.preview_button.setChecked(on)
         self.preview_button.blockSignals(blocked)
         self.preview_as_fan = on
+        self._label_preview(on)
+
+    def _label_preview(self, on: bool) -> None:
+        """The button's text says which view is on: its lit state alone was easy to miss."""
+        self.preview_button.setText("Previewing as fan" if on else "Preview as fan")
 
     def _on_open_error(self, exc: BaseException, track_id: str) -> None:
         self._show_loading(False)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import QEvent, Qt, Signal
 from PySide6.QtWidgets import (
     QApplication,
     QFrame,
@@ -227,8 +227,8 @@ class StemStrip(QWidget):
 
     def mark_locked_for_fans(self, reason: str) -> None:
         """On the artist's own track: this stem plays for them, but fans get it locked."""
-        self.kind_label.setText("LOCKED FOR FANS")
-        self.kind_label.setObjectName("lockBadge")
+        self.kind_label.setText("NOT FOR FANS")  # within the strip's 96 px (theme.qss)
+        self.kind_label.setObjectName("stripLockBadge")
         self.kind_label.setToolTip(reason)
         self.kind_label.style().polish(self.kind_label)  # the new name's style rule
 
@@ -540,6 +540,29 @@ class LockedStrip(QWidget):
         for widget in (name, kind, badge, self.reason):
             layout.addWidget(widget)
         layout.addStretch(1)
+        self._wrapped = (name, self.reason)
+
+    def _fit_labels(self) -> None:
+        """The strip's width is fixed, so the wrapped labels' heights are too (in the font the
+        style gives them, hence on show and on a style or font change)."""
+        inner = self.width() - 16
+        for label in self._wrapped:
+            label.setFixedHeight(label.heightForWidth(inner))
+
+    def showEvent(self, event) -> None:
+        self._fit_labels()
+        super().showEvent(event)
+
+    def changeEvent(self, event) -> None:
+        if event.type() in (QEvent.Type.StyleChange, QEvent.Type.FontChange):
+            self._fit_labels()
+        super().changeEvent(event)
+
+    def hasHeightForWidth(self) -> bool:
+        """No: a wrapped label made the strips' row ask for its height-for-width, which a scroll
+        area takes as the row's height: the preferred one, taller than the mixer, so every
+        strip's fader and buttons were cut off at 1366×768 (a real-use review found it)."""
+        return False
 
 
 class MixerPanel(QWidget):
