@@ -126,6 +126,8 @@ def test_artist_reviews_and_the_fan_sees_the_outcome(qtbot, tasks, platform, tmp
         assert view.remix_detail.chip.text() == "Pending approval"
         assert view.decision.isVisibleTo(view.page)
         assert view.remix_detail.listen.button.isVisibleTo(view.page)  # listen before deciding
+        qtbot.mouseClick(view.remix_detail.listen.button, LEFT)
+        qtbot.waitUntil(lambda: view.listener.active(keep.id), timeout=60000)
         qtbot.mouseClick(view.approve, LEFT)
         qtbot.waitUntil(lambda: view.remix_detail.chip.text() == "Published", timeout=10000)
         assert not view.decision.isVisibleTo(view.page)
@@ -135,6 +137,13 @@ def test_artist_reviews_and_the_fan_sees_the_outcome(qtbot, tasks, platform, tmp
             lambda: keep.id not in row_ids(view.queue_list) and drop.id in row_ids(view.queue_list),
             timeout=10000,
         )
+        # Approved while heard: it stays shown, with the control that stops it.
+        assert view.remix_detail.isVisibleTo(view.page)
+        assert view.remix_detail.listen.button.isVisibleTo(view.page)
+        if not view.listener.engine.playing:
+            qtbot.mouseClick(view.remix_detail.listen.button, LEFT)  # (it had not started)
+        qtbot.mouseClick(view.remix_detail.listen.button, LEFT)
+        assert not view.listener.engine.playing
         select(view.queue_list, drop.id)
         qtbot.mouseClick(view.reject, LEFT)  # no reason yet: refused before anything is sent
         assert view.decision_error.text() == (

@@ -321,6 +321,8 @@ class ArtistView(QObject):
             self.queue_empty.setText("Nothing to review. New remixes appear here.")
         if self.selected in self.queue:
             self._show_remix(self.queue[self.selected])
+        elif self.selected is not None and self.listener.active(self.selected):
+            pass  # decided while heard: it stays shown, with its Pause, until another is picked
         elif self.selected is not None:
             self.selected = None
             self.remix_detail.setVisible(False)
