@@ -64,6 +64,18 @@ def test_wrong_password_says_so(qtbot, tasks, platform):
     assert "encore-demo" in dialog.demo_hint.text()  # the dialog says which demo accounts exist
 
 
+def test_the_sign_in_window_forgets_a_platform_failure_once_it_is_back(qtbot, tasks, platform):
+    """The embedded platform died and was restarted while nobody was signed in (ui/shell.py):
+    the window said so, then must not keep saying it next to "Connected"."""
+    dialog = LoginDialog(tasks, demo=True)
+    qtbot.addWidget(dialog)
+    dialog.platform_failed("The local platform stopped unexpectedly (exit code -9). Restarting…")
+    assert "stopped" in dialog.error.text()
+    dialog.platform_ready(PlatformClient(platform.url), "Connected to the local platform")
+    assert dialog.error.text() == ""
+    assert dialog.sign_in.isEnabled()
+
+
 def test_free_tier_sees_why_it_cannot_remix(qtbot, tasks, platform, tmp_path):
     dialog = sign_in(qtbot, tasks, platform.url, "casual")
     engine = Engine()

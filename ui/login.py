@@ -85,6 +85,7 @@ class LoginDialog(QDialog):
         """Point the dialog at a platform; with a vault, resume a remembered session first."""
         self.client, self.vault = client, vault
         self.platform_label.setText(label)
+        self.error.setText("")  # e.g. "the local platform stopped…": it is back
         if vault is not None:
             client.on_tokens = vault.save
             if not vault.available:
