@@ -12,9 +12,10 @@ from PySide6.QtCore import Qt
 
 from app.drafts import DraftStore
 from audio.engine import Engine
+from core.contract import RightsPolicy
 from tests.test_ui_e2e import sign_in
 from ui.mainwindow import MainWindow
-from ui.trackcontrols import shifted_key
+from ui.trackcontrols import TrackControls, shifted_key
 
 pytestmark = [pytest.mark.ui]
 
@@ -109,3 +110,20 @@ def test_tempo_and_key_controls_change_document_draft_and_engine(qtbot, tasks, p
     assert (window.studio.document.tempo_ratio, window.studio.document.key_shift) == (1.0, 0)
     assert engine.stretch == (1.0, 0)
     window.studio.close()
+
+
+def test_a_tempo_and_key_the_artist_fixed_cannot_be_moved(qtbot):
+    """A range of one value: the controls are disabled and the limits say so plainly (a slider
+    that moved between 100 and 100 and "120–120 BPM" did nothing and said little)."""
+    controls = TrackControls()
+    qtbot.addWidget(controls)
+    fixed = RightsPolicy(tempo_ratio_min=1.0, tempo_ratio_max=1.0, key_shift_min=0, key_shift_max=0)
+    controls.set_track(120.0, "A minor", fixed, 1.0, 0)
+    assert not controls.tempo.isEnabled() and not controls.key.isEnabled()
+    assert controls.limits.text() == "Artist allows only 120 BPM, no key change"
+    open_ = RightsPolicy(
+        tempo_ratio_min=0.75, tempo_ratio_max=1.25, key_shift_min=-3, key_shift_max=3
+    )
+    controls.set_track(120.0, "A minor", open_, 1.0, 0)
+    assert controls.tempo.isEnabled() and controls.key.isEnabled()
+    assert controls.limits.text() == "Artist allows 90–150 BPM, -3 to +3 semitones"

@@ -38,6 +38,7 @@ from core.contract import (
     RemixStatus,
     SplitRole,
     SplitStatement,
+    Tier,
 )
 from core.lineage import credit_line
 from core.text import isolate
@@ -705,16 +706,21 @@ class RemixesView(QObject):
         self._busy = True
         self.tasks.run(self.client.my_remixes, self._show, self._failed)
 
+    def _empty_text(self) -> str:
+        account = self.client.account
+        if account is not None and account.tier != Tier.SUPERFAN:
+            return (
+                "No remixes yet. Remixing is part of Superfan: upgrade, then open a track, mix "
+                "it and submit it from the studio."
+            )
+        return "No remixes yet. Open a track from the catalog, mix it, and press Submit remix…"
+
     def _show(self, remixes: list[RemixInfo]) -> None:
         self._busy = False
         self.error.setVisible(False)
         self.remixes = {r.id: r for r in remixes}
         fill_remix_list(self.list, remixes, self.selected)
-        self.empty.setText(
-            ""
-            if remixes
-            else "No remixes yet. Open a track from the catalog, mix it, and press Submit remix…"
-        )
+        self.empty.setText("" if remixes else self._empty_text())
         if self.selected in self.remixes:
             self.detail.set_remix(self.remixes[self.selected])
         if any(r.status in IN_PROGRESS for r in remixes):

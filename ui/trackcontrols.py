@@ -147,10 +147,22 @@ class TrackControls(QWidget):
         self.key.blockSignals(False)
         self.tempo_reset.setEnabled(lo <= 100 <= hi)
         self.key_reset.setEnabled(policy.key_shift_min <= 0 <= policy.key_shift_max)
-        self.limits.setText(
-            f"Artist allows {bpm * policy.tempo_ratio_min:.0f}–{bpm * policy.tempo_ratio_max:.0f}"
-            f" BPM, {policy.key_shift_min:+d} to {policy.key_shift_max:+d} semitones"
+        # A range of one value is the artist fixing it: a control that cannot move is disabled,
+        # and the limits say "only 120 BPM" rather than "120–120 BPM".
+        fixed_tempo, fixed_key = lo == hi, policy.key_shift_min == policy.key_shift_max
+        self.tempo.setEnabled(not fixed_tempo)
+        self.key.setEnabled(not fixed_key)
+        tempo = (
+            f"only {bpm * policy.tempo_ratio_min:.0f} BPM"
+            if fixed_tempo
+            else f"{bpm * policy.tempo_ratio_min:.0f}–{bpm * policy.tempo_ratio_max:.0f} BPM"
         )
+        key = (
+            "no key change"
+            if fixed_key
+            else f"{policy.key_shift_min:+d} to {policy.key_shift_max:+d} semitones"
+        )
+        self.limits.setText(f"Artist allows {tempo}, {key}")
         self.tempo.setToolTip(
             f"Tempo, key kept: {policy.tempo_ratio_min:g}× to {policy.tempo_ratio_max:g}× "
             f"({bpm * policy.tempo_ratio_min:.1f}–{bpm * policy.tempo_ratio_max:.1f} BPM) "
