@@ -134,6 +134,8 @@ def test_artist_hears_everything_and_previews_as_fan(
     assert window.preview_button.isVisible()
     assert list(window.mixer.strips) == ids and not window.mixer.locked
     badge = window.mixer.strips[ids[-1]].kind_label
+    settle(qtbot, window, QSize(1366, 768))
+    shot(window, "artist-own-track-1366x768")
     assert badge.text() == "NOT FOR FANS"
     assert badge.sizeHint().width() <= badge.width()  # whole, not clipped to "CKED FOR FA"
 
@@ -147,4 +149,6 @@ def test_artist_hears_everything_and_previews_as_fan(
         timeout=30000,
     )
     assert list(window.mixer.locked) == [ids[-1]]
+    settle(qtbot, window, QSize(1366, 768))
+    shot(window, "artist-previewing-as-fan-1366x768")
     assert window.engine.n_stems == len(ids) - 1
