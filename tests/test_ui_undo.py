@@ -89,6 +89,12 @@ def wheel(widget, notches: int) -> None:
     QApplication.sendEvent(widget, event)
 
 
+def draft_gain(window: MainWindow, stem_id: str) -> float | None:
+    """The stem's gain in the draft on disk (None until the first edit's autosave)."""
+    draft = window.drafts.load(window.studio.document.track_id)
+    return draft.stems[stem_id].gain_db if draft is not None else None
+
+
 def test_a_fader_drag_is_one_step_and_ctrl_z_puts_everything_back(qtbot, window, tmp_path):
     stem_id, strip, index = first(window)
     stack = window.remix_undo.stack
@@ -112,7 +118,7 @@ def test_a_fader_drag_is_one_step_and_ctrl_z_puts_everything_back(qtbot, window,
     assert window.menus.redo.text() == f"Redo {name_of(strip)} fader"
     # The draft on disk follows the undo.
     qtbot.waitUntil(
-        lambda: window.drafts.load(window.studio.document.track_id).stems[stem_id].gain_db == 0.0,
+        lambda: draft_gain(window, stem_id) == 0.0,
         timeout=3000,
     )
 
@@ -122,7 +128,7 @@ def test_a_fader_drag_is_one_step_and_ctrl_z_puts_everything_back(qtbot, window,
     assert strip.fader.value() == db_to_slider(gain)
     assert stack.count() == 1 and stack.index() == 1
     qtbot.waitUntil(
-        lambda: window.drafts.load(window.studio.document.track_id).stems[stem_id].gain_db == gain,
+        lambda: draft_gain(window, stem_id) == gain,
         timeout=3000,
     )
 
@@ -337,7 +343,10 @@ def test_another_track_or_signing_out_leaves_nothing_to_undo(qtbot, window):
     qtbot.mouseClick(strip.mute, Qt.MouseButton.LeftButton)
     assert stack.count() == 1
     first_id = window.studio.document.track_id
-    qtbot.waitUntil(lambda: window.drafts.load(first_id).stems[stem_id].mute, timeout=3000)
+    qtbot.waitUntil(
+        lambda: (d := window.drafts.load(first_id)) is not None and d.stems[stem_id].mute,
+        timeout=3000,
+    )
     other = window.catalog.list.item(1).data(Qt.ItemDataRole.UserRole)
     window.open_track(other)
     qtbot.waitUntil(

@@ -131,6 +131,8 @@ class SubmitDialog(QDialog):
         self.close_button.clicked.connect(self.reject)
         self._poll = QTimer(self, interval=800)
         self._poll.timeout.connect(self._refresh)
+        self._polling = True  # until the dialog closes: then a status in flight is dropped
+        self.finished.connect(self._stop_polling)
         self.problems: list[ErrorDetail] | None = None  # the platform's answer to the check
         self.check: RemixCheck | None = None
         self._check()
@@ -200,7 +202,16 @@ class SubmitDialog(QDialog):
     def _refresh(self) -> None:
         if self.remix is not None:
             remix_id, client = self.remix.id, self.client
-            self.tasks.run(lambda: client.remix(remix_id), self._on_status, self._on_poll_error)
+            self.tasks.run(lambda: client.remix(remix_id), self._on_polled, self._on_poll_error)
+
+    def _stop_polling(self, _result: int) -> None:
+        """Closed: its labels may go with the window soon (sign-out), so nothing updates them."""
+        self._polling = False
+        self._poll.stop()
+
+    def _on_polled(self, remix: RemixInfo) -> None:
+        if self._polling:
+            self._on_status(remix)
 
     def _on_status(self, remix: RemixInfo) -> None:
         self.remix = remix
@@ -224,7 +235,8 @@ class SubmitDialog(QDialog):
 
     def _on_poll_error(self, exc: BaseException) -> None:
         # Keep polling: a status check failing once (platform restarting) is not the end.
-        self.status.setText(f"{self.status.text()} (checking again…)")
+        if self._polling:
+            self.status.setText(f"{self.status.text()} (checking again…)")
 
     def _on_error(self, exc: BaseException) -> None:
         self.progress.setVisible(False)
