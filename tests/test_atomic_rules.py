@@ -5,6 +5,7 @@ cannot collide with these."""
 
 from __future__ import annotations
 
+import time
 import uuid
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
@@ -28,8 +29,16 @@ def own_platform(tmp_path_factory, demo_env) -> PlatformProcess:
 
 
 def submit(url: str, token: str, doc: dict) -> requests.Response:
+    """As the studio submits: a 503 (a busy platform shedding load, as on a loaded machine) is
+    sent again after its Retry-After with the same Idempotency-Key, so it is stored at most
+    once; every other answer is final."""
     headers = {"Authorization": f"Bearer {token}", "Idempotency-Key": uuid.uuid4().hex}
-    return requests.post(f"{url}/v1/remixes", json=doc, headers=headers, timeout=120)
+    for _ in range(60):
+        resp = requests.post(f"{url}/v1/remixes", json=doc, headers=headers, timeout=120)
+        if resp.status_code != 503:
+            return resp
+        time.sleep(float(resp.headers["Retry-After"]))
+    return resp
 
 
 def track_of(url: str, token: str) -> dict:
